@@ -1,0 +1,460 @@
+"""Configuration: TOML in, immutable typed objects out, every problem reported at once.
+
+The schema is the dataclasses below; each field's ``metadata["kind"]`` says how its TOML value
+is read. Unknown keys are errors with a "did you mean" hint, and every error names the key and,
+where the file shows it, the line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from labeld.durations import parse_duration, parse_size
+from labeld.errors import ConfigError
+
+SYSTEM_CONFIG = Path("/etc/labeld/config.toml")
+BUILTIN_DATA_DIR = Path("labeld-data")
+PRINTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+POLICY_REJECT_HOLD_WARN = ("reject", "hold", "warn")
+
+
+def _kind(kind: str, default: Any = dataclasses.MISSING, **extra: Any) -> Any:
+    meta = {"kind": kind, **extra}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: default, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    state_dir: Path = _kind("path", Path("/var/lib/labeld"))
+    socket: Path = _kind("path", Path("/run/labeld/labeld.sock"))
+    socket_group: str = _kind("str", "labeld")
+    retention: float = _kind("duration", 7 * 86400.0)
+    log_level: str = _kind("choice", "info", choices=("debug", "info", "warning", "error"))
+
+
+@dataclass(frozen=True)
+class IntakeConfig:
+    hot_folder: Path = _kind("path", Path("/var/spool/labeld/inbox"))
+    archive: Path = _kind("path", Path("/var/spool/labeld/archive"))
+    rejected: Path = _kind("path", Path("/var/spool/labeld/rejected"))
+    keep: bool = _kind("bool", True)
+    poll: bool = _kind("bool", False)
+    settle: float = _kind("duration", 1.0)
+    max_file_size: int = _kind("size", 64 * 1000 * 1000)
+    max_pages: int = _kind("int", 2000, minimum=1)
+    max_page_mm: float = _kind("float", 600.0, minimum=10.0)
+    min_free_space: int = _kind("size", 50 * 1000 * 1000)
+
+
+@dataclass(frozen=True)
+class RenderConfig:
+    threshold: int = _kind("int", 128, minimum=1, maximum=255)
+    timeout: float = _kind("duration", 30.0)
+    memory_limit: int = _kind("size", 1024 * 1024 * 1024)
+
+
+@dataclass(frozen=True)
+class PreflightConfig:
+    min_dpi: int = _kind("int", 300, minimum=1)
+    on_low_dpi: str = _kind("choice", "reject", choices=POLICY_REJECT_HOLD_WARN)
+    verify_barcodes: bool = _kind("bool", True)
+    on_unreadable: str = _kind("choice", "hold", choices=POLICY_REJECT_HOLD_WARN)
+    barcode_repair: str = _kind("choice", "auto", choices=("auto", "off"))
+    label_ttl: float = _kind("duration", 4 * 3600.0)
+    warn_before: float = _kind("duration", 15 * 60.0)
+    on_expired: str = _kind("choice", "hold", choices=("hold", "print", "reject"))
+    posting_pattern: str = _kind("regex", r"\b\d{8}-\d{4}-\d{1,2}\b")
+    dedupe: bool = _kind("bool", True)
+
+
+@dataclass(frozen=True)
+class ClockConfig:
+    servers: tuple[str, ...] = _kind("strings", ("127.0.0.1",))
+    interval: float = _kind("duration", 300.0)
+    max_offset: float = _kind("duration", 5.0)
+    timeout: float = _kind("duration", 2.0)
+    local_sources: bool = _kind("bool", True)
+
+
+@dataclass(frozen=True)
+class PrinterConfig:
+    name: str = _kind("name")
+    driver: str = _kind("choice", choices=("brother_ql", "zpl", "cups", "preview"))
+    uri: str = _kind("str")
+    media: str = _kind("str", "75x120mm")
+    model: str = _kind("str", "")
+    dpi: int = _kind("int", 0, minimum=0, maximum=1200)
+    default: bool = _kind("bool", False)
+    darkness: int | None = _kind("int", None, minimum=0, maximum=30)
+    speed: float | None = _kind("float", None, minimum=0.5)
+    mode: str = _kind("choice", "tear", choices=("tear", "peel", "cut"))
+    format: str = _kind("choice", "", choices=("", "pdf", "zpl", "brother_ql"))
+    cut: bool = _kind("bool", True)
+    red: bool = _kind("bool", False)
+    confirm_timeout: float = _kind("duration", 30.0)
+
+
+@dataclass(frozen=True)
+class RouteConfig:
+    printer: str = _kind("str")
+    size: str | None = _kind("str", None)
+    folder: str | None = _kind("str", None)
+
+
+@dataclass(frozen=True)
+class Config:
+    daemon: DaemonConfig = field(default_factory=DaemonConfig)
+    intake: IntakeConfig = field(default_factory=IntakeConfig)
+    render: RenderConfig = field(default_factory=RenderConfig)
+    preflight: PreflightConfig = field(default_factory=PreflightConfig)
+    clock: ClockConfig = field(default_factory=ClockConfig)
+    printers: tuple[PrinterConfig, ...] = ()
+    routes: tuple[RouteConfig, ...] = ()
+    source: Path | None = None
+
+    @property
+    def default_printer(self) -> PrinterConfig:
+        return next((p for p in self.printers if p.default), self.printers[0])
+
+    def printer(self, name: str) -> PrinterConfig | None:
+        return next((p for p in self.printers if p.name == name), None)
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.daemon.state_dir
+
+
+_SECTIONS: dict[str, type] = {
+    "daemon": DaemonConfig,
+    "intake": IntakeConfig,
+    "render": RenderConfig,
+    "preflight": PreflightConfig,
+    "clock": ClockConfig,
+}
+_ARRAYS: dict[str, type] = {"printer": PrinterConfig, "route": RouteConfig}
+T = TypeVar("T")
+
+
+def builtin_config(base: Path | None = None) -> Config:
+    """The defaults a new user gets: everything under ``./labeld-data/``, one preview printer."""
+    base = (base or BUILTIN_DATA_DIR).absolute()
+    return Config(
+        daemon=DaemonConfig(state_dir=base / "state", socket=base / "labeld.sock", socket_group=""),
+        intake=IntakeConfig(hot_folder=base / "inbox", archive=base / "archive", rejected=base / "rejected"),
+        clock=ClockConfig(servers=()),
+        printers=(
+            PrinterConfig(
+                name="preview", driver="preview", uri=f"dir://{base / 'printed'}",
+                media="75x120mm", dpi=300, default=True,
+            ),
+        ),
+    )
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate ``path``; raises :class:`ConfigError` listing every problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError([f"{path}: cannot read: {error.strerror}"]) from error
+    except UnicodeDecodeError as error:
+        raise ConfigError([f"{path}: not UTF-8 text ({error.reason} at byte {error.start})"]) from error
+    return parse_config(text, path)
+
+
+def parse_config(text: str, path: Path | None = None) -> Config:
+    where = str(path) if path else "config"
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError([f"{where}: {error}"]) from error
+    reader = _Reader(where, _key_lines(text), path.parent if path else Path.cwd())
+    config = reader.read(data)
+    if reader.problems:
+        raise ConfigError(reader.problems)
+    return dataclasses.replace(config, source=path)
+
+
+def resolve_config(path: Path | None) -> Config:
+    """``--config`` if given, else /etc/labeld/config.toml if present, else the built-in defaults."""
+    if path is not None:
+        return load_config(path)
+    if SYSTEM_CONFIG.exists():
+        return load_config(SYSTEM_CONFIG)
+    return builtin_config()
+
+
+class _Reader:
+    def __init__(self, where: str, lines: dict[tuple[str, int, str], int], base_dir: Path) -> None:
+        self.where = where
+        self.lines = lines
+        self.base_dir = base_dir
+        self.problems: list[str] = []
+
+    def problem(self, table: str, index: int, key: str, message: str) -> None:
+        line = self.lines.get((table, index, key))
+        at = f"{self.where}:{line}" if line else self.where
+        label = f"[{table}]" if index < 0 else f"[[{table}]] #{index + 1}"
+        self.problems.append(f"{at}: {label} {key}: {message}" if key else f"{at}: {label}: {message}")
+
+    def read(self, data: Mapping[str, Any]) -> Config:
+        sections: dict[str, Any] = {}
+        for name, value in data.items():
+            if name in _SECTIONS:
+                if isinstance(value, dict):
+                    sections[name] = self.table(name, -1, value, _SECTIONS[name])
+                else:
+                    self.problem(name, -1, "", "must be a table: write it as [" + name + "]")
+            elif name in _ARRAYS:
+                if isinstance(value, list) and all(isinstance(v, dict) for v in value):
+                    sections[name] = tuple(self.table(name, i, v, _ARRAYS[name]) for i, v in enumerate(value))
+                else:
+                    self.problem(name, -1, "", f"must be an array of tables: write each as [[{name}]]")
+            else:
+                self.unknown(name, -1, name, [*_SECTIONS, *_ARRAYS])
+        given_printers = sections.pop("printer", ())
+        printers = tuple(p for p in given_printers if p is not None)
+        routes = tuple(r for r in sections.pop("route", ()) if r is not None)
+        if not given_printers:
+            self.problems.append(f"{self.where}: no [[printer]]: add at least one (driver = \"preview\" writes PNGs)")
+        config = Config(
+            **{k: v for k, v in sections.items() if v is not None},
+            printers=printers or builtin_config().printers,
+            routes=routes,
+        )
+        self.check_printers(config)
+        return config
+
+    def unknown(self, table: str, index: int, key: str, valid: list[str]) -> None:
+        hint = difflib.get_close_matches(key, valid, n=1)
+        suggestion = f"; did you mean {hint[0]!r}?" if hint else f"; known keys: {', '.join(valid)}"
+        if index < 0 and table == key:
+            self.problems.append(f"{self.where}: unknown section [{key}]{suggestion}")
+        else:
+            self.problem(table, index, key, f"unknown key{suggestion}")
+
+    def table(self, table: str, index: int, values: Mapping[str, Any], cls: type[T]) -> T | None:
+        fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        kwargs: dict[str, Any] = {}
+        ok = True
+        for key, raw in values.items():
+            spec = fields.get(key)
+            if spec is None:
+                self.unknown(table, index, key, list(fields))
+                ok = False
+                continue
+            try:
+                kwargs[key] = self.convert(raw, spec)
+            except ValueError as error:
+                self.problem(table, index, key, str(error))
+                ok = False
+        for name, spec in fields.items():
+            if name not in values and spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
+                self.problem(table, index, name, "is required")
+                ok = False
+        return cls(**kwargs) if ok else None
+
+    def convert(self, raw: Any, spec: dataclasses.Field[Any]) -> Any:
+        kind = spec.metadata["kind"]
+        converter = _CONVERTERS[kind]
+        value = converter(raw, spec.metadata)
+        if kind == "path":
+            value = value if value.is_absolute() else (self.base_dir / value)
+        return value
+
+    def check_printers(self, config: Config) -> None:
+        from labeld.media import parse_media
+
+        if self.problems:
+            return  # cross-checks on half-read tables only repeat what was said
+
+        names = [p.name for p in config.printers]
+        for i, printer in enumerate(config.printers):
+            if names.count(printer.name) > 1:
+                self.problem("printer", i, "name", f"{printer.name!r} is used by more than one printer")
+            try:
+                parse_media(printer.media)
+            except ValueError as error:
+                self.problem("printer", i, "media", str(error))
+            scheme = printer.uri.split("://", 1)[0] if "://" in printer.uri else ""
+            if scheme not in _URI_SCHEMES:
+                self.problem("printer", i, "uri", f"{printer.uri!r}: use one of {', '.join(_URI_SCHEMES)}")
+        if sum(p.default for p in config.printers) > 1:
+            self.problems.append(f"{self.where}: more than one [[printer]] has default = true")
+        for i, route in enumerate(config.routes):
+            if route.printer not in names:
+                hint = difflib.get_close_matches(route.printer, names, n=1)
+                more = f"; did you mean {hint[0]!r}?" if hint else f"; printers are {', '.join(names)}"
+                self.problem("route", i, "printer", f"no printer named {route.printer!r}{more}")
+            if route.size is not None:
+                try:
+                    parse_media(route.size)
+                except ValueError as error:
+                    self.problem("route", i, "size", str(error))
+
+
+_URI_SCHEMES = ("tcp://", "socket://", "usb://", "file://", "dir://", "cups://")
+
+
+def _as_str(raw: Any, meta: Mapping[str, Any]) -> str:
+    if not isinstance(raw, str):
+        raise ValueError(f"must be a string, not {_toml_type(raw)}")
+    return raw
+
+
+def _as_name(raw: Any, meta: Mapping[str, Any]) -> str:
+    text = _as_str(raw, meta)
+    if not PRINTER_NAME.match(text):
+        raise ValueError(f"{text!r}: use letters, digits, '.', '_' or '-' (it names a folder in the inbox)")
+    return text
+
+
+def _as_bool(raw: Any, meta: Mapping[str, Any]) -> bool:
+    if not isinstance(raw, bool):
+        raise ValueError(f"must be true or false, not {_toml_type(raw)}")
+    return raw
+
+
+def _bounded(value: float, meta: Mapping[str, Any]) -> None:
+    if "minimum" in meta and value < meta["minimum"]:
+        raise ValueError(f"{value} is below the minimum {meta['minimum']}")
+    if "maximum" in meta and value > meta["maximum"]:
+        raise ValueError(f"{value} is above the maximum {meta['maximum']}")
+
+
+def _as_int(raw: Any, meta: Mapping[str, Any]) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise ValueError(f"must be a whole number, not {_toml_type(raw)}")
+    _bounded(raw, meta)
+    return raw
+
+
+def _as_float(raw: Any, meta: Mapping[str, Any]) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+        raise ValueError(f"must be a number, not {_toml_type(raw)}")
+    _bounded(float(raw), meta)
+    return float(raw)
+
+
+def _as_duration(raw: Any, meta: Mapping[str, Any]) -> float:
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        return float(raw)
+    return parse_duration(_as_str(raw, meta))
+
+
+def _as_size(raw: Any, meta: Mapping[str, Any]) -> int:
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    return parse_size(_as_str(raw, meta))
+
+
+def _as_choice(raw: Any, meta: Mapping[str, Any]) -> str:
+    text = _as_str(raw, meta)
+    choices = meta["choices"]
+    if text not in choices:
+        hint = difflib.get_close_matches(text, choices, n=1)
+        more = f"; did you mean {hint[0]!r}?" if hint else ""
+        raise ValueError(f"{text!r} is not one of {', '.join(repr(c) for c in choices if c)}{more}")
+    return text
+
+
+def _as_regex(raw: Any, meta: Mapping[str, Any]) -> str:
+    text = _as_str(raw, meta)
+    try:
+        re.compile(text)
+    except re.error as error:
+        raise ValueError(f"not a valid regular expression: {error}") from error
+    return text
+
+
+def _as_strings(raw: Any, meta: Mapping[str, Any]) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
+        raise ValueError("must be a list of strings, like [\"127.0.0.1\", \"ntp.example:123\"]")
+    return tuple(raw)
+
+
+def _as_path(raw: Any, meta: Mapping[str, Any]) -> Path:
+    return Path(_as_str(raw, meta)).expanduser()
+
+
+_CONVERTERS: dict[str, Callable[[Any, Mapping[str, Any]], Any]] = {
+    "str": _as_str, "name": _as_name, "bool": _as_bool, "int": _as_int, "float": _as_float,
+    "duration": _as_duration, "size": _as_size, "choice": _as_choice, "regex": _as_regex,
+    "strings": _as_strings, "path": _as_path,
+}
+
+
+def _toml_type(raw: Any) -> str:
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string",
+            list: "a list", dict: "a table"}.get(type(raw), type(raw).__name__)
+
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.-]+)\s*\]\]?")
+_KEY = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*=")
+
+
+def _key_lines(text: str) -> dict[tuple[str, int, str], int]:
+    """(table, array index or -1, key) → line number, for error messages."""
+    lines: dict[tuple[str, int, str], int] = {}
+    counts: dict[str, int] = {}
+    table, index = "", -1
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _HEADER.match(line)
+        if header:
+            table = header.group(2)
+            if header.group(1) == "[[":
+                index = counts.get(table, -1) + 1
+                counts[table] = index
+            else:
+                index = -1
+            lines.setdefault((table, index, ""), number)
+            continue
+        key = _KEY.match(line)
+        if key:
+            lines.setdefault((table, index, key.group(1)), number)
+    return lines
+
+
+def describe(config: Config) -> str:
+    """The effective configuration as TOML-like text (``labeld check-config``)."""
+    out: list[str] = [f"# effective configuration{f' from {config.source}' if config.source else ' (built-in defaults)'}"]
+    for name in _SECTIONS:
+        out.append(f"\n[{name}]")
+        out.extend(_describe_fields(getattr(config, name)))
+    for printer in config.printers:
+        out.append("\n[[printer]]")
+        out.extend(_describe_fields(printer))
+    for route in config.routes:
+        out.append("\n[[route]]")
+        out.extend(_describe_fields(route))
+    return "\n".join(out) + "\n"
+
+
+def _describe_fields(obj: Any) -> list[str]:
+    rows = []
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if value is None:
+            continue
+        if f.metadata.get("kind") == "duration":
+            rows.append(f"{f.name} = \"{value:g}s\"")
+        elif isinstance(value, Path):
+            rows.append(f"{f.name} = \"{value}\"")
+        elif isinstance(value, bool):
+            rows.append(f"{f.name} = {'true' if value else 'false'}")
+        elif isinstance(value, tuple):
+            rows.append(f"{f.name} = [{', '.join(repr(v) for v in value)}]")
+        elif isinstance(value, str):
+            rows.append(f"{f.name} = {value!r}")
+        else:
+            rows.append(f"{f.name} = {value}")
+    return rows

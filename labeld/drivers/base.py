@@ -1,0 +1,154 @@
+"""Drivers: one printer language each, declared as data plus a few callbacks.
+
+The engine (``labeld.daemon.printer_worker``) owns the loop: it asks the driver for the
+printer's status, has it encode a label, writes the bytes to the device, and asks the driver
+whether the printer confirmed the print. A driver never loops, sleeps for retries or touches
+the spool.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
+
+from labeld.media import Geometry, Media
+
+if TYPE_CHECKING:
+    from labeld.bitmap import Bitmap
+    from labeld.config import PrinterConfig
+    from labeld.devices.base import Device
+
+#: Reasons that stop a printer until a person acts (IPP printer-state-reasons keywords).
+BLOCKING_REASONS = frozenset({
+    "media-empty", "media-needed", "media-jam", "cover-open", "door-open", "offline",
+    "marker-supply-empty", "cutter-error", "media-mismatch", "other", "paused",
+    "shutdown", "spool-area-full", "connecting-to-device", "output-area-full",
+    "overheated",
+})
+
+
+@dataclass(frozen=True)
+class LoadedMedia:
+    """What the printer says is loaded. ``length_mm`` is None for endless tape."""
+
+    width_mm: float
+    length_mm: float | None
+    kind: str = ""  # "endless", "die-cut", or a printer's own word
+
+    def describe(self) -> str:
+        if self.length_mm is None:
+            return f"{self.width_mm:g} mm endless"
+        return f"{self.width_mm:g}×{self.length_mm:g} mm {self.kind}".strip()
+
+
+@dataclass(frozen=True)
+class PrinterStatus:
+    """A printer's state as the driver read it.
+
+    ``reasons`` are IPP ``printer-state-reasons`` keywords (``media-empty``, ``cover-open``,
+    ``offline``…); ``message`` says the same for a person. ``known`` is False where the
+    device cannot answer (a write-only path): the engine then prints and hopes.
+    """
+
+    reasons: tuple[str, ...] = ()
+    message: str = ""
+    media: LoadedMedia | None = None
+    known: bool = True
+    busy: bool = False
+    detail: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def blocked(self) -> bool:
+        return any(r.removesuffix("-error") in BLOCKING_REASONS for r in self.reasons)
+
+    @classmethod
+    def unknown(cls, message: str = "the printer cannot report its status over this connection") -> PrinterStatus:
+        return cls(known=False, message=message)
+
+
+class Driver(ABC):
+    """A printer language. Subclasses set ``name`` and implement :meth:`encode`.
+
+    Methods marked MAY have working defaults; MUST ones are abstract.
+    """
+
+    name: ClassVar[str]
+    #: File extension of one encoded label, used for file devices and ``labeld convert``.
+    extension: ClassVar[str] = "bin"
+    #: False where one encoded label cannot carry copies: the engine then writes it ``copies`` times.
+    native_copies: ClassVar[bool] = True
+
+    def __init__(self, printer: PrinterConfig) -> None:
+        self.printer = printer
+
+    @property
+    @abstractmethod
+    def geometry(self) -> Geometry:
+        """MUST: the dot grid labels are rendered onto for this printer and its media."""
+
+    @abstractmethod
+    def encode(self, bitmap: Bitmap, copies: int = 1) -> bytes:
+        """MUST: the complete bytes that print ``bitmap`` ``copies`` times. Pure: no I/O."""
+
+    def encode_raw(self, data: bytes) -> bytes:
+        """MAY: pass-through bytes in this printer's own language (raw ZPL). Default: refuse."""
+        raise ValueError(f"the {self.name} driver cannot print raw files")
+
+    def status(self, device: Device) -> PrinterStatus:
+        """MAY: ask the printer how it is. Default: unknown (write-only)."""
+        return PrinterStatus.unknown()
+
+    def confirm(self, device: Device, timeout: float) -> bool:
+        """MAY: after the bytes went out, wait up to ``timeout`` for the printer to say the
+        label came out. True only where the printer said so. Default: False."""
+        return False
+
+    def media_mismatch(self, status: PrinterStatus) -> str | None:
+        """MAY: a sentence saying why the loaded media cannot take this printer's labels,
+        or None when it can (or the printer did not say)."""
+        return None
+
+    def self_check(self) -> str | None:
+        """MAY: None when the driver can work here, else what to install or fix."""
+        return None
+
+    @property
+    def media(self) -> Media:
+        return self.geometry.media
+
+
+DriverFactory = Callable[["PrinterConfig"], Driver]
+_DRIVERS: dict[str, DriverFactory] = {}
+
+
+def register_driver(name: str, factory: DriverFactory) -> None:
+    _DRIVERS[name] = factory
+
+
+def known_drivers() -> list[str]:
+    _load_builtin()
+    return sorted(_DRIVERS)
+
+
+def make_driver(printer: PrinterConfig) -> Driver:
+    _load_builtin()
+    try:
+        factory = _DRIVERS[printer.driver]
+    except KeyError:
+        raise ValueError(
+            f"printer {printer.name!r}: unknown driver {printer.driver!r}; use one of {', '.join(sorted(_DRIVERS))}"
+        ) from None
+    return factory(printer)
+
+
+def _load_builtin() -> None:
+    import importlib
+
+    for module in ("preview", "brother_ql", "zpl", "cups"):
+        try:
+            importlib.import_module(f"labeld.drivers.{module}")
+        except ModuleNotFoundError as error:
+            if error.name != f"labeld.drivers.{module}":
+                raise

@@ -1,0 +1,44 @@
+"""The small set of exceptions that cross module boundaries."""
+
+from __future__ import annotations
+
+
+class LabeldError(Exception):
+    """Base class: every error labeld raises on purpose says what happened in plain words."""
+
+
+class ConfigError(LabeldError):
+    """The configuration cannot be used; ``problems`` lists every problem found, not just the first."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class RejectedInput(LabeldError):
+    """The input cannot be printed correctly (unreadable PDF, page too large, ...).
+
+    ``reason`` is one sentence for an operator; ``detail`` is machine-readable context.
+    """
+
+    def __init__(self, reason: str, detail: object = None) -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(reason)
+
+
+class DeviceError(LabeldError):
+    """Talking to a printer failed.
+
+    ``bytes_sent`` counts what reached the device before the failure, so that a half-sent
+    label can be told apart from one that never started.
+    """
+
+    def __init__(self, message: str, *, bytes_sent: int = 0, reason: str = "offline") -> None:
+        self.bytes_sent = bytes_sent
+        self.reason = reason
+        super().__init__(message)
+
+
+class PrinterRefused(LabeldError):
+    """The printer refused a job in a way that retrying cannot fix."""
