@@ -258,7 +258,8 @@ class _Reader:
                 self.problem(table, index, key, str(error))
                 ok = False
         for name, spec in fields.items():
-            if name not in values and spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
+            required = spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING
+            if name not in values and required:
                 self.problem(table, index, name, "is required")
                 ok = False
         return cls(**kwargs) if ok else None
@@ -426,7 +427,8 @@ def _key_lines(text: str) -> dict[tuple[str, int, str], int]:
 
 def describe(config: Config) -> str:
     """The effective configuration as TOML-like text (``labeld check-config``)."""
-    out: list[str] = [f"# effective configuration{f' from {config.source}' if config.source else ' (built-in defaults)'}"]
+    origin = f"from {config.source}" if config.source else "(built-in defaults)"
+    out: list[str] = [f"# effective configuration {origin}"]
     for name in _SECTIONS:
         out.append(f"\n[{name}]")
         out.extend(_describe_fields(getattr(config, name)))
