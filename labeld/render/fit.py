@@ -1,0 +1,100 @@
+"""Where a PDF page lands on the medium: turned, cropped, scaled, centred.
+
+Rules (contracts: "Render"): a page the size of the medium prints 1:1; a page that fits only
+when turned is turned 90°; a larger page (an A4 sheet with a label on it) is cropped to its ink,
+then placed; content that still does not fit is scaled down, with a warning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from labeld.media import MM_PER_INCH, Geometry
+
+PT_PER_INCH = 72.0
+#: How much a page may exceed the medium and still count as "the same size" (rounding, bleed).
+TOLERANCE_MM = 1.0
+
+
+@dataclass(frozen=True)
+class Box:
+    """A rectangle in PDF points (x0, y0 top-left; displayed page orientation)."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    @property
+    def width(self) -> float:
+        return self.x1 - self.x0
+
+    @property
+    def height(self) -> float:
+        return self.y1 - self.y0
+
+    def size_mm(self) -> tuple[float, float]:
+        return pt_to_mm(self.width), pt_to_mm(self.height)
+
+
+@dataclass(frozen=True)
+class Fit:
+    """The decision: which part of the page, turned or not, at what zoom (1.0 = true size)."""
+
+    box: Box
+    rotate: bool
+    zoom: float
+    cropped: bool
+    warnings: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        parts = ["cropped to content" if self.cropped else "whole page"]
+        if self.rotate:
+            parts.append("turned 90°")
+        parts.append("true size" if self.zoom == 1.0 else f"scaled to {self.zoom:.0%}")
+        return ", ".join(parts)
+
+
+def pt_to_mm(pt: float) -> float:
+    return pt * MM_PER_INCH / PT_PER_INCH
+
+
+def mm_to_pt(mm: float) -> float:
+    return mm * PT_PER_INCH / MM_PER_INCH
+
+
+def _fits(size: tuple[float, float], room: tuple[float, float | None]) -> bool:
+    width, length = room
+    return size[0] <= width + TOLERANCE_MM and (length is None or size[1] <= length + TOLERANCE_MM)
+
+
+def plan_fit(page: Box, ink: Box | None, geometry: Geometry) -> Fit:
+    """Decide how ``page`` (with its inked area ``ink``) goes onto ``geometry``'s medium."""
+    room = (geometry.width_mm, geometry.length_mm)
+    for box, cropped in ((page, False), (ink, True)):
+        if box is None:
+            continue
+        w, h = box.size_mm()
+        if _fits((w, h), room):
+            return Fit(box, rotate=False, zoom=1.0, cropped=cropped)
+        if _fits((h, w), room):
+            return Fit(box, rotate=True, zoom=1.0, cropped=cropped)
+    box = ink or page
+    w, h = box.size_mm()
+    upright = _zoom((w, h), room)
+    turned = _zoom((h, w), room)
+    rotate = turned > upright
+    zoom = max(upright, turned)
+    warning = (
+        f"content {w:.0f}×{h:.0f} mm does not fit {geometry.media.describe()} "
+        f"(printable {room[0]:.1f} mm wide): scaled to {zoom:.0%}"
+    )
+    return Fit(box, rotate=rotate, zoom=zoom, cropped=box is ink, warnings=(warning,))
+
+
+def _zoom(size: tuple[float, float], room: tuple[float, float | None]) -> float:
+    width, length = room
+    zoom = width / size[0]
+    if length is not None:
+        zoom = min(zoom, length / size[1])
+    return min(1.0, zoom)

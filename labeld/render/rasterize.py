@@ -1,0 +1,108 @@
+"""Where a PDF page becomes dots: PyMuPDF renders straight onto the printer's dot grid.
+
+No render-then-resample: the page is rasterised once, at the printer's resolution, with
+anti-aliasing off, and thresholded at a fixed level (never dithered), so that a bar edge either
+is a dot or is not. The only post-processing is an integer shift into the canvas, which keeps
+the dot grid intact.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pymupdf
+
+from labeld.bitmap import Bitmap
+from labeld.media import Geometry
+from labeld.render.fit import PT_PER_INCH, Box, Fit, plan_fit
+
+#: Resolution of the quick render used to find a large page's inked area.
+INK_DPI = 36
+
+pymupdf.TOOLS.set_aa_level(0)
+
+
+@dataclass(frozen=True)
+class RenderedLabel:
+    """A page on the dot grid.
+
+    ``transform`` maps page points (displayed orientation, as ``page.rect``) to bitmap
+    coordinates (x = dot across the head, y = row), so that pre-flight can find on the
+    bitmap what it found on the page.
+    """
+
+    bitmap: Bitmap
+    transform: pymupdf.Matrix
+    fit: Fit
+    dpi: int
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return self.fit.warnings
+
+
+def page_box(page: pymupdf.Page) -> Box:
+    r = page.rect
+    return Box(r.x0, r.y0, r.x1, r.y1)
+
+
+def ink_box(page: pymupdf.Page) -> Box | None:
+    """The inked area of ``page`` from a coarse render (to the nearest coarse pixel); None if blank."""
+    zoom = INK_DPI / PT_PER_INCH
+    pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), colorspace=pymupdf.csGRAY, alpha=False)
+    gray = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.stride)[:, : pix.width]
+    rows = np.flatnonzero((gray < 250).any(axis=1))
+    cols = np.flatnonzero((gray < 250).any(axis=0))
+    if rows.size == 0:
+        return None
+    page_rect = page.rect
+    x0 = max(page_rect.x0, (cols[0] + pix.x) / zoom)
+    y0 = max(page_rect.y0, (rows[0] + pix.y) / zoom)
+    x1 = min(page_rect.x1, (cols[-1] + 1 + pix.x) / zoom)
+    y1 = min(page_rect.y1, (rows[-1] + 1 + pix.y) / zoom)
+    return Box(x0, y0, x1, y1)
+
+
+def render_label(page: pymupdf.Page, geometry: Geometry, threshold: int = 128, fit: Fit | None = None) -> RenderedLabel:
+    """Render ``page`` onto ``geometry``'s dot grid as a 1-bit bitmap of exactly the printable width."""
+    if fit is None:
+        box = page_box(page)
+        same = _same_size(box, geometry)
+        fit = plan_fit(box, None if same else ink_box(page), geometry)
+    scale = geometry.dpi / PT_PER_INCH * fit.zoom
+    matrix = pymupdf.Matrix(scale, scale)
+    if fit.rotate:
+        matrix = matrix * pymupdf.Matrix(-90)
+    clip = pymupdf.Rect(fit.box.x0, fit.box.y0, fit.box.x1, fit.box.y1)
+    turned = clip * matrix
+    width = geometry.width_dots
+    length = geometry.length_dots or max(1, math.ceil(turned.height - 1e-6))
+    # Integer shift that centres the content: whole dots only, so the grid is untouched.
+    dx = round((width - turned.width) / 2 - turned.x0)
+    dy = round((length - turned.height) / 2 - turned.y0)
+    pix = page.get_pixmap(matrix=matrix, clip=clip, colorspace=pymupdf.csGRAY, alpha=False)
+    canvas = np.zeros((length, width), dtype=np.bool_)
+    dots = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.stride)[:, : pix.width] < threshold
+    _paste(canvas, dots, pix.x + dx, pix.y + dy)
+    transform = matrix * pymupdf.Matrix(1, 0, 0, 1, dx, dy)
+    return RenderedLabel(canvas, transform, fit, geometry.dpi)
+
+
+def _same_size(box: Box, geometry: Geometry) -> bool:
+    width, length = box.size_mm()
+    fits = (geometry.width_mm + 1.0 >= width and (geometry.length_mm is None or geometry.length_mm + 1.0 >= length))
+    turned = (geometry.width_mm + 1.0 >= length and (geometry.length_mm is None or geometry.length_mm + 1.0 >= width))
+    return fits or turned
+
+
+def _paste(canvas: Bitmap, dots: Bitmap, x: int, y: int) -> None:
+    """Copy ``dots`` into ``canvas`` at (x, y), clipping whatever falls outside."""
+    rows, cols = canvas.shape
+    src_y0, src_x0 = max(0, -y), max(0, -x)
+    dst_y0, dst_x0 = max(0, y), max(0, x)
+    h = min(dots.shape[0] - src_y0, rows - dst_y0)
+    w = min(dots.shape[1] - src_x0, cols - dst_x0)
+    if h > 0 and w > 0:
+        canvas[dst_y0 : dst_y0 + h, dst_x0 : dst_x0 + w] = dots[src_y0 : src_y0 + h, src_x0 : src_x0 + w]
