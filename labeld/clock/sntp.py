@@ -69,7 +69,7 @@ def server_name(host: str, port: int) -> str:
 
 def to_ntp(unix_time: float) -> int:
     """A Unix time as a 64-bit NTP timestamp (32 bits seconds, 32 bits fraction)."""
-    return int(round((unix_time + NTP_EPOCH_OFFSET) * _ERA)) % (1 << 64)
+    return round((unix_time + NTP_EPOCH_OFFSET) * _ERA) % (1 << 64)
 
 
 def from_ntp(timestamp: int, pivot: float) -> float:
