@@ -1,0 +1,288 @@
+"""The ``cups`` driver: labels printed through a CUPS queue (``uri = "cups://QUEUE"``).
+
+Two modes, chosen by the printer's ``format``:
+
+- ``zpl`` / ``brother_ql``: labeld's own dot-exact printer bytes go to a *raw* queue, so no
+  CUPS filter resamples the barcodes; the inner driver is made with ``make_driver`` on a copy
+  of the printer's config whose ``driver`` is that format.
+- ``pdf`` (the default): a one-page PDF sized to the medium goes to a *driver* queue, for
+  printers that only CUPS knows how to drive. :func:`encode_pdf_page` turns a page of the
+  original document into that PDF (vector, cropped and turned to the medium); :meth:`encode`
+  wraps the rendered bitmap in a PDF at the printer's resolution, because the Driver API hands
+  it only the bitmap.
+
+CUPS answers through IPP: the queue's ``printer-state``/``printer-state-reasons`` become
+:class:`PrinterStatus`, and a label counts as printed only when CUPS says its job completed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import time
+from typing import TYPE_CHECKING, Any
+
+from labeld.drivers.base import Driver, PrinterStatus, make_driver, register_driver
+from labeld.errors import DeviceError, PrinterRefused
+from labeld.media import Geometry, generic_geometry, parse_media
+
+if TYPE_CHECKING:
+    from labeld.bitmap import Bitmap
+    from labeld.config import PrinterConfig
+    from labeld.devices.base import Device
+    from labeld.devices.cups import CupsDevice, CupsJobState
+
+RAW_FORMATS = ("zpl", "brother_ql")
+POLL_INTERVAL = 0.1
+PT_PER_INCH = 72.0
+#: IPP printer-state and job-state numbers (RFC 8011), the words labeld shows for them.
+PRINTER_STATES = {3: "idle", 4: "processing", 5: "stopped"}
+JOB_PENDING, JOB_HELD, JOB_PROCESSING, JOB_STOPPED, JOB_CANCELED, JOB_ABORTED, JOB_COMPLETED = range(3, 10)
+#: job-state-reasons that mean the job will not move until someone acts on the queue or job.
+STUCK_JOB_REASONS = frozenset({"printer-stopped", "job-hold-until-specified", "job-held-by-user"})
+
+
+class CupsJobWaiting(DeviceError):
+    """The label's CUPS job is still waiting in CUPS (queue stopped, job held, printer busy).
+
+    ``bytes_sent`` is 0: the label has not come out, so the engine keeps it ``ready``. Writing
+    the same bytes again re-attaches to the waiting CUPS job rather than printing twice.
+    """
+
+
+class CupsDriver(Driver):
+    name = "cups"
+
+    def __init__(self, printer: PrinterConfig) -> None:
+        super().__init__(printer)
+        self.format = printer.format or "pdf"
+        self._inner: Driver | None = None
+
+    @property
+    def inner(self) -> Driver | None:
+        """The ZPL or Brother QL driver that makes the raw bytes; None in ``pdf`` mode."""
+        if self.format not in RAW_FORMATS:
+            return None
+        if self._inner is None:
+            self._inner = make_driver(dataclasses.replace(self.printer, driver=self.format))
+        return self._inner
+
+    @property
+    def extension(self) -> str:  # type: ignore[override]  # depends on the format, not the class
+        return self.inner.extension if self.inner else "pdf"
+
+    @property
+    def native_copies(self) -> bool:  # type: ignore[override]
+        return self.inner.native_copies if self.inner else True
+
+    @property
+    def geometry(self) -> Geometry:
+        if self.inner is not None:
+            return self.inner.geometry
+        return generic_geometry(parse_media(self.printer.media), self.printer.dpi or 300)
+
+    def encode(self, bitmap: Bitmap, copies: int = 1) -> bytes:
+        if self.inner is not None:
+            return self.inner.encode(bitmap, copies)
+        return bitmap_pdf(bitmap, self.geometry.dpi, copies)
+
+    def encode_raw(self, data: bytes) -> bytes:
+        if self.inner is None:
+            return super().encode_raw(data)
+        return self.inner.encode_raw(data)
+
+    def encode_pdf_page(self, pdf: bytes, page_index: int) -> bytes:
+        """``pdf``'s page as a one-page PDF on this printer's medium (``pdf`` mode)."""
+        return encode_pdf_page(pdf, page_index, self.geometry)
+
+    def status(self, device: Device) -> PrinterStatus:
+        cups_device = _cups_device(device)
+        return printer_status(cups_device.printer_attributes(), cups_device.target.describe())
+
+    def confirm(self, device: Device, timeout: float) -> bool:
+        """True once CUPS reports the job completed; :class:`PrinterRefused` when CUPS aborted
+        or someone cancelled it there; :class:`CupsJobWaiting` while it is still in CUPS."""
+        cups_device = _cups_device(device)
+        job_id = cups_device.last_job_id
+        if job_id is None:
+            return False
+        deadline = time.monotonic() + timeout
+        while True:
+            job = cups_device.job_state(job_id)
+            if job.state == JOB_COMPLETED:
+                return True
+            failure = job_failure(job)
+            if failure:
+                raise PrinterRefused(failure)
+            if time.monotonic() >= deadline or job_stuck(job):
+                raise self._waiting(cups_device, job)
+            time.sleep(POLL_INTERVAL)
+
+    def self_check(self) -> str | None:
+        from labeld.devices.cups import pycups_missing
+
+        missing = pycups_missing()
+        if missing:
+            return missing
+        if self.format in RAW_FORMATS:
+            try:
+                inner = self.inner
+            except ValueError as error:
+                return f"the cups driver's format {self.format!r} needs its own driver: {error}"
+            return inner.self_check() if inner else None
+        return None
+
+    def _waiting(self, device: CupsDevice, job: CupsJobState) -> CupsJobWaiting:
+        status = self.status(device)
+        reason = next((r for r in status.reasons if not r.endswith("-warning")), "")
+        device.hold_for_resubmit()
+        why = status.message or reason or f"job state {job.state}"
+        return CupsJobWaiting(f"CUPS job {job.job_id} is waiting on the {device.target.describe()}: {why}",
+                              bytes_sent=0, reason=reason or "other")
+
+
+def printer_status(attributes: dict[str, Any], where: str) -> PrinterStatus:
+    """A CUPS queue's IPP attributes as labeld's :class:`PrinterStatus`.
+
+    ``-error`` reasons (and unsuffixed ones) are kept bare and block; ``-warning`` reasons are
+    kept with their suffix, shown but not blocking; ``-report`` ones are dropped. A stopped or
+    job-rejecting queue always blocks (``paused``), so that labeld keeps its jobs instead of
+    piling them into CUPS.
+    """
+    from labeld.devices.cups import as_keywords
+
+    state = int(attributes.get("printer-state", 0))
+    raw = as_keywords(attributes.get("printer-state-reasons"))
+    reasons = [r.removesuffix("-error") for r in raw if not r.endswith("-report")]
+    accepting = bool(attributes.get("printer-is-accepting-jobs", True))
+    stopped = state == 5 or not accepting
+    if stopped and "paused" not in reasons:
+        reasons.append("paused")
+    message = str(attributes.get("printer-state-message") or "")
+    if stopped and not message:
+        message = f"the {where} is {'stopped' if state == 5 else 'rejecting jobs'}"
+    detail: dict[str, object] = {
+        "cups-state": PRINTER_STATES.get(state, str(state)), "cups-reasons": list(raw),
+        "accepting-jobs": accepting, "queued-jobs": int(attributes.get("queued-job-count", 0)),
+    }
+    return PrinterStatus(reasons=tuple(dict.fromkeys(reasons)), message=message, busy=state == 4, detail=detail)
+
+
+def job_failure(job: CupsJobState) -> str | None:
+    """Why a finished CUPS job did not print, or None when it has not failed."""
+    if job.state == JOB_CANCELED:
+        return f"CUPS job {job.job_id} was cancelled in CUPS"
+    if job.state == JOB_ABORTED:
+        return f"CUPS aborted job {job.job_id}" + (f": {job.message}" if job.message else "")
+    return None
+
+
+def job_stuck(job: CupsJobState) -> bool:
+    """True when the job waits on a person: a stopped queue or a hold, not a busy printer."""
+    return job.state in (JOB_HELD, JOB_STOPPED) or any(r in STUCK_JOB_REASONS for r in job.reasons)
+
+
+def bitmap_pdf(bitmap: Bitmap, dpi: int, copies: int = 1) -> bytes:
+    """A PDF with ``copies`` pages, each exactly ``bitmap`` at ``dpi`` (one image pixel per dot)."""
+    import pymupdf
+
+    from labeld.bitmap import to_image
+
+    rows, dots = bitmap.shape
+    png = io.BytesIO()
+    to_image(bitmap).save(png, format="PNG", dpi=(dpi, dpi))
+    doc = pymupdf.open()
+    width, height = dots * PT_PER_INCH / dpi, rows * PT_PER_INCH / dpi
+    for _ in range(max(1, copies)):
+        page = doc.new_page(width=width, height=height)
+        page.insert_image(page.rect, stream=png.getvalue())
+    return _pdf_bytes(doc)
+
+
+def encode_pdf_page(pdf: bytes, page_index: int, geometry: Geometry) -> bytes:
+    """Page ``page_index`` of ``pdf`` as a one-page PDF the size of ``geometry``'s medium,
+    cropped to its ink when the page is larger, turned 90° when it fits only turned, scaled
+    down only when it fits neither way. The content stays vector, so a driver queue rasterises
+    it once, at its own resolution."""
+    import pymupdf
+
+    source = pymupdf.open(stream=pdf, filetype="pdf")
+    try:
+        page = source[page_index]
+        clip, rotate = _placement(page, geometry)
+        doc = pymupdf.open()
+        width = geometry.width_dots * PT_PER_INCH / geometry.dpi
+        height = _target_height(clip, rotate, geometry, width)
+        target = doc.new_page(width=width, height=height)
+        target.show_pdf_page(target.rect, source, page_index, clip=clip, rotate=-90 if rotate else 0)
+        return _pdf_bytes(doc)
+    finally:
+        source.close()
+
+
+def _placement(page: Any, geometry: Geometry) -> tuple[Any, bool]:
+    """(the part of ``page`` to print, whether to turn it) for ``geometry``."""
+    room_w = geometry.width_dots * PT_PER_INCH / geometry.dpi
+    room_h = None if geometry.length_dots is None else geometry.length_dots * PT_PER_INCH / geometry.dpi
+    for clip in (page.rect, _ink_rect(page)):
+        if clip is None:
+            continue
+        if _fits(clip.width, clip.height, room_w, room_h):
+            return clip, False
+        if _fits(clip.height, clip.width, room_w, room_h):
+            return clip, True
+    clip = _ink_rect(page) or page.rect
+    upright = _zoom(clip.width, clip.height, room_w, room_h)
+    turned = _zoom(clip.height, clip.width, room_w, room_h)
+    return clip, turned > upright
+
+
+def _fits(width: float, height: float, room_w: float, room_h: float | None, slack: float = 2.9) -> bool:
+    """Within ``slack`` points (about 1 mm) counts as fitting: rounding and bleed."""
+    return width <= room_w + slack and (room_h is None or height <= room_h + slack)
+
+
+def _zoom(width: float, height: float, room_w: float, room_h: float | None) -> float:
+    zoom = room_w / width
+    return min(zoom, room_h / height) if room_h is not None else zoom
+
+
+def _target_height(clip: Any, rotate: bool, geometry: Geometry, width: float) -> float:
+    if geometry.length_dots is not None:
+        return float(geometry.length_dots * PT_PER_INCH / geometry.dpi)
+    content_w, content_h = (clip.height, clip.width) if rotate else (clip.width, clip.height)
+    return float(content_h * min(1.0, width / content_w))
+
+
+def _ink_rect(page: Any) -> Any:
+    """The inked area of ``page`` from a coarse render, or None for a blank page."""
+    import numpy as np
+    import pymupdf
+
+    zoom = 36 / PT_PER_INCH
+    pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), colorspace=pymupdf.csGRAY, alpha=False)
+    gray = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.stride)[:, : pix.width]
+    rows = np.flatnonzero((gray < 250).any(axis=1))
+    cols = np.flatnonzero((gray < 250).any(axis=0))
+    if rows.size == 0:
+        return None
+    rect = pymupdf.Rect(cols[0], rows[0], cols[-1] + 1, rows[-1] + 1) / zoom
+    return rect & page.rect
+
+
+def _pdf_bytes(doc: Any) -> bytes:
+    try:
+        return bytes(doc.tobytes(garbage=3, deflate=True))
+    finally:
+        doc.close()
+
+
+def _cups_device(device: Device) -> CupsDevice:
+    from labeld.devices.cups import CupsDevice
+
+    if not isinstance(device, CupsDevice):
+        raise DeviceError(f"the cups driver needs a cups:// uri, not {device.uri!r}", reason="other")
+    return device
+
+
+register_driver("cups", CupsDriver)
