@@ -209,12 +209,14 @@ def encode_pdf_page(pdf: bytes, page_index: int, geometry: Geometry) -> bytes:
     source = pymupdf.open(stream=pdf, filetype="pdf")
     try:
         page = source[page_index]
+        page.remove_rotation()  # a private copy: from here on, page.rect is what a person sees
         clip, rotate = _placement(page, geometry)
         doc = pymupdf.open()
         width = geometry.width_dots * PT_PER_INCH / geometry.dpi
         height = _target_height(clip, rotate, geometry, width)
         target = doc.new_page(width=width, height=height)
-        target.show_pdf_page(target.rect, source, page_index, clip=clip, rotate=-90 if rotate else 0)
+        # rotate=90 turns a quarter counter-clockwise, the way labeld's renderer turns a page.
+        target.show_pdf_page(target.rect, source, page_index, clip=clip, rotate=90 if rotate else 0)
         return _pdf_bytes(doc)
     finally:
         source.close()
