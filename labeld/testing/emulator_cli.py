@@ -1,0 +1,114 @@
+"""``labeld-emulator``: a label printer on a socket that decodes what it receives.
+
+``labeld-emulator brother_ql|zpl --listen HOST:PORT --out DIR [--model M] [--media …] [--dpi N]
+[--speed MM_PER_S] [--fault KIND@N] [--pty PATH] [--usb-socket PATH]``. Once it listens it prints
+one JSON line on stdout (``{"tcp": "tcp://127.0.0.1:40123", "pty": ..., "usb_socket": ...}``) so
+that a caller that asked for port 0 learns the port. SIGUSR1 clears a fault (a person loading
+paper); SIGTERM and SIGINT stop it. The signal handlers only set flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from labeld.testing.emulator_base import DEFAULT_SPEED_MM_S, Emulator, Fault, PrinterCore, PtyServer, TcpServer
+
+if TYPE_CHECKING:
+    from labeld.testing.virtual_usb import UsbSocketServer
+
+LANGUAGES = {"brother_ql": "labeld.testing.brother_emulator", "zpl": "labeld.testing.zpl_emulator"}
+DEFAULT_USB_IDS = {"brother_ql": (0x04F9, 0x209D), "zpl": (0x0A5F, 0x0120)}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="labeld-emulator", description=__doc__.split("\n\n")[0])
+    parser.add_argument("language", choices=sorted(LANGUAGES))
+    parser.add_argument("--listen", default="127.0.0.1:9100", help="HOST:PORT for raw TCP (port 0 picks one)")
+    parser.add_argument("--out", type=Path, required=True, help="folder for NNNN.png and events.jsonl")
+    parser.add_argument("--model", default="", help="printer model, e.g. QL-820NWB")
+    parser.add_argument("--media", default="", help="loaded media: Brother id (62, 62x29) or WxHmm")
+    parser.add_argument("--dpi", type=int, default=0)
+    parser.add_argument("--speed", type=float, default=DEFAULT_SPEED_MM_S, help="print speed in mm/s")
+    parser.add_argument("--fault", action="append", default=[], type=Fault.parse,
+                        help="paper-out@N, cover-open@N, disconnect@N or slow (repeatable)")
+    parser.add_argument("--pty", type=Path, help="also serve a pty; PATH becomes a symlink to its slave")
+    parser.add_argument("--usb-socket", type=Path, help="also serve virtual USB on this Unix socket")
+    parser.add_argument("--usb-id", default="", help="VENDOR:PRODUCT for virtual USB, e.g. 0x04f9:0x209d")
+    parser.add_argument("--serial", default="000G0Z123456", help="USB serial number for virtual USB")
+    return parser.parse_args(argv)
+
+
+def make_core(language: str, model: str, media: str, dpi: int) -> PrinterCore:
+    """The language's core; modules are imported only when asked for (zpl ships separately)."""
+    module = importlib.import_module(LANGUAGES[language])
+    core: PrinterCore = module.make_core(model=model, media=media, dpi=dpi)
+    return core
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        core = make_core(args.language, args.model, args.media, args.dpi)
+    except (ValueError, KeyError, LookupError) as error:
+        print(f"labeld-emulator: {error}", file=sys.stderr)
+        return 2
+    emulator = Emulator(core, args.out, speed_mm_s=args.speed, faults=tuple(args.fault), name=args.language)
+    host, _, port = args.listen.rpartition(":")
+    servers: list[TcpServer | PtyServer] = [TcpServer(emulator, host or "127.0.0.1", int(port))]
+    ready: dict[str, str | None] = {"tcp": servers[0].uri, "pty": None, "usb_socket": None}
+    if args.pty:
+        servers.append(PtyServer(emulator, args.pty))
+        ready["pty"] = str(args.pty)
+    usb_server = _serve_usb(emulator, args) if args.usb_socket else None
+    ready["usb_socket"] = str(args.usb_socket) if usb_server else None
+    print(json.dumps(ready), flush=True)
+    _run_until_stopped(emulator)
+    for server in servers:
+        server.stop()
+    if usb_server is not None:
+        usb_server.stop()
+    emulator.close()
+    return 0
+
+
+def _serve_usb(emulator: Emulator, args: argparse.Namespace) -> UsbSocketServer:
+    from labeld.testing.virtual_usb import UsbSocketServer
+
+    vendor, product = DEFAULT_USB_IDS[args.language]
+    if args.usb_id:
+        vendor_text, _, product_text = args.usb_id.partition(":")
+        vendor, product = int(vendor_text, 16), int(product_text, 16)
+    return UsbSocketServer(emulator, args.usb_socket, vendor=vendor, product=product, serial=args.serial or None,
+                           product_name=args.model or args.language,
+                           manufacturer="Brother" if args.language == "brother_ql" else "Zebra Technologies")
+
+
+def _run_until_stopped(emulator: Emulator) -> None:
+    stop = threading.Event()
+    clear = threading.Event()
+
+    def on_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    def on_clear(signum: int, frame: FrameType | None) -> None:
+        clear.set()
+
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
+    signal.signal(signal.SIGUSR1, on_clear)
+    while not stop.wait(0.05):
+        if clear.is_set():
+            clear.clear()
+            emulator.clear_fault()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
