@@ -14,6 +14,8 @@ the server misbehave the way real ones do:
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import socket
 import struct
 import threading
@@ -143,4 +145,22 @@ class SntpResponder:
         )
 
 
-__all__ = ["MODES", "Mode", "SntpResponder"]
+def main(argv: list[str] | None = None) -> None:
+    """``python -m labeld.testing.sntp_server --skew 7 --port 12300``: a wrong clock for demos."""
+    parser = argparse.ArgumentParser(prog="python -m labeld.testing.sntp_server", description=__doc__.splitlines()[0])
+    parser.add_argument("--skew", type=float, default=0.0, help="seconds the served time is ahead (negative: behind)")
+    parser.add_argument("--mode", choices=MODES, default="honest")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    with SntpResponder(args.skew, args.mode, host=args.host, port=args.port) as server:
+        print(f"SNTP responder on {server.server}: skew {args.skew:+g} s, mode {args.mode}", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
+
+
+__all__ = ["MODES", "Mode", "SntpResponder", "main"]
