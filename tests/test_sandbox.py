@@ -1,0 +1,178 @@
+"""The render sandbox: a persistent worker that is killed at its time limit, stopped by its memory
+limit, replaced after a crash, and keeps serving after each failure."""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pymupdf
+import pytest
+import zxingcpp
+
+from labeld.bitmap import Bitmap
+from labeld.errors import RejectedInput
+from labeld.media import generic_geometry, parse_media
+from labeld.render.sandbox import (
+    RenderCrashed,
+    RenderFailed,
+    RenderMemoryExceeded,
+    RenderSandbox,
+    RenderTimeout,
+)
+from labeld.testing.labels import LabelSpec, label_pdf
+
+MB = 1024 * 1024
+
+
+# Work done in the worker: module-level so that the worker can import it by name.
+
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+def worker_pid() -> int:
+    return os.getpid()
+
+
+def loop_forever() -> None:
+    while True:
+        pass
+
+
+def allocate_2gb() -> int:
+    return len(bytearray(2 * 1024 * MB))
+
+
+def abort() -> None:
+    os.abort()
+
+
+def refuse(reason: str) -> None:
+    raise RejectedInput(reason, {"page": 1})
+
+
+def render_first_page(pdf: bytes, media: str, dpi: int) -> Bitmap:
+    from labeld.render.rasterize import render_label
+
+    with pymupdf.open(stream=pdf, filetype="pdf") as doc:
+        return render_label(doc[0], generic_geometry(parse_media(media), dpi)).bitmap
+
+
+def render_huge_page(size_pt: int, dpi: int) -> int:
+    """A page metres wide at print resolution: what a page-area bomb asks of the renderer."""
+    with pymupdf.open() as doc:
+        page = doc.new_page(width=size_pt, height=size_pt)
+        return int(page.get_pixmap(dpi=dpi).width)
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[RenderSandbox]:
+    with RenderSandbox(timeout=5.0, memory_limit=256 * MB) as box:
+        yield box
+
+
+def test_normal_call_returns_its_value_from_another_process(sandbox: RenderSandbox) -> None:
+    """A plain call gives back its result, computed in the worker, not in the daemon."""
+    assert sandbox.run(add, 2, 3) == 5
+    assert sandbox.run(worker_pid) == sandbox.pid != os.getpid()
+
+
+def test_worker_is_reused_and_cheap(sandbox: RenderSandbox) -> None:
+    """Many calls share one worker, and a call costs well under a millisecond of overhead."""
+    pid = sandbox.run(worker_pid)
+    started = time.perf_counter()
+    for i in range(200):
+        assert sandbox.run(add, i, 1) == i + 1
+    per_call = (time.perf_counter() - started) / 200
+    assert sandbox.run(worker_pid) == pid
+    assert per_call < 0.005
+
+
+def test_endless_loop_is_killed_at_the_time_limit(sandbox: RenderSandbox) -> None:
+    """A call that never ends is stopped at its limit, and the next call gets a fresh worker."""
+    old_pid = sandbox.pid
+    started = time.monotonic()
+    with pytest.raises(RenderTimeout) as caught:
+        sandbox.run(loop_forever, task="rendering page 1", timeout=0.5)
+    elapsed = time.monotonic() - started
+    assert 0.5 <= elapsed < 3.0
+    assert caught.value.reason.startswith("rendering page 1 took longer than 0.5 s")
+    assert isinstance(caught.value, RejectedInput)
+    assert sandbox.run(add, 1, 1) == 2
+    assert sandbox.pid != old_pid
+
+
+def test_allocating_2gb_is_stopped_by_the_memory_limit(sandbox: RenderSandbox) -> None:
+    """2 GB against a 256 MB limit fails in the worker, is reported as memory, and the worker is replaced."""
+    restarts = sandbox.restarts
+    with pytest.raises(RenderMemoryExceeded) as caught:
+        sandbox.run(allocate_2gb)
+    assert "needed more than 256 MB" in caught.value.reason
+    assert sandbox.run(add, 2, 2) == 4
+    assert sandbox.restarts == restarts + 1
+
+
+def test_mupdf_running_out_of_memory_is_reported_as_memory(sandbox: RenderSandbox) -> None:
+    """MuPDF's own failed malloc on a page-area bomb counts as the memory limit, not as a bad PDF."""
+    with pytest.raises(RenderMemoryExceeded):
+        sandbox.run(render_huge_page, 4200, 300)
+    assert sandbox.run(add, 3, 3) == 6
+
+
+def test_crash_is_reported_with_its_signal(sandbox: RenderSandbox) -> None:
+    """A worker that aborts is reported as a crash naming the signal; the daemon goes on."""
+    with pytest.raises(RenderCrashed) as caught:
+        sandbox.run(abort, task="opening the PDF")
+    assert caught.value.reason == ("opening the PDF crashed the render worker (killed by SIGABRT); "
+                                   "the PDF may be damaged")
+    assert sandbox.run(add, 4, 4) == 8
+
+
+def test_exceptions_from_the_callable_come_back_whole(sandbox: RenderSandbox) -> None:
+    """An ordinary rejection raised in the worker arrives as the same exception, reason and detail."""
+    with pytest.raises(RejectedInput) as caught:
+        sandbox.run(refuse, "page 1 is 2 m long")
+    assert type(caught.value) is RejectedInput
+    assert (caught.value.reason, caught.value.detail) == ("page 1 is 2 m long", {"page": 1})
+
+
+def test_unreadable_pdf_raises_pymupdfs_own_error(sandbox: RenderSandbox) -> None:
+    """A file that is no PDF raises PyMuPDF's FileDataError here, as it would in-process."""
+    with pytest.raises(pymupdf.FileDataError):
+        sandbox.run(render_first_page, b"%PDF-1.7 this is not a PDF", "75x120mm", 203)
+    assert sandbox.run(add, 6, 6) == 12
+
+
+def test_unpicklable_native_errors_become_render_failures(sandbox: RenderSandbox) -> None:
+    """MuPDF's own exceptions hold C pointers and do not pickle; they come back as RenderFailed with their text."""
+    with pytest.raises(RenderFailed) as caught:
+        sandbox.run(render_huge_page, 14400, 300, task="rendering page 2")
+    assert caught.value.reason == "rendering page 2 failed: FzErrorLimit: code=5: Overly large image"
+    assert not isinstance(caught.value, (RenderTimeout, RenderMemoryExceeded, RenderCrashed))
+
+
+def test_real_label_renders_in_the_worker_with_readable_barcodes(sandbox: RenderSandbox) -> None:
+    """A label PDF rendered in the worker returns a bitmap whose barcodes still decode."""
+    pdf = label_pdf(LabelSpec(posting="87654321-0001-1", tracking="TRK000000777"))
+    geometry = generic_geometry(parse_media("75x120mm"), 203)
+    bitmap = sandbox.run(functools.partial(render_first_page, pdf, "75x120mm"), 203)
+    assert bitmap.dtype == np.bool_ and bitmap.shape == (geometry.length_dots, geometry.width_dots)
+    image = np.where(bitmap, 0, 255).astype(np.uint8)
+    texts = {barcode.text for barcode in zxingcpp.read_barcodes(image)}
+    assert {"87654321-0001-1", "https://ozon.example/t/TRK000000777"} <= texts
+
+
+def test_closed_sandbox_leaves_no_worker() -> None:
+    """close() kills the worker; a later call starts a new one."""
+    box = RenderSandbox(timeout=5.0, memory_limit=None)
+    pid = box.run(worker_pid)
+    box.close()
+    assert box.pid is None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert box.run(add, 5, 5) == 10
+    box.close()
