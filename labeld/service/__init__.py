@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from labeld.service.notify import (
     extend_timeout,
-    notify,
     ready,
     reloading,
     status,
@@ -23,7 +22,6 @@ __all__ = [
     "Decision",
     "PeerCredentials",
     "extend_timeout",
-    "notify",
     "peer_credentials",
     "ready",
     "reloading",
