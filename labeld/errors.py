@@ -42,3 +42,7 @@ class DeviceError(LabeldError):
 
 class PrinterRefused(LabeldError):
     """The printer refused a job in a way that retrying cannot fix."""
+
+
+class SpoolFull(LabeldError):
+    """The spool's disk is (nearly) full: new documents are refused, nothing accepted is lost."""

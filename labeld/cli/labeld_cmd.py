@@ -1,0 +1,114 @@
+"""``labeld``: run the daemon, check a config, convert or pre-flight a PDF without a daemon."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from labeld import __version__
+from labeld.config import PrinterConfig, describe, load_config, resolve_config
+from labeld.errors import ConfigError, LabeldError, RejectedInput
+
+DEFAULT_DPI = {"brother_ql": 300, "zpl": 203, "preview": 300}
+DEFAULT_MEDIA = {"brother_ql": "62", "zpl": "75x120mm", "preview": "75x120mm"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="labeld", description="Print-server daemon for thermal shipping labels.")
+    parser.add_argument("--version", action="version", version=f"labeld {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the daemon")
+    run.add_argument("--config", type=Path, help="config file (default: /etc/labeld/config.toml, else built-in)")
+    run.add_argument("--log-format", choices=("json", "console"), help="default: console on a terminal, else json")
+
+    check = commands.add_parser("check-config", help="validate a config file and print what would run")
+    check.add_argument("file", type=Path)
+
+    for name, helptext in (("convert", "the whole pipeline into a file of printer bytes"),
+                           ("preflight", "the pre-flight checks alone, as JSON")):
+        sub = commands.add_parser(name, help=helptext)
+        sub.add_argument("input", type=Path, metavar="IN.pdf")
+        if name == "convert":
+            sub.add_argument("--driver", choices=("brother_ql", "zpl", "preview"), required=True)
+            sub.add_argument("--model", default="")
+            sub.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
+            sub.add_argument("--copies", type=int, default=1)
+        else:
+            sub.add_argument("--driver", choices=("brother_ql", "zpl", "preview"), default="preview")
+        sub.add_argument("--media", help="62 | 62x29 | 75x120mm | 58x40mm …")
+        sub.add_argument("--dpi", type=int)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        handler = {"run": cmd_run, "check-config": cmd_check_config, "convert": cmd_convert,
+                   "preflight": cmd_preflight}[args.command]
+        return handler(args)
+    except ConfigError as error:
+        print("labeld: the configuration has errors:", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    except LabeldError as error:
+        print(f"labeld: {error}", file=sys.stderr)
+        return 1
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from labeld.daemon.app import Daemon
+    from labeld.daemon.logs import configure_logging
+
+    config = resolve_config(args.config)
+    configure_logging(config.daemon.log_level, json=None if args.log_format is None else args.log_format == "json")
+    if config.source is None:
+        print(f"labeld: no config file; running on built-in defaults in {config.daemon.state_dir.parent}/ — "
+              f"drop PDFs into {config.intake.hot_folder}/ and find PNGs in "
+              f"{config.default_printer.uri.removeprefix('dir://')}/", file=sys.stderr)
+    Daemon(config).run()
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    config = load_config(args.file)
+    print(describe(config), end="")
+    print(f"# {args.file}: OK, {len(config.printers)} printer(s)", file=sys.stderr)
+    return 0
+
+
+def _printer(args: argparse.Namespace) -> PrinterConfig:
+    driver = args.driver
+    return PrinterConfig(name="convert", driver=driver, uri="dir:///dev/null",
+                         media=args.media or DEFAULT_MEDIA[driver], model=getattr(args, "model", ""),
+                         dpi=args.dpi or DEFAULT_DPI[driver])
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from labeld.convert import convert_document
+
+    report = convert_document(args.input, _printer(args), args.output, copies=args.copies)
+    for line in report.lines():
+        print(line, file=sys.stderr)
+    return 0 if report.ok else 1
+
+
+def cmd_preflight(args: argparse.Namespace) -> int:
+    from labeld.convert import preflight_document
+
+    report: dict[str, Any] = preflight_document(args.input, _printer(args))
+    print(json.dumps(report, indent=2, ensure_ascii=False))
+    return 0 if report["ok"] else 1
+
+
+def _reject(error: RejectedInput) -> int:
+    print(f"labeld: {error.reason}", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The daemon: wiring of intake, spool, pipeline, printers, API and clock."""

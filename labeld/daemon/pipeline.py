@@ -1,0 +1,152 @@
+"""The render worker: ``queued`` jobs become ``ready`` (or held, rejected, superseded, duplicate).
+
+One thread takes queued jobs in id order, so labels reach each printer's FIFO in the order
+they arrived, and a 100-page batch streams: page 1 is ready (and printing) while page 2 renders.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import structlog
+
+from labeld.bitmap import to_png
+from labeld.config import Config
+from labeld.daemon.label_rules import LabelRules, Verdict
+from labeld.drivers.base import Driver
+from labeld.errors import LabeldError
+from labeld.render.job import RenderRequest, RenderResult, render_page_job
+from labeld.spool.spool import Job, Spool
+from labeld.spool.states import InvalidTransition, JobState
+from labeld.spool.store import DocumentStore
+
+log = structlog.get_logger("labeld.pipeline")
+
+QUEUED = frozenset({JobState.QUEUED})
+#: A finding's policy → the state it sends a job to.
+POLICY_STATE = {"reject": JobState.REJECTED, "hold": JobState.HELD}
+
+Renderer = Callable[[RenderRequest], RenderResult]
+
+
+class RenderFailed(LabeldError):
+    """Rendering a page failed in a way that retrying will not fix (the input is bad)."""
+
+
+class Pipeline:
+    def __init__(self, config: Config, spool: Spool, store: DocumentStore, drivers: dict[str, Driver],
+                 rules: LabelRules, renderer: Renderer = render_page_job) -> None:
+        self.config = config
+        self.spool = spool
+        self.store = store
+        self.drivers = drivers
+        self.rules = rules
+        self.renderer = renderer
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="render", daemon=True)
+        self.busy = False
+        self.render_seconds: Callable[[float], None] | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        with self.spool.changed:
+            self.spool.changed.notify_all()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._round()
+            except Exception as error:  # the render thread must outlive any single failure
+                log.exception("render_loop_error", error=str(error))
+                self._stop.wait(1.0)
+
+    def _round(self) -> None:
+        while not self._stop.is_set():
+            jobs = self.spool.queued(limit=8)
+            if not jobs:
+                self.busy = False
+                self.spool.wait_for_change(1.0)
+                continue
+            self.busy = True
+            for job in jobs:
+                if self._stop.is_set():
+                    return
+                try:
+                    self.process(job)
+                except Exception as error:
+                    log.exception("render_worker_error", job=job.id, error=str(error))
+                    self._move(job, Verdict(JobState.HELD, f"labeld could not prepare this label ({error}); "
+                                            "`labelctl release` tries again"))
+
+    def process(self, job: Job) -> None:
+        """Render, check and decide one queued job."""
+        jlog = log.bind(job=job.id, label=job.label_id, printer=job.printer, page=job.page + 1)
+        driver = self.drivers.get(job.printer)
+        if driver is None:
+            self._move(job, Verdict(JobState.HELD, f"printer {job.printer!r} is no longer configured; "
+                                    "`labelctl reprint --printer` sends it elsewhere"))
+            return
+        if job.document_kind == "zpl":
+            self._move(job, Verdict(JobState.READY, f"raw ZPL, ready on {job.printer}"))
+            return
+        try:
+            result = self._render(job, driver)
+        except RenderFailed as error:
+            jlog.warning("render_rejected", reason=str(error))
+            self._move(job, Verdict(JobState.REJECTED, str(error)))
+            return
+        posting = job.posting or result.posting
+        tracking = job.tracking or result.tracking
+        self.spool.update_label(job.label_id, posting=posting, tracking=tracking, content_hash=result.content_hash,
+                                preflight=result.record)
+        job = self.spool.job(job.id) or job
+        verdict = self._decide(job, result)
+        if verdict.state in (None, JobState.READY):
+            self.store.put_bitmap(job.id, to_png(result.bitmap, dpi=driver.geometry.dpi))
+        self._move(job, verdict if verdict.state else Verdict(JobState.READY, self._ready_reason(job, result)))
+        jlog.info("label_rendered", state=(verdict.state or JobState.READY).value, posting=posting)
+
+    def _render(self, job: Job, driver: Driver) -> RenderResult:
+        request = RenderRequest(
+            document_path=str(self.store.document_path(job.document_sha256)), page=job.page,
+            geometry=driver.geometry, threshold=self.config.render.threshold, preflight=self.config.preflight,
+            posting=job.posting, tracking=job.tracking,
+        )
+        try:
+            return self.renderer(request)
+        except RenderFailed:
+            raise
+        except Exception as error:  # PyMuPDF and the sandbox raise many kinds; all mean "this page"
+            raise RenderFailed(f"page {job.page + 1} could not be rendered: {error}") from error
+
+    def _decide(self, job: Job, result: RenderResult) -> Verdict:
+        if job.reprint_of is None:
+            for rule in (self.rules.duplicate, self.rules.supersede):
+                verdict = rule(job)
+                if verdict.state is not None:
+                    return verdict
+        for finding in result.findings:
+            state = POLICY_STATE.get(finding.policy)
+            if state is not None and not (job.forced and state is JobState.HELD):
+                return Verdict(state, finding.reason)
+        return self.rules.validity(job)
+
+    def _ready_reason(self, job: Job, result: RenderResult) -> str:
+        warnings = [f.reason for f in result.findings if f.policy == "warn"]
+        warnings += list(result.record.get("warnings", []))
+        text = f"rendered for {job.printer} ({result.record.get('fit', '')})"
+        return text + ("; warning: " + "; ".join(warnings) if warnings else "")
+
+    def _move(self, job: Job, verdict: Verdict) -> None:
+        assert verdict.state is not None
+        try:
+            self.spool.transition(job.id, verdict.state, verdict.reason, expect=QUEUED,
+                                  duplicate_of=verdict.duplicate_of)
+        except InvalidTransition as error:
+            log.info("job_changed_meanwhile", job=job.id, detail=str(error))
+

@@ -1,0 +1,325 @@
+"""The hot folder: complete files in ``inbox/`` (or ``inbox/<printer>/``) become jobs, exactly once.
+
+Taking a file is a claim, an accept, and a move out:
+
+1. **claim**: an atomic rename into ``inbox/.labeld/claimed/<key>~<folder>~<name>``; the key is
+   unique per arrival. Nobody else takes a claimed file, and a crash leaves it where
+   start-up finds it.
+2. **accept**: the bytes are fsynced into the spool and the rows committed, recording the key.
+3. **move out**: to ``archive/YYYY-MM-DD/`` (or deleted with ``keep = false``), or to
+   ``rejected/`` with ``NAME.error.json`` saying why.
+
+At start-up a claimed file whose key the spool knows was accepted before a crash: it is only
+moved out. One whose key is unknown is taken again. So a kill -9 anywhere loses nothing and
+creates no second document.
+
+Files are noticed by inotify (close-after-write or move-in), or, with ``poll = true`` for
+network shares, when their size and mtime have been stable for ``settle``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import threading
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+from watchdog.events import FileClosedEvent, FileMovedEvent, FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from labeld.config import Config
+from labeld.errors import RejectedInput, SpoolFull
+from labeld.intake.accept import Acceptor
+from labeld.intake.names import is_candidate, sidecar_names
+from labeld.intake.sidecar import Sidecar, parse_sidecar
+
+log = structlog.get_logger("labeld.intake")
+
+CLAIM_DIR = ".labeld/claimed"
+NO_FOLDER = "-"
+#: How often files refused for a full disk are tried again.
+RETRY_FULL_SECONDS = 2.0
+
+
+class HotFolder:
+    """Watches the inbox and feeds one intake thread, which takes files in arrival order."""
+
+    def __init__(self, config: Config, acceptor: Acceptor, spool_has_key: Any) -> None:
+        self.config = config
+        self.acceptor = acceptor
+        self.spool_has_key = spool_has_key
+        self.inbox = config.intake.hot_folder
+        self.claimed = self.inbox / CLAIM_DIR
+        self.printers = {p.name for p in config.printers}
+        self._queue: queue.Queue[Path | None] = queue.Queue()
+        self._pending: set[Path] = set()
+        self._pending_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._observer: Any = None
+        self.waiting_for_space: list[Path] = []
+        self.last_full_reason: str | None = None
+
+    # ----- life cycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        for folder in (self.inbox, self.claimed, self.config.intake.archive, self.config.intake.rejected):
+            folder.mkdir(parents=True, exist_ok=True)
+        for name in self.printers:
+            (self.inbox / name).mkdir(exist_ok=True)
+        self._recover_claimed()
+        if self.config.intake.poll:
+            self._spawn(self._poll_loop, "intake-poll")
+        else:
+            handler = _Handler(self)
+            self._observer = Observer()
+            self._observer.schedule(handler, str(self.inbox), recursive=True)
+            self._observer.start()
+        self._spawn(self._work_loop, "intake")
+        self._spawn(self._retry_loop, "intake-retry")
+        self.scan()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=5)
+        self._queue.put(None)
+        for thread in self._threads:
+            thread.join(timeout=10)
+
+    def _spawn(self, target: Any, name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def idle(self) -> bool:
+        """True when nothing is queued or being taken (for tests and status)."""
+        with self._pending_lock:
+            return not self._pending and self._queue.empty()
+
+    # ----- noticing files -------------------------------------------------------------------
+
+    def scan(self) -> None:
+        """Queue every complete-looking file present now (start-up backlog), oldest first."""
+        found = []
+        for folder in [self.inbox, *(self.inbox / p for p in sorted(self.printers))]:
+            with contextlib.suppress(FileNotFoundError), os.scandir(folder) as entries:
+                for entry in entries:
+                    if is_candidate(entry.name) and entry.is_file(follow_symlinks=False):
+                        found.append((entry.stat(follow_symlinks=False).st_mtime, Path(entry.path)))
+        for _, path in sorted(found):
+            self.offer(path)
+
+    def offer(self, path: Path) -> None:
+        """A file may be complete: queue it once."""
+        if not self._watched(path):
+            return
+        with self._pending_lock:
+            if path in self._pending:
+                return
+            self._pending.add(path)
+        self._queue.put(path)
+
+    def _watched(self, path: Path) -> bool:
+        if not is_candidate(path.name):
+            return False
+        parent = path.parent
+        return parent == self.inbox or parent.parent == self.inbox
+
+    def _poll_loop(self) -> None:
+        settle = self.config.intake.settle
+        seen: dict[Path, tuple[int, int, float]] = {}
+        while not self._stop.wait(min(max(settle / 2, 0.05), 1.0)):
+            now = time.monotonic()
+            current: dict[Path, tuple[int, int, float]] = {}
+            for folder in [self.inbox, *(self.inbox / p for p in self.printers)]:
+                with contextlib.suppress(FileNotFoundError), os.scandir(folder) as entries:
+                    for entry in entries:
+                        if not is_candidate(entry.name) or not entry.is_file(follow_symlinks=False):
+                            continue
+                        st = entry.stat(follow_symlinks=False)
+                        path = Path(entry.path)
+                        previous = seen.get(path)
+                        if previous and previous[:2] == (st.st_size, st.st_mtime_ns):
+                            current[path] = previous
+                            if now - previous[2] >= settle:
+                                self.offer(path)
+                        else:
+                            current[path] = (st.st_size, st.st_mtime_ns, now)
+            seen = current
+
+    # ----- taking files ---------------------------------------------------------------------
+
+    def _work_loop(self) -> None:
+        while True:
+            path = self._queue.get()
+            if path is None or self._stop.is_set():
+                return
+            try:
+                self.take(path)
+            except Exception:
+                log.exception("intake_failed", file=str(path))
+            finally:
+                with self._pending_lock:
+                    self._pending.discard(path)
+
+    def take(self, path: Path) -> None:
+        """Claim, accept and move out one file from the inbox."""
+        folder = None if path.parent == self.inbox else path.parent.name
+        try:
+            st = path.lstat()
+        except FileNotFoundError:
+            return  # gone already (taken, or removed by its writer)
+        if not _is_regular(st.st_mode):
+            log.warning("intake_skipped", file=str(path), reason="not a regular file (symlinks are not followed)")
+            return
+        key = uuid.uuid4().hex[:20]
+        claimed = self.claimed / f"{key}~{folder or NO_FOLDER}~{path.name}"
+        try:
+            os.rename(path, claimed)
+        except FileNotFoundError:
+            return
+        for sidecar_name in sidecar_names(path.name):
+            sidecar = path.with_name(sidecar_name)
+            with contextlib.suppress(FileNotFoundError):
+                if not sidecar.is_symlink():
+                    os.rename(sidecar, claimed.with_name(claimed.name + ".json"))
+                    break
+        self.process_claimed(claimed)
+
+    def process_claimed(self, claimed: Path) -> None:
+        key, folder, name = _parse_claim(claimed.name)
+        sidecar_path = claimed.with_name(claimed.name + ".json")
+        if self.spool_has_key(key):
+            log.info("intake_resumed", file=name, reason="accepted before a restart; moving it out of the inbox")
+            self._move_out(claimed, sidecar_path, name)
+            return
+        try:
+            if folder is not None and folder not in self.printers:
+                known = ", ".join(sorted(self.printers))
+                raise RejectedInput(f"inbox/{folder}/ is not a printer's folder; printers: {known}")
+            sidecar = parse_sidecar(sidecar_path.read_bytes()) if sidecar_path.exists() else Sidecar()
+            data = claimed.read_bytes()
+            accepted = self.acceptor.accept(
+                data, name=name, source="hotfolder", folder=folder, sidecar=sidecar, intake_key=key,
+                mtime=claimed.stat().st_mtime,
+            )
+        except RejectedInput as error:
+            log.warning("document_rejected", file=name, reason=error.reason)
+            self._reject(claimed, sidecar_path, name, error)
+            return
+        except SpoolFull as error:
+            self._wait_for_space(claimed, sidecar_path, folder, name, str(error))
+            return
+        log.info("document_accepted", file=name, jobs=list(accepted.job_ids), printers=sorted(set(accepted.printers)))
+        self._move_out(claimed, sidecar_path, name)
+
+    def _recover_claimed(self) -> None:
+        for claimed in sorted(self.claimed.iterdir()):
+            if claimed.name.endswith(".json") or claimed.name.startswith("."):
+                continue
+            try:
+                _parse_claim(claimed.name)
+            except ValueError:
+                continue
+            self.process_claimed(claimed)
+
+    # ----- moving out -----------------------------------------------------------------------
+
+    def _move_out(self, claimed: Path, sidecar: Path, name: str) -> None:
+        if not self.config.intake.keep:
+            claimed.unlink(missing_ok=True)
+            sidecar.unlink(missing_ok=True)
+            return
+        day = self.config.intake.archive / datetime.now().strftime("%Y-%m-%d")
+        target = _free_name(day, name)
+        _move(claimed, target)
+        if sidecar.exists():
+            _move(sidecar, target.with_name(target.name + ".json"))
+
+    def _reject(self, claimed: Path, sidecar: Path, name: str, error: RejectedInput) -> None:
+        target = _free_name(self.config.intake.rejected, name)
+        _move(claimed, target)
+        if sidecar.exists():
+            _move(sidecar, target.with_name(target.name + ".json"))
+        report = {"reason": error.reason, "detail": error.detail, "file": name,
+                  "at": datetime.now().astimezone().isoformat(timespec="seconds")}
+        error_path = target.with_name(target.stem + ".error.json")
+        error_path.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+
+    def _wait_for_space(self, claimed: Path, sidecar: Path, folder: str | None, name: str, reason: str) -> None:
+        """Put the file back where it was and try again when space returns."""
+        original = (self.inbox / folder if folder else self.inbox) / name
+        os.rename(claimed, original)
+        if sidecar.exists():
+            os.rename(sidecar, original.with_name(original.name + ".json"))
+        if reason != self.last_full_reason:
+            log.error("spool_full", file=name, reason=reason)
+        self.last_full_reason = reason
+        self.waiting_for_space.append(original)
+
+    def _retry_loop(self) -> None:
+        while not self._stop.wait(RETRY_FULL_SECONDS):
+            if not self.waiting_for_space:
+                continue
+            try:
+                self.acceptor.check_space()
+            except SpoolFull:
+                continue
+            log.info("spool_space_back", files=len(self.waiting_for_space))
+            waiting, self.waiting_for_space = self.waiting_for_space, []
+            self.last_full_reason = None
+            for path in waiting:
+                self.offer(path)
+
+
+class _Handler(FileSystemEventHandler):
+    def __init__(self, folder: HotFolder) -> None:
+        self.folder = folder
+
+    def on_closed(self, event: FileSystemEvent) -> None:
+        if isinstance(event, FileClosedEvent) and not event.is_directory:
+            self.folder.offer(Path(os.fsdecode(event.src_path)))
+
+    def on_moved(self, event: FileSystemEvent) -> None:
+        if isinstance(event, FileMovedEvent) and not event.is_directory:
+            self.folder.offer(Path(os.fsdecode(event.dest_path)))
+
+
+def _is_regular(mode: int) -> bool:
+    import stat
+
+    return stat.S_ISREG(mode)
+
+
+def _parse_claim(claim_name: str) -> tuple[str, str | None, str]:
+    key, folder, name = claim_name.split("~", 2)
+    return key, (None if folder == NO_FOLDER else folder), name
+
+
+def _free_name(folder: Path, name: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / name
+    stem, dot, ext = name.rpartition(".")
+    counter = 1
+    while target.exists() or target.with_name(target.name + ".json").exists():
+        target = folder / (f"{stem}-{counter}.{ext}" if dot else f"{name}-{counter}")
+        counter += 1
+    return target
+
+
+def _move(source: Path, target: Path) -> None:
+    try:
+        os.replace(source, target)
+    except OSError:
+        import shutil
+
+        shutil.move(str(source), str(target))

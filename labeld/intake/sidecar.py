@@ -1,0 +1,77 @@
+"""Sidecar JSON beside a PDF: printer, copies, posting and tracking numbers, issue time."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from labeld.errors import RejectedInput
+
+MAX_SIDECAR_BYTES = 64 * 1024
+MAX_COPIES = 100
+
+
+@dataclass(frozen=True)
+class Sidecar:
+    printer: str | None = None
+    copies: int = 1
+    posting_number: str | None = None
+    tracking_number: str | None = None
+    issued_at: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+def parse_sidecar(data: bytes) -> Sidecar:
+    """Read a sidecar; every problem is a :class:`RejectedInput` naming the key."""
+    if len(data) > MAX_SIDECAR_BYTES:
+        raise RejectedInput(f"sidecar is {len(data)} bytes; at most {MAX_SIDECAR_BYTES} are read")
+    try:
+        raw = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise RejectedInput(f"sidecar is not valid JSON: {error}") from error
+    if not isinstance(raw, dict):
+        raise RejectedInput("sidecar must be a JSON object like {\"copies\": 1}")
+    return sidecar_from_mapping(raw)
+
+
+def sidecar_from_mapping(raw: dict[str, Any]) -> Sidecar:
+    known = {"printer", "copies", "posting_number", "tracking_number", "issued_at"}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise RejectedInput(f"sidecar has unknown keys {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    problems = []
+    copies = raw.get("copies", 1)
+    if isinstance(copies, bool) or not isinstance(copies, int) or not 1 <= copies <= MAX_COPIES:
+        problems.append(f"copies must be a whole number from 1 to {MAX_COPIES}, not {copies!r}")
+    for key in ("printer", "posting_number", "tracking_number"):
+        value = raw.get(key)
+        if value is not None and (not isinstance(value, str) or not value or len(value) > 200):
+            problems.append(f"{key} must be a non-empty string, not {value!r}")
+    issued: float | None = None
+    if raw.get("issued_at") is not None:
+        try:
+            issued = parse_timestamp(raw["issued_at"])
+        except ValueError as error:
+            problems.append(f"issued_at: {error}")
+    if problems:
+        raise RejectedInput("sidecar: " + "; ".join(problems), {"sidecar": raw})
+    return Sidecar(raw.get("printer"), copies, raw.get("posting_number"), raw.get("tracking_number"), issued)
+
+
+def parse_timestamp(value: object) -> float:
+    """Unix seconds from an ISO 8601 string with a zone (``2026-11-26T01:02:03Z``) or a number."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a time; write it like \"2026-11-26T01:02:03Z\"")
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{value!r} is not an ISO 8601 time like \"2026-11-26T01:02:03Z\"") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"{value!r} has no time zone; add Z for UTC or +03:00")
+    return moment.timestamp()

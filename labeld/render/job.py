@@ -1,0 +1,117 @@
+"""One label's way from a stored PDF page to checked dots, as a single picklable call.
+
+``render_page_job`` is what the daemon runs in its render worker process (see
+``labeld.render.sandbox``), and what ``labeld convert`` runs in-process: open the document
+(the last one stays open, so a 1000-page batch is opened once), render the page onto the
+printer's dot grid, and run the pre-flight checks on the result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pymupdf
+
+from labeld.bitmap import Bitmap
+from labeld.config import PreflightConfig
+from labeld.media import Geometry
+from labeld.render.fit import pt_to_mm
+from labeld.render.rasterize import RenderedLabel, render_label
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    document_path: str
+    page: int
+    geometry: Geometry
+    threshold: int
+    preflight: PreflightConfig
+    posting: str | None = None
+    tracking: str | None = None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One pre-flight outcome that needs a decision: ``policy`` is the configured answer
+    (reject | hold | warn) and ``check`` names the check (resolution, barcode, fit…)."""
+
+    check: str
+    policy: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    packed: bytes  # np.packbits of the bitmap rows
+    shape: tuple[int, int]
+    content_hash: str
+    posting: str | None
+    tracking: str | None
+    findings: tuple[Finding, ...] = ()
+    record: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def bitmap(self) -> Bitmap:
+        rows, dots = self.shape
+        bits = np.unpackbits(np.frombuffer(self.packed, dtype=np.uint8).reshape(rows, -1), axis=1)
+        return bits[:, :dots].astype(np.bool_)
+
+
+_open: dict[str, pymupdf.Document] = {}
+
+
+def open_document(path: str) -> pymupdf.Document:
+    """The document at ``path``, kept open for the next page of the same batch."""
+    doc = _open.get(path)
+    if doc is None:
+        for old in _open.values():
+            old.close()
+        _open.clear()
+        doc = pymupdf.open(path, filetype="pdf")
+        _open[path] = doc
+    return doc
+
+
+def render_page_job(request: RenderRequest) -> RenderResult:
+    doc = open_document(request.document_path)
+    page = doc[request.page]
+    rendered = render_label(page, request.geometry, request.threshold)
+    bitmap, posting, tracking, findings, record = run_preflight(page, rendered, request)
+    record.setdefault("fit", rendered.fit.describe())
+    if rendered.warnings:
+        record.setdefault("warnings", list(rendered.warnings))
+    return RenderResult(
+        packed=np.packbits(bitmap, axis=1).tobytes(),
+        shape=(int(bitmap.shape[0]), int(bitmap.shape[1])),
+        content_hash=content_hash(page),
+        posting=posting,
+        tracking=tracking,
+        findings=tuple(findings),
+        record=record,
+    )
+
+
+def run_preflight(page: pymupdf.Page, rendered: RenderedLabel, request: RenderRequest
+                  ) -> tuple[Bitmap, str | None, str | None, list[Finding], dict[str, Any]]:
+    """Identity from the sidecar or the page text (the pre-flight package refines this)."""
+    posting = request.posting
+    if posting is None:
+        match = re.search(request.preflight.posting_pattern, page.get_text())
+        posting = match.group(0) if match else None
+    record: dict[str, Any] = {"size_mm": [round(pt_to_mm(page.rect.width), 1), round(pt_to_mm(page.rect.height), 1)]}
+    return rendered.bitmap, posting, request.tracking, [], record
+
+
+def content_hash(page: pymupdf.Page) -> str:
+    """A hash of what the page draws (content streams and images), not of the file around it,
+    so that the same label fetched twice is recognised even if the PDF's metadata differs."""
+    digest = hashlib.sha256(f"{page.rect.width:.2f}x{page.rect.height:.2f}/{page.rotation}".encode())
+    digest.update(page.read_contents())
+    doc = page.parent
+    for image in page.get_images(full=True):
+        digest.update(doc.xref_stream_raw(image[0]) or b"")
+    return digest.hexdigest()

@@ -1,0 +1,84 @@
+"""The spool's tables. Times are unix seconds (REAL); JSON columns hold small objects."""
+
+SCHEMA_VERSION = 1
+
+PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=FULL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=10000",
+)
+
+TABLES = (
+    """
+    CREATE TABLE IF NOT EXISTS documents (
+        id INTEGER PRIMARY KEY,
+        sha256 TEXT NOT NULL,
+        name TEXT NOT NULL,
+        source TEXT NOT NULL,            -- hotfolder | api | reprint
+        intake_key TEXT UNIQUE,          -- the claim id of a hot-folder file, for exactly-once intake
+        kind TEXT NOT NULL DEFAULT 'pdf',-- pdf | zpl
+        received_at REAL NOT NULL,
+        size INTEGER NOT NULL,
+        pages INTEGER NOT NULL,
+        sidecar TEXT,
+        folder TEXT
+    )""",
+    """
+    CREATE TABLE IF NOT EXISTS labels (
+        id INTEGER PRIMARY KEY,
+        document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        page INTEGER NOT NULL,
+        width_mm REAL,
+        height_mm REAL,
+        posting TEXT,
+        tracking TEXT,
+        issued_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        content_hash TEXT,
+        preflight TEXT,
+        UNIQUE (document_id, page)
+    )""",
+    "CREATE INDEX IF NOT EXISTS labels_posting ON labels(posting)",
+    "CREATE INDEX IF NOT EXISTS labels_content ON labels(content_hash)",
+    """
+    CREATE TABLE IF NOT EXISTS jobs (
+        id INTEGER PRIMARY KEY,
+        label_id INTEGER NOT NULL REFERENCES labels(id) ON DELETE CASCADE,
+        printer TEXT NOT NULL,
+        copies INTEGER NOT NULL DEFAULT 1,
+        state TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        confirmed INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        reprint_of INTEGER,
+        duplicate_of INTEGER,
+        forced INTEGER NOT NULL DEFAULT 0,
+        interrupted INTEGER NOT NULL DEFAULT 0
+    )""",
+    "CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, printer, id)",
+    "CREATE INDEX IF NOT EXISTS jobs_label ON jobs(label_id)",
+    """
+    CREATE TABLE IF NOT EXISTS events (
+        id INTEGER PRIMARY KEY,
+        job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        at REAL NOT NULL,
+        from_state TEXT,
+        to_state TEXT NOT NULL,
+        reason TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS events_job ON events(job_id)",
+    """
+    CREATE TABLE IF NOT EXISTS printers (
+        name TEXT PRIMARY KEY,
+        paused INTEGER NOT NULL DEFAULT 0,
+        reason TEXT NOT NULL DEFAULT ''
+    )""",
+    """
+    CREATE TABLE IF NOT EXISTS meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    )""",
+)

@@ -1,0 +1,414 @@
+"""The spool database: documents, labels, jobs and every state change, in SQLite (WAL).
+
+Jobs are never deleted when a worker takes them: a worker moves a job through its states and
+each move is committed with a time and a reason before the worker acts on it. At start-up
+:meth:`Spool.recover` turns jobs caught ``printing`` into ``uncertain``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from labeld.spool.schema import PRAGMAS, SCHEMA_VERSION, TABLES
+from labeld.spool.states import PENDING, InvalidTransition, JobState, check_transition
+
+__all__ = ["Event", "InvalidTransition", "Job", "NewDocument", "NewLabel", "Spool"]
+
+
+@dataclass(frozen=True)
+class NewDocument:
+    sha256: str
+    name: str
+    source: str
+    size: int
+    pages: int
+    kind: str = "pdf"
+    intake_key: str | None = None
+    sidecar: dict[str, Any] | None = None
+    folder: str | None = None
+
+
+@dataclass(frozen=True)
+class NewLabel:
+    page: int
+    printer: str
+    issued_at: float
+    expires_at: float
+    copies: int = 1
+    width_mm: float | None = None
+    height_mm: float | None = None
+    posting: str | None = None
+    tracking: str | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """A job with its label and document, as one row."""
+
+    id: int
+    label_id: int
+    printer: str
+    copies: int
+    state: JobState
+    reason: str
+    confirmed: bool
+    created_at: float
+    updated_at: float
+    attempts: int
+    reprint_of: int | None
+    duplicate_of: int | None
+    forced: bool
+    interrupted: bool
+    document_id: int
+    page: int
+    posting: str | None
+    tracking: str | None
+    issued_at: float
+    expires_at: float
+    content_hash: str | None
+    width_mm: float | None
+    height_mm: float | None
+    document_name: str
+    document_sha256: str
+    document_kind: str
+    document_source: str
+    preflight: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "state": self.state.value,
+            "reason": self.reason,
+            "printer": self.printer,
+            "copies": self.copies,
+            "confirmed": self.confirmed,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "attempts": self.attempts,
+            "reprint_of": self.reprint_of,
+            "duplicate_of": self.duplicate_of,
+            "forced": self.forced,
+            "interrupted": self.interrupted,
+            "label": {
+                "id": self.label_id,
+                "page": self.page + 1,
+                "posting_number": self.posting,
+                "tracking_number": self.tracking,
+                "issued_at": self.issued_at,
+                "expires_at": self.expires_at,
+                "size_mm": [self.width_mm, self.height_mm] if self.width_mm else None,
+                "preflight": self.preflight,
+            },
+            "document": {
+                "id": self.document_id,
+                "name": self.document_name,
+                "sha256": self.document_sha256,
+                "kind": self.document_kind,
+                "source": self.document_source,
+            },
+        }
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    job_id: int
+    at: float
+    from_state: str | None
+    to_state: str
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"seq": self.id, "job": self.job_id, "at": self.at, "from": self.from_state,
+                "to": self.to_state, "reason": self.reason}
+
+
+_JOB_SELECT = """
+    SELECT j.id, j.label_id, j.printer, j.copies, j.state, j.reason, j.confirmed, j.created_at,
+           j.updated_at, j.attempts, j.reprint_of, j.duplicate_of, j.forced, j.interrupted,
+           l.document_id, l.page, l.posting, l.tracking, l.issued_at, l.expires_at, l.content_hash,
+           l.width_mm, l.height_mm, d.name, d.sha256, d.kind, d.source, l.preflight
+    FROM jobs j JOIN labels l ON l.id = j.label_id JOIN documents d ON d.id = l.document_id
+"""
+
+
+def _job(row: Sequence[Any]) -> Job:
+    values = list(row)
+    values[4] = JobState(values[4])
+    for index in (6, 12, 13):
+        values[index] = bool(values[index])
+    raw_preflight = values.pop()
+    preflight = json.loads(raw_preflight) if raw_preflight else {}
+    return Job(*values, preflight=preflight)  # type: ignore[misc]  # the row's columns are Job's fields in order
+
+
+class Spool:
+    """One SQLite connection shared by the daemon's threads behind a lock.
+
+    ``changed`` is notified after every commit, so workers and ``watch`` wait instead of polling.
+    """
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._lock = threading.RLock()
+        self.changed = threading.Condition(threading.Lock())
+        for pragma in PRAGMAS:
+            self._db.execute(pragma)
+        with self.transaction() as db:
+            for ddl in TABLES:
+                db.execute(ddl)
+            db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One committed unit of work; everything inside is all-or-nothing."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        with self.changed:
+            self.changed.notify_all()
+
+    def _query(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    # ----- intake -------------------------------------------------------------------------
+
+    def add_document(self, doc: NewDocument, labels: Sequence[NewLabel], reason: str) -> list[int]:
+        """Commit a document with its labels and one queued job per label; returns the job ids."""
+        now = time.time()
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO documents(sha256, name, source, intake_key, kind, received_at, size, pages, sidecar,"
+                " folder) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (doc.sha256, doc.name, doc.source, doc.intake_key, doc.kind, now, doc.size, doc.pages,
+                 json.dumps(doc.sidecar) if doc.sidecar is not None else None, doc.folder),
+            )
+            document_id = cur.lastrowid
+            job_ids = []
+            for label in labels:
+                cur = db.execute(
+                    "INSERT INTO labels(document_id, page, width_mm, height_mm, posting, tracking, issued_at,"
+                    " expires_at) VALUES (?,?,?,?,?,?,?,?)",
+                    (document_id, label.page, label.width_mm, label.height_mm, label.posting, label.tracking,
+                     label.issued_at, label.expires_at),
+                )
+                page_reason = f"{reason}, page {label.page + 1} of {len(labels)}"
+                job_ids.append(self._insert_job(db, int(cur.lastrowid or 0), label.printer, label.copies,
+                                                page_reason, now))
+            return job_ids
+
+    def _insert_job(self, db: sqlite3.Connection, label_id: int, printer: str, copies: int, reason: str,
+                    now: float, reprint_of: int | None = None, forced: bool = False) -> int:
+        cur = db.execute(
+            "INSERT INTO jobs(label_id, printer, copies, state, reason, created_at, updated_at, reprint_of, forced)"
+            " VALUES (?,?,?,?,?,?,?,?,?)",
+            (label_id, printer, copies, JobState.QUEUED.value, reason, now, now, reprint_of, int(forced)),
+        )
+        job_id = int(cur.lastrowid or 0)
+        db.execute("INSERT INTO events(job_id, at, from_state, to_state, reason) VALUES (?,?,?,?,?)",
+                   (job_id, now, None, JobState.QUEUED.value, reason))
+        return job_id
+
+    def has_intake_key(self, key: str) -> bool:
+        return bool(self._query("SELECT 1 FROM documents WHERE intake_key = ?", (key,)))
+
+    def add_reprint(self, job: Job, printer: str, copies: int, reason: str, forced: bool) -> int:
+        with self.transaction() as db:
+            return self._insert_job(db, job.label_id, printer, copies, reason, time.time(), job.id, forced)
+
+    # ----- reading ------------------------------------------------------------------------
+
+    def job(self, job_id: int) -> Job | None:
+        rows = self._query(_JOB_SELECT + " WHERE j.id = ?", (job_id,))
+        return _job(rows[0]) if rows else None
+
+    def jobs(self, *, state: str | None = None, printer: str | None = None, posting: str | None = None,
+             label_id: int | None = None, limit: int = 50) -> list[Job]:
+        where, args = [], []
+        for column, value in (("j.state", state), ("j.printer", printer), ("l.posting", posting),
+                              ("j.label_id", label_id)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        sql = _JOB_SELECT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY j.id DESC LIMIT ?"
+        return [_job(r) for r in self._query(sql, (*args, limit))]
+
+    def queued(self, limit: int = 16) -> list[Job]:
+        rows = self._query(_JOB_SELECT + " WHERE j.state = 'queued' ORDER BY j.id LIMIT ?", (limit,))
+        return [_job(r) for r in rows]
+
+    def next_ready(self, printer: str) -> Job | None:
+        rows = self._query(_JOB_SELECT + " WHERE j.state = 'ready' AND j.printer = ? ORDER BY j.id LIMIT 1",
+                           (printer,))
+        return _job(rows[0]) if rows else None
+
+    def has_earlier_pending(self, printer: str, job_id: int) -> bool:
+        """True while a job before ``job_id`` on ``printer`` is still queued (printing order)."""
+        rows = self._query("SELECT 1 FROM jobs WHERE printer = ? AND state = 'queued' AND id < ? LIMIT 1",
+                           (printer, job_id))
+        return bool(rows)
+
+    def history(self, job_id: int) -> list[Event]:
+        rows = self._query("SELECT id, job_id, at, from_state, to_state, reason FROM events WHERE job_id = ?"
+                           " ORDER BY id", (job_id,))
+        return [Event(*r) for r in rows]
+
+    def events_after(self, seq: int, limit: int = 500) -> list[Event]:
+        rows = self._query("SELECT id, job_id, at, from_state, to_state, reason FROM events WHERE id > ?"
+                           " ORDER BY id LIMIT ?", (seq, limit))
+        return [Event(*r) for r in rows]
+
+    def last_event_id(self) -> int:
+        return int(self._query("SELECT COALESCE(MAX(id), 0) FROM events")[0][0])
+
+    def wait_for_change(self, timeout: float) -> None:
+        with self.changed:
+            self.changed.wait(timeout)
+
+    def counts(self, printer: str | None = None) -> dict[str, int]:
+        if printer is None:
+            rows = self._query("SELECT state, COUNT(*) FROM jobs GROUP BY state")
+        else:
+            rows = self._query("SELECT state, COUNT(*) FROM jobs WHERE printer = ? GROUP BY state", (printer,))
+        counts = {state.value: 0 for state in JobState}
+        counts.update({state: n for state, n in rows})
+        return counts
+
+    def labels_for_posting(self, posting: str, exclude_label: int) -> list[Job]:
+        """Every job of every other label of ``posting``, oldest label first."""
+        rows = self._query(_JOB_SELECT + " WHERE l.posting = ? AND l.id != ? ORDER BY l.issued_at, l.id, j.id",
+                           (posting, exclude_label))
+        return [_job(r) for r in rows]
+
+    def first_with_content(self, content_hash: str, exclude_label: int) -> Job | None:
+        """The earliest live job of another label with the same content (for duplicate detection)."""
+        rows = self._query(
+            _JOB_SELECT + " WHERE l.content_hash = ? AND l.id != ? AND j.state IN"
+            " ('queued','ready','printing','printed','held','uncertain') AND j.duplicate_of IS NULL"
+            " ORDER BY j.id LIMIT 1",
+            (content_hash, exclude_label),
+        )
+        return _job(rows[0]) if rows else None
+
+    def document_path_info(self, document_id: int) -> tuple[str, str, str | None]:
+        """(sha256, kind, sidecar json) of a document."""
+        row = self._query("SELECT sha256, kind, sidecar FROM documents WHERE id = ?", (document_id,))[0]
+        return row[0], row[1], row[2]
+
+    # ----- changes ------------------------------------------------------------------------
+
+    def transition(self, job_id: int, target: JobState, reason: str, *, expect: frozenset[JobState] | None = None,
+                   confirmed: bool | None = None, attempt: bool = False, interrupted: bool | None = None,
+                   duplicate_of: int | None = None) -> Job:
+        """Move a job to ``target`` with a reason, committed before this returns.
+
+        ``expect`` guards against races (an operator cancelled while a worker rendered): the
+        move happens only from one of those states, else :class:`InvalidTransition`.
+        """
+        now = time.time()
+        with self.transaction() as db:
+            row = db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                raise KeyError(job_id)
+            current = JobState(row[0])
+            if expect is not None and current not in expect:
+                raise InvalidTransition(f"job {job_id} is {current.value}, not {'/'.join(sorted(expect))}")
+            check_transition(current, target)
+            sets = ["state = ?", "reason = ?", "updated_at = ?"]
+            args: list[Any] = [target.value, reason, now]
+            for column, value in (("confirmed", confirmed), ("interrupted", interrupted),
+                                  ("duplicate_of", duplicate_of)):
+                if value is not None:
+                    sets.append(f"{column} = ?")
+                    args.append(int(value))
+            if attempt:
+                sets.append("attempts = attempts + 1")
+            db.execute(f"UPDATE jobs SET {', '.join(sets)} WHERE id = ?", (*args, job_id))
+            db.execute("INSERT INTO events(job_id, at, from_state, to_state, reason) VALUES (?,?,?,?,?)",
+                       (job_id, now, current.value, target.value, reason))
+        job = self.job(job_id)
+        assert job is not None
+        return job
+
+    def note(self, job_id: int, reason: str) -> None:
+        """A history entry that does not change the state (e.g. "voided by a newer label")."""
+        with self.transaction() as db:
+            row = db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            db.execute("INSERT INTO events(job_id, at, from_state, to_state, reason) VALUES (?,?,?,?,?)",
+                       (job_id, time.time(), row[0], row[0], reason))
+
+    def update_label(self, label_id: int, **values: Any) -> None:
+        allowed = {"posting", "tracking", "content_hash", "preflight", "expires_at", "width_mm", "height_mm"}
+        unknown = set(values) - allowed
+        if unknown:
+            raise ValueError(f"cannot update label columns {unknown}")
+        if "preflight" in values:
+            values["preflight"] = json.dumps(values["preflight"])
+        assignments = ", ".join(f"{k} = ?" for k in values)
+        with self.transaction() as db:
+            db.execute(f"UPDATE labels SET {assignments} WHERE id = ?", (*values.values(), label_id))
+
+    def recover(self) -> list[Job]:
+        """At start-up: jobs caught ``printing`` may or may not have come out → ``uncertain``."""
+        stuck = [_job(r) for r in self._query(_JOB_SELECT + " WHERE j.state = 'printing' ORDER BY j.id")]
+        for job in stuck:
+            self.transition(job.id, JobState.UNCERTAIN,
+                            "labeld stopped while this label was being sent; it may or may not have printed "
+                            "— check the printer, then `labelctl reprint` or `labelctl cancel`")
+        return stuck
+
+    def set_paused(self, printer: str, paused: bool, reason: str = "") -> None:
+        with self.transaction() as db:
+            db.execute("INSERT INTO printers(name, paused, reason) VALUES (?,?,?) ON CONFLICT(name) DO UPDATE"
+                       " SET paused = excluded.paused, reason = excluded.reason", (printer, int(paused), reason))
+
+    def paused(self, printer: str) -> bool:
+        rows = self._query("SELECT paused FROM printers WHERE name = ?", (printer,))
+        return bool(rows and rows[0][0])
+
+    def prune(self, older_than: float) -> tuple[list[str], list[int]]:
+        """Forget documents whose jobs all finished before ``older_than``.
+
+        Returns the document hashes no longer referenced and the job ids whose bitmaps can go.
+        """
+        pending = "','".join(s.value for s in PENDING)
+        with self.transaction() as db:
+            doc_ids = [r[0] for r in db.execute(
+                f"""SELECT d.id FROM documents d WHERE d.received_at < ? AND NOT EXISTS (
+                        SELECT 1 FROM labels l JOIN jobs j ON j.label_id = l.id
+                        WHERE l.document_id = d.id AND (j.state IN ('{pending}') OR j.updated_at >= ?))""",
+                (older_than, older_than))]
+            if not doc_ids:
+                return [], []
+            marks = ",".join("?" * len(doc_ids))
+            job_ids = [r[0] for r in db.execute(
+                f"SELECT j.id FROM jobs j JOIN labels l ON l.id = j.label_id WHERE l.document_id IN ({marks})",
+                doc_ids)]
+            hashes = {r[0] for r in db.execute(f"SELECT sha256 FROM documents WHERE id IN ({marks})", doc_ids)}
+            db.execute(f"DELETE FROM documents WHERE id IN ({marks})", doc_ids)
+            still = {r[0] for r in db.execute(
+                f"SELECT sha256 FROM documents WHERE sha256 IN ({','.join('?' * len(hashes))})", list(hashes))}
+        return sorted(hashes - still), job_ids
+
+    def integrity_check(self) -> str:
+        return str(self._query("PRAGMA integrity_check")[0][0])
