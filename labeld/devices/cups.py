@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import SplitResult, unquote
@@ -176,7 +177,8 @@ class CupsDevice:
         """Run ``action(connection)``, turning CUPS failures into :class:`DeviceError`."""
         self.open()
         try:
-            return action(self._connection)
+            with _default_server(self.target):
+                return action(self._connection)
         except cups.IPPError as error:
             status, message = error.args if len(error.args) == 2 else (0, str(error))
             raise DeviceError(_ipp_failure(self.target, int(status), str(message)), reason=_ipp_reason(int(status))) \
@@ -184,6 +186,31 @@ class CupsDevice:
         except (cups.HTTPError, RuntimeError) as error:
             self.close()
             raise DeviceError(f"lost the connection to CUPS for the {self.target.describe()}: {error}") from error
+
+
+#: libcups keeps its default server process-wide; calls that change it take turns.
+_SERVER_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _default_server(target: CupsTarget) -> Iterator[None]:
+    """Make ``target``'s server libcups's default for the duration of one call.
+
+    libcups's Create-Job looks the queue up on the *default* server even when given a
+    connection to another one (seen with CUPS 2.4 on a non-631 port: the job then fails with
+    "The printer or class does not exist"), so the default must point at the same server.
+    """
+    if target.host is None:
+        yield
+        return
+    server = target.host if target.port is None or target.host.startswith("/") else f"{target.host}:{target.port}"
+    with _SERVER_LOCK:
+        previous = cups.getServer()
+        cups.setServer(server)
+        try:
+            yield
+        finally:
+            cups.setServer(previous)
 
 
 def as_keywords(value: object) -> tuple[str, ...]:
