@@ -1,0 +1,168 @@
+"""One page's pre-flight: every check run once, the outcome as plain data the spool can store.
+
+``check_page`` never decides a job's fate: each finding carries the check it came from
+(``resolution`` → ``on_low_dpi``, ``barcode`` → ``on_unreadable``) and a severity, and the
+pipeline applies the configured policy. It returns the bitmap to print, which differs from the
+plain render only where a barcode was redrawn on the dot grid.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pymupdf
+
+from labeld.bitmap import Bitmap
+from labeld.config import PreflightConfig
+from labeld.preflight.barcodes import (
+    TruthBarcode,
+    Verification,
+    dot_box,
+    find_truth,
+    module_dots,
+    reads_along_x,
+    verify,
+    verify_at,
+)
+from labeld.preflight.identity import identify
+from labeld.preflight.repair import faithful, repair
+from labeld.preflight.resolution import PlacedImage, placed_images, print_zoom
+from labeld.render.rasterize import RenderedLabel
+
+FAIL, WARN, INFO = "fail", "warn", "info"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One outcome worth telling: ``check`` names the policy that applies, ``reason`` says it to a person."""
+
+    check: str  # resolution | barcode | repair
+    severity: str  # fail | warn | info
+    reason: str
+
+
+@dataclass(frozen=True)
+class BarcodeReport:
+    symbology: str
+    value: str
+    verified: bool  # decodes to its value on the bitmap that will be printed
+    robust: bool  # ... also with one dot of print gain and one of loss
+    failures: list[str]
+    dots_per_module: float  # as the PDF placed it on this printer's grid
+    repaired: bool
+    repaired_dots: int | None  # whole dots per module after a redraw
+    box: list[int]  # x0, y0, x1, y1 in dots on the final bitmap
+
+
+@dataclass(frozen=True)
+class ImageReport:
+    box: list[float]  # page points
+    pixels: list[int]
+    dpi: float  # the lower of the two axes
+    barcode: bool  # the image holds (part of) a barcode
+
+
+@dataclass
+class PageReport:
+    """Everything pre-flight learnt about one label. ``to_dict`` is the JSON form (bitmap left out)."""
+
+    bitmap: Bitmap
+    dpi: int
+    findings: list[Finding] = field(default_factory=list)
+    barcodes: list[BarcodeReport] = field(default_factory=list)
+    images: list[ImageReport] = field(default_factory=list)
+    posting: str | None = None
+    posting_source: str | None = None
+    tracking: str | None = None
+    tracking_source: str | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == FAIL]
+
+    @property
+    def repaired(self) -> bool:
+        return any(b.repaired for b in self.barcodes)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {k: v for k, v in asdict(self).items() if k != "bitmap"}
+        data["passed"] = not self.failed
+        return data
+
+
+def check_page(page: pymupdf.Page, rendered: RenderedLabel, cfg: PreflightConfig, *,
+               sidecar_posting: str | None = None, sidecar_tracking: str | None = None) -> PageReport:
+    """Run resolution, barcode verification and repair, and identity for one rendered page."""
+    report = PageReport(bitmap=rendered.bitmap, dpi=rendered.dpi)
+    started = time.perf_counter()
+    need_truth = cfg.verify_barcodes or cfg.barcode_repair == "auto" or not sidecar_posting
+    truth = find_truth(page) if need_truth else []
+    report.timings_ms["truth"] = _ms(started)
+    _check_images(report, page, rendered, cfg, truth)
+    started = time.perf_counter()
+    for barcode in truth:
+        _check_barcode(report, barcode, rendered, cfg)
+    report.timings_ms["barcodes"] = _ms(started)
+    identity = identify(text=page.get_text() if not (sidecar_posting and sidecar_tracking) else "",
+                        barcode_values=[b.value for b in truth], posting_pattern=cfg.posting_pattern,
+                        sidecar_posting=sidecar_posting, sidecar_tracking=sidecar_tracking)
+    report.posting, report.posting_source = identity.posting, identity.posting_source
+    report.tracking, report.tracking_source = identity.tracking, identity.tracking_source
+    return report
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 2)
+
+
+def _check_images(report: PageReport, page: pymupdf.Page, rendered: RenderedLabel, cfg: PreflightConfig,
+                  truth: list[TruthBarcode]) -> None:
+    for image in placed_images(page, print_zoom(rendered.transform, rendered.dpi)):
+        holds = any(_covers(image, barcode) for barcode in truth)
+        box = [round(v, 2) for v in (image.box.x0, image.box.y0, image.box.x1, image.box.y1)]
+        report.images.append(ImageReport(box, list(image.pixels), round(image.min_dpi, 1), holds))
+        if image.min_dpi < cfg.min_dpi:
+            what = "barcode image" if holds else "image"
+            report.findings.append(Finding("resolution", FAIL, f"{what} at {image.min_dpi:.0f} dpi; "
+                                           f"Ozon requires ≥ {cfg.min_dpi} dpi (Invalid Document)"))
+
+
+def _covers(image: PlacedImage, barcode: TruthBarcode) -> bool:
+    overlap = pymupdf.Rect(image.box) & barcode.box
+    return not overlap.is_empty and overlap.get_area() >= 0.5 * barcode.box.get_area()
+
+
+def _check_barcode(report: PageReport, barcode: TruthBarcode, rendered: RenderedLabel,
+                   cfg: PreflightConfig) -> None:
+    transform = rendered.transform
+    dots = module_dots(barcode, transform)
+    check = verify(report.bitmap, barcode, transform)
+    box, new_dots = dot_box(barcode, transform), None
+    name = f"{barcode.symbology} {barcode.value}"
+    if cfg.barcode_repair == "auto" and not faithful(dots, check):
+        fixed = repair(report.bitmap, barcode, transform)
+        if fixed is None:
+            report.findings.append(Finding("repair", WARN, f"{name}: {dots:.1f} dots/module is off the "
+                                           f"{rendered.dpi}-dpi grid and no whole-dot size fits its space"))
+        else:
+            report.bitmap, redraw = fixed
+            box, new_dots = redraw.box, redraw.new_dots
+            check = verify_at(report.bitmap, barcode, box, new_dots, reads_along_x(barcode, transform))
+            report.findings.append(Finding("repair", INFO, f"{name}: {dots:.1f} → {new_dots} dots/module"))
+    if cfg.verify_barcodes:
+        _verification_findings(report, name, check)
+    report.barcodes.append(BarcodeReport(
+        barcode.symbology, barcode.value, check.plain, check.robust, check.failures(), round(dots, 2),
+        new_dots is not None, new_dots, list(box)))
+
+
+def _verification_findings(report: PageReport, name: str, check: Verification) -> None:
+    at = f"on the {report.dpi}-dpi printer bitmap"
+    if not check.plain:
+        got = f"decodes as {check.found!r}" if check.found else "does not decode"
+        report.findings.append(Finding("barcode", FAIL, f"{name} {got} {at}"))
+    elif not check.robust:
+        report.findings.append(Finding("barcode", WARN, f"{name} fails {' and '.join(check.failures())} {at}"))
