@@ -286,7 +286,7 @@ class _Reader:
                 parse_media(printer.media)
             except ValueError as error:
                 self.problem("printer", i, "media", str(error))
-            scheme = printer.uri.split("://", 1)[0] if "://" in printer.uri else ""
+            scheme = printer.uri.split("://", 1)[0] + "://" if "://" in printer.uri else ""
             if scheme not in _URI_SCHEMES:
                 self.problem("printer", i, "uri", f"{printer.uri!r}: use one of {', '.join(_URI_SCHEMES)}")
         if sum(p.default for p in config.printers) > 1:
