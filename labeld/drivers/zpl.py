@@ -48,6 +48,7 @@ class ZplDriver(Driver):
     def __init__(self, printer: PrinterConfig, compression: str = DEFAULT_COMPRESSION) -> None:
         super().__init__(printer)
         self.compression = compression
+        self.status_timeout = STATUS_TIMEOUT
 
     @property
     def dpi(self) -> int:
@@ -108,10 +109,10 @@ class ZplDriver(Driver):
         if not device.bidirectional:
             return PrinterStatus.unknown()
         try:
-            answer = query_status(device, STATUS_TIMEOUT)
+            answer = query_status(device, self.status_timeout)
         except DeviceError as error:
             return PrinterStatus(reasons=(error.reason,), message=str(error))
-        silence = f"the printer did not answer ~HS or ~HQES within {STATUS_TIMEOUT:g} s"
+        silence = f"the printer did not answer ~HS or ~HQES within {self.status_timeout:g} s"
         return to_printer_status(answer, silence)
 
     def confirm(self, device: Device, timeout: float) -> bool:
@@ -124,7 +125,7 @@ class ZplDriver(Driver):
             if left <= 0:
                 return False
             try:
-                answer = query_status(device, min(STATUS_TIMEOUT, left))
+                answer = query_status(device, min(self.status_timeout, left))
             except DeviceError:
                 return False
             if answer.host is not None and answer.host.drained and _fault_free(answer):

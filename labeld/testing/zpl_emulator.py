@@ -92,17 +92,14 @@ class ZplTokenizer:
         prefix, name = chr(self.buffer[0]), self.buffer[1:3].decode("latin-1").upper()
         if name == "GF":
             return self._graphic_field(prefix)
+        if name in _NO_PARAMS:
+            return self._take(prefix, name, 3)
         end = _find_prefix(self.buffer, 3)
         if end < 0:
-            if not self._complete_at_end(name):
+            if not (name == "HQ" and len(self.buffer[3:].strip()) >= 2):
                 return None
             end = len(self.buffer)
         return self._take(prefix, name, end)
-
-    def _complete_at_end(self, name: str) -> bool:
-        if name in _NO_PARAMS:
-            return True
-        return name == "HQ" and len(self.buffer[3:].strip()) >= 2
 
     def _graphic_field(self, prefix: str) -> Command | None:
         """``^GF`` needs care: format B carries ``b`` raw bytes that may contain ``^`` and ``~``."""
