@@ -1,0 +1,50 @@
+"""Posting and tracking numbers from the sidecar, the barcodes and the page text."""
+
+from __future__ import annotations
+
+import pymupdf
+
+from labeld.config import PreflightConfig
+from labeld.media import generic_geometry, parse_media
+from labeld.preflight import PageReport, check_page
+from labeld.preflight.identity import find_tracking, identify
+from labeld.render.rasterize import render_label
+from labeld.testing.labels import LabelSpec, Symbol, label_pdf
+
+PATTERN = PreflightConfig().posting_pattern
+
+
+def preflight(spec: LabelSpec, **sidecar: str) -> PageReport:
+    page = pymupdf.open(stream=label_pdf(spec))[0]
+    rendered = render_label(page, generic_geometry(parse_media("75x120mm"), 300))
+    return check_page(page, rendered, PreflightConfig(), **sidecar)
+
+
+def test_sidecar_wins() -> None:
+    report = preflight(LabelSpec(), sidecar_posting="99999999-0001-1", sidecar_tracking="SIDE123456")
+    assert (report.posting, report.posting_source) == ("99999999-0001-1", "sidecar")
+    assert (report.tracking, report.tracking_source) == ("SIDE123456", "sidecar")
+
+
+def test_barcode_value_before_text() -> None:
+    """The Code128 says 11111111-0001-1 while the text says otherwise: the barcode is believed."""
+    code = Symbol("code128", "11111111-0001-1", 4, 4, 0.4, height_mm=15)
+    report = preflight(LabelSpec(posting="22222222-0002-2", symbols=(code,)))
+    assert (report.posting, report.posting_source) == ("11111111-0001-1", "barcode")
+
+
+def test_text_when_no_barcode_holds_a_posting() -> None:
+    report = preflight(LabelSpec(posting="33333333-0003-3", tracking="TRK000000777", symbols=()))
+    assert (report.posting, report.posting_source) == ("33333333-0003-3", "text")
+    assert (report.tracking, report.tracking_source) == ("TRK000000777", "text")
+
+
+def test_nothing_found_is_none() -> None:
+    identity = identify(text="Thank you for your order", barcode_values=["ABC"], posting_pattern=PATTERN)
+    assert (identity.posting, identity.tracking) == (None, None)
+
+
+def test_tracking_pattern_reads_common_label_words() -> None:
+    assert find_tracking(None, "Трек-номер: 0012345678\n")[0] == "0012345678"
+    assert find_tracking(None, "Tracking No. RA123456789RU")[0] == "RA123456789RU"
+    assert find_tracking(None, "Track: short")[0] is None
