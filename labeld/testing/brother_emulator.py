@@ -224,9 +224,8 @@ class BrotherQLCore(PrinterCore):
         bitmap = self._decode(rows)
         length_mm = len(rows) * 25.4 / 300
         extra: dict[str, Any] = {"red_dots": self._red_dots(red)} if red else {}
-        if self.machine.print_label(bitmap, length_mm, cut=bool(page.get("auto_cut")), **extra):
-            self.machine.respond(self.status(STATUS_PRINTED) + self.status(STATUS_PHASE))
-        else:
+        done = self.status(STATUS_PRINTED) + self.status(STATUS_PHASE)
+        if not self.machine.print_label(bitmap, length_mm, reply=done, cut=bool(page.get("auto_cut")), **extra):
             self.machine.respond(self.status(STATUS_ERROR))
             self._discarding = True
         return 1

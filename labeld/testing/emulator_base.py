@@ -15,9 +15,10 @@ Subclass :class:`PrinterCore` and implement:
     between calls). For every label that is complete, call ``self.machine.print_label(bitmap,
     length_mm)``; it returns False when a fault stopped the label (nothing printed), in which
     case the core reports the error its own way. Call ``self.machine.label_started()`` when a
-    label's data begins (the ``disconnect`` fault strikes there: it raises
-    :class:`Disconnected`, which must propagate out of ``feed``). Queue anything the printer
-    says back with ``self.machine.respond(data)``.
+    label's data begins (a due ``disconnect`` fault strikes at the next chunk of bytes while
+    that label is still open). Queue anything the printer says back with
+    ``self.machine.respond(data)``; pass the "label printed" answer as ``print_label(...,
+    reply=...)`` so that it goes out before the status of any fault the label triggers.
 ``abort()``
     The connection dropped: forget any partial label (a real printer discards it).
 ``fault_changed()``  (MAY)
@@ -32,15 +33,16 @@ build its status answers. ``labeld.testing.emulator_cli`` builds a core with
 Faults (``KIND@N``: N labels print normally, the fault strikes after them)
 ---------------------------------------------------------------------------
 ``paper-out@N`` / ``cover-open@N``
-    After label N the printer is in error: it reports the error in its status (over USB and
-    usblp), prints nothing, and stops taking data (TCP and pty reads pause, USB bulk writes
-    time out) so that nothing sent meanwhile is lost or printed out of order. A label whose
-    bytes were already buffered when the fault struck is discarded up to the next job start,
-    as a real printer discards the job it was on. :meth:`Emulator.clear_fault` (SIGUSR1 in
+    After label N the printer is in error and prints nothing. Over USB and usblp it keeps
+    answering status requests (reporting the error) and refuses any page that arrives with an
+    error status, discarding that job up to the next job start (``ESC @``), as a real printer
+    discards the job it was on; the host knows from the status that it did not print. Over
+    TCP, where a printer cannot tell the host anything, it stops reading instead (flow
+    control), so that what was sent meanwhile is neither lost nor printed out of order. :meth:`Emulator.clear_fault` (SIGUSR1 in
     the CLI) loads paper / closes the cover.
 ``disconnect@N``
-    The connection drops in the middle of label N+1 (after its first raster data): that
-    label is discarded, the transport closes (TCP socket closed, USB writes fail with
+    The connection drops in the middle of label N+1 (at the first chunk of bytes that arrives
+    after the chunk in which its raster data began): that label is discarded, the transport closes (TCP socket closed, USB writes fail with
     ENODEV once, the pty is re-created behind the same path). It fires once; the printer
     then takes new connections.
 ``slow`` (or ``slow@N``)
@@ -137,6 +139,7 @@ class Emulator:
         self._changed = threading.Condition(self._lock)
         self._replies = bytearray()
         self._ready_at = 0.0
+        self._in_label = False
         self._events_file = open(self.out_dir / "events.jsonl", "a", encoding="utf-8")  # noqa: SIM115
         core.attach(self)
         self.event("started", language=core.language, faults=[f"{f.kind}@{f.after}" for f in faults])
@@ -145,15 +148,13 @@ class Emulator:
     # --- what cores call -------------------------------------------------------------------
 
     def label_started(self) -> None:
-        """A label's data began; raises :class:`Disconnected` when the disconnect fault is due."""
-        fault = self._due("disconnect")
-        if fault is not None:
-            self._pending.remove(fault)
-            self.event("disconnected", label=len(self.labels) + 1)
-            raise Disconnected(f"disconnect fault after {fault.after} labels")
+        """A label's data began: from the next chunk on, a due disconnect fault strikes."""
+        self._in_label = True
 
-    def print_label(self, bitmap: Bitmap, length_mm: float, **detail: Any) -> bool:
-        """Print one decoded label; False (nothing printed) while the printer is in error."""
+    def print_label(self, bitmap: Bitmap, length_mm: float, reply: bytes = b"", **detail: Any) -> bool:
+        """Print one decoded label; False (nothing printed) while the printer is in error.
+        ``reply`` is queued once the label is out, before any fault it sets off."""
+        self._in_label = False
         if self.error is not None:
             self.event("not-printed", label=len(self.labels) + 1, reason=self.error)
             return False
@@ -166,6 +167,7 @@ class Emulator:
             self.event("printed", label=number, file=name, rows=int(bitmap.shape[0]),
                        dots=int(bitmap.shape[1]), **detail)
             self._ready_at = time.monotonic() + length_mm / self.current_speed
+            self._replies += reply
             self._apply_due_faults()
             self._changed.notify_all()
         return True
@@ -187,11 +189,14 @@ class Emulator:
     def feed(self, data: bytes) -> None:
         """Bytes from a host; raises :class:`Disconnected` when the connection must drop."""
         with self._lock:
-            try:
-                self.core.feed(data)
-            except Disconnected:
+            fault = self._due("disconnect") if self._in_label else None
+            if fault is not None:
+                self._pending.remove(fault)
+                self._in_label = False
                 self.core.abort()
-                raise
+                self.event("disconnected", label=len(self.labels) + 1)
+                raise Disconnected(f"disconnect fault after {fault.after} labels")
+            self.core.feed(data)
 
     def take_replies(self, size: int, timeout: float) -> bytes:
         """Up to ``size`` bytes the printer said, waiting up to ``timeout`` seconds for any."""
@@ -240,6 +245,7 @@ class Emulator:
 
     def connection_lost(self) -> None:
         with self._lock:
+            self._in_label = False
             self.core.abort()
 
     @property
@@ -306,6 +312,8 @@ class TcpServer:
 
     def stop(self) -> None:
         self._stop.set()
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
         self._listener.close()
         self._thread.join(timeout=5)
 
@@ -396,8 +404,6 @@ class PtyServer:
     def _serve(self) -> None:
         while not self._stop.is_set():
             self._write_replies()
-            if not self.emulator.wait_accepting(0.05):
-                continue
             ready, _, _ = select.select([self._master], [], [], 0.05)
             if not ready:
                 continue
