@@ -38,13 +38,13 @@ Faults (``KIND@N``: N labels print normally, the fault strikes after them)
     error status, discarding that job up to the next job start (``ESC @``), as a real printer
     discards the job it was on; the host knows from the status that it did not print. Over
     TCP, where a printer cannot tell the host anything, it stops reading instead (flow
-    control), so that what was sent meanwhile is neither lost nor printed out of order. :meth:`Emulator.clear_fault` (SIGUSR1 in
-    the CLI) loads paper / closes the cover.
+    control), so that what was sent meanwhile is neither lost nor printed out of order.
+    :meth:`Emulator.clear_fault` (SIGUSR1 in the CLI) loads paper / closes the cover.
 ``disconnect@N``
     The connection drops in the middle of label N+1 (at the first chunk of bytes that arrives
-    after the chunk in which its raster data began): that label is discarded, the transport closes (TCP socket closed, USB writes fail with
-    ENODEV once, the pty is re-created behind the same path). It fires once; the printer
-    then takes new connections.
+    after the chunk in which its raster data began): that label is discarded, the transport
+    closes (TCP socket closed, USB writes fail with ENODEV once, the pty is re-created behind
+    the same path). It fires once; the printer then takes new connections.
 ``slow`` (or ``slow@N``)
     Print speed divided by ten (from label N+1 on).
 
