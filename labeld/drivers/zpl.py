@@ -128,15 +128,9 @@ class ZplDriver(Driver):
                 answer = query_status(device, min(self.status_timeout, left))
             except DeviceError:
                 return False
-            if answer.host is not None and answer.host.drained and _fault_free(answer):
+            if answer.host is not None and answer.host.drained:
                 return True
             time.sleep(min(CONFIRM_POLL, max(0.0, deadline - time.monotonic())))
-
-
-def _fault_free(answer: StatusAnswer) -> bool:
-    host = answer.host
-    errors = answer.extended.errors if answer.extended else 0
-    return host is not None and not (host.paper_out or host.head_open or host.ribbon_out or errors)
 
 
 def print_speed_ips(speed: float) -> int:
