@@ -26,6 +26,7 @@ from labeld.preflight.barcodes import (
     module_dots,
     module_pattern,
     reads_along_x,
+    verify_at,
 )
 
 #: Below 2 dots a module cannot survive one dot of gain or loss (a 1-dot space closes up).
@@ -57,9 +58,10 @@ def faithful(dots: float, check: Verification) -> bool:
 
 def module_candidates(dots: float) -> list[int]:
     """Whole module widths to try, best first: the next whole number up (never thinner than designed),
-    then down to the minimum that survives ±1 dot."""
+    then down to the minimum that survives ±1 dot, then one dot wider (EAN/UPC, whose 1–4 module
+    elements are read by width, need 3 dots to survive a dot of gain)."""
     top = max(MIN_MODULE_DOTS, math.ceil(dots - WHOLE_TOLERANCE))
-    return list(range(top, MIN_MODULE_DOTS - 1, -1))
+    return [*range(top, MIN_MODULE_DOTS - 1, -1), top + 1]
 
 
 def symbol_modules(truth: TruthBarcode) -> Bitmap:
@@ -100,7 +102,10 @@ def bitmap_reading(truth: TruthBarcode, transform: pymupdf.Matrix) -> int:
 
 
 def repair(bitmap: Bitmap, truth: TruthBarcode, transform: pymupdf.Matrix) -> tuple[Bitmap, Redraw] | None:
-    """``bitmap`` with ``truth`` redrawn on whole dots, or None when no whole-dot size fits."""
+    """``bitmap`` with ``truth`` redrawn on whole dots, or None when no whole-dot size fits.
+
+    The first size that fits and decodes with ±1 dot wins; if none does, the first that fits.
+    """
     old = dot_box(truth, transform)
     work = bitmap.copy()
     dots = module_dots(truth, transform)
@@ -112,6 +117,7 @@ def repair(bitmap: Bitmap, truth: TruthBarcode, transform: pymupdf.Matrix) -> tu
     length = (old[3] - old[1]) if along_x else (old[2] - old[0])
     modules = symbol_modules(truth)
     reading = bitmap_reading(truth, transform)
+    fallback: tuple[Bitmap, Redraw] | None = None
     for share, size in ((share, size) for share in QUIET_SHARES for size in module_candidates(dots)):
         symbol = draw_symbol(modules, size, length, along_x, reading)
         quiet = math.ceil(QUIET_MODULES.get(truth.format, 4) * size * share)
@@ -120,10 +126,13 @@ def repair(bitmap: Bitmap, truth: TruthBarcode, transform: pymupdf.Matrix) -> tu
         if spot is None:
             continue
         left, top = spot
-        work[top : top + symbol.shape[0], left : left + symbol.shape[1]] = symbol
+        drawn = work.copy()
+        drawn[top : top + symbol.shape[0], left : left + symbol.shape[1]] = symbol
         box = (left, top, left + symbol.shape[1], top + symbol.shape[0])
-        return work, Redraw(dots, size, box)
-    return None
+        if verify_at(drawn, truth, box, size, along_x).robust:
+            return drawn, Redraw(dots, size, box)
+        fallback = fallback or (drawn, Redraw(dots, size, box))
+    return fallback
 
 
 def _grow_box(box: tuple[int, int, int, int], by: int) -> tuple[int, int, int, int]:
