@@ -1,0 +1,151 @@
+#!/bin/sh
+# Install labeld on a Debian packing PC: its own virtualenv under /opt/labeld, the config (only if
+# absent), the systemd unit, sysusers.d and tmpfiles.d entries, the udev rules; create the labeld
+# user and folders, and enable and (re)start the service. Run it again to upgrade.
+#
+#   sudo scripts/install.sh [--no-start]
+#
+# Environment:
+#   DESTDIR=/scratch/root      staged install: every file goes under DESTDIR and nothing outside it is
+#                              touched (no user, no systemctl, no udevadm, no ownership changes)
+#   PREFIX=/opt/labeld         where the virtualenv and documentation go
+#   PYTHON=python3             the interpreter the virtualenv is made from (3.11 or newer)
+#   LABELD_WHEELHOUSE=DIR      install offline from the wheels in DIR (pip --no-index --find-links)
+#   LABELD_INSTALL_SKIP_VENV=1 do not create or update the virtualenv (tests, packaging)
+# docs/operators/install.md describes each step.
+set -eu
+
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+DESTDIR=${DESTDIR:-}
+PREFIX=${PREFIX:-/opt/labeld}
+PYTHON=${PYTHON:-python3}
+START=yes
+
+for arg in "$@"; do
+    case $arg in
+        --no-start) START=no ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        *) echo "install.sh: unknown option $arg (try --help)" >&2; exit 2 ;;
+    esac
+done
+
+say() { printf 'labeld install: %s\n' "$*"; }
+live() { [ -z "$DESTDIR" ]; }
+
+if live && [ "$(id -u)" -ne 0 ]; then
+    echo "install.sh: run it as root (sudo), or set DESTDIR for a staged install" >&2
+    exit 1
+fi
+case $PREFIX in /*) ;; *) echo "install.sh: PREFIX must be an absolute path" >&2; exit 2 ;; esac
+
+install_venv() {
+    if [ "${LABELD_INSTALL_SKIP_VENV:-}" = 1 ]; then
+        say "skipping the virtualenv (LABELD_INSTALL_SKIP_VENV=1)"
+        return
+    fi
+    venv="$DESTDIR$PREFIX/venv"
+    say "virtualenv $venv"
+    "$PYTHON" -m venv "$venv"
+    if [ -n "${LABELD_WHEELHOUSE:-}" ]; then
+        "$venv/bin/pip" install --quiet --no-index --find-links "$LABELD_WHEELHOUSE" --upgrade "$SRC"
+    else
+        "$venv/bin/pip" install --quiet --upgrade "$SRC"
+    fi
+}
+
+install_files() {
+    say "units, rules and documentation under ${DESTDIR:-/}"
+    mkdir -p "$DESTDIR/etc/systemd/system"
+    sed "s|/opt/labeld|$PREFIX|g" "$SRC/systemd/labeld.service" > "$DESTDIR/etc/systemd/system/labeld.service"
+    chmod 0644 "$DESTDIR/etc/systemd/system/labeld.service"
+    install -D -m 0644 "$SRC/systemd/labeld.sysusers.conf" "$DESTDIR/etc/sysusers.d/labeld.conf"
+    install -D -m 0644 "$SRC/systemd/labeld.tmpfiles.conf" "$DESTDIR/etc/tmpfiles.d/labeld.conf"
+    install -D -m 0644 "$SRC/udev/60-labeld-printers.rules" "$DESTDIR/etc/udev/rules.d/60-labeld-printers.rules"
+    install -d -m 0755 "$DESTDIR$PREFIX/share/doc/labeld" "$DESTDIR/usr/local/bin"
+    install -m 0644 "$SRC"/docs/operators/*.md "$DESTDIR$PREFIX/share/doc/labeld/"
+    for tool in labeld labelctl; do
+        ln -sfn "$PREFIX/venv/bin/$tool" "$DESTDIR/usr/local/bin/$tool"
+    done
+}
+
+install_config() {
+    config="$DESTDIR/etc/labeld/config.toml"
+    install -d -m 0755 "$DESTDIR/etc/labeld"
+    if [ -e "$config" ]; then
+        say "kept the existing $config"
+        return
+    fi
+    say "wrote a starting $config (one preview printer: edit it, see install.md)"
+    (umask 027; write_default_config > "$config")
+    chmod 0640 "$config"
+}
+
+write_default_config() {
+    cat <<'TOML'
+# labeld configuration. Check it with: labeld check-config /etc/labeld/config.toml
+# Apply changes with: systemctl reload labeld
+# Every key and its default: docs/operators/install.md and the project's README.
+
+[daemon]
+state_dir = "/var/lib/labeld"
+socket = "/run/labeld/labeld.sock"
+socket_group = "labeld"            # members may use labelctl; add people with: usermod -aG labeld NAME
+
+[intake]
+hot_folder = "/var/spool/labeld/inbox"
+archive = "/var/spool/labeld/archive"
+rejected = "/var/spool/labeld/rejected"
+
+[clock]
+servers = []                       # SNTP servers to compare with, e.g. ["ntp.example.lan"]; chrony/timesyncd are read too
+
+# A printer that only writes PNGs into /var/lib/labeld/preview, to try labeld before a real one is set up.
+# Replace it with your printer, e.g.:
+#   [[printer]]
+#   name = "ql820"
+#   driver = "brother_ql"
+#   model = "QL-820NWB"
+#   uri = "usb://0x04f9:0x209d"
+#   media = "62"
+#   default = true
+[[printer]]
+name = "preview"
+driver = "preview"
+uri = "dir:///var/lib/labeld/preview"
+media = "75x120mm"
+dpi = 300
+default = true
+TOML
+}
+
+activate() {
+    if ! live; then
+        say "staged install in $DESTDIR: no user, folders, udev or systemd changes made"
+        return
+    fi
+    say "user and folders"
+    systemd-sysusers /etc/sysusers.d/labeld.conf
+    chgrp labeld /etc/labeld/config.toml
+    systemd-tmpfiles --create /etc/tmpfiles.d/labeld.conf
+    say "udev rules"
+    udevadm control --reload-rules
+    udevadm trigger --action=add --subsystem-match=usb --attr-match=idVendor=04f9
+    udevadm trigger --action=add --subsystem-match=usb --attr-match=idVendor=0a5f
+    udevadm trigger --action=add --subsystem-match=usbmisc
+    if [ -x "$PREFIX/venv/bin/labeld" ] && ! "$PREFIX/venv/bin/labeld" check-config /etc/labeld/config.toml >/dev/null; then
+        say "WARNING: /etc/labeld/config.toml has problems: run labeld check-config /etc/labeld/config.toml"
+    fi
+    say "systemd"
+    systemctl daemon-reload
+    systemctl enable labeld.service
+    if [ "$START" = yes ]; then
+        systemctl restart labeld.service
+        systemctl --no-pager --lines=0 status labeld.service || true
+    fi
+}
+
+install_venv
+install_files
+install_config
+activate
+say "done"
