@@ -17,6 +17,7 @@ from typing import Any
 
 import structlog
 
+from labeld import failpoints
 from labeld.bitmap import from_png
 from labeld.config import PrinterConfig
 from labeld.devices import Device, open_device
@@ -153,6 +154,7 @@ class PrinterWorker:
         except InvalidTransition:
             return True  # cancelled or held by an operator a moment ago
         self._set(state="printing", reasons=(), message=f"printing job {job.id}")
+        failpoints.hit("before-send")
         return self._send(job, data, device, status, jlog)
 
     def _encode(self, job: Job, jlog: Any) -> list[bytes] | None:

@@ -34,6 +34,7 @@ import structlog
 from watchdog.events import FileClosedEvent, FileMovedEvent, FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
+from labeld import failpoints
 from labeld.config import Config
 from labeld.errors import RejectedInput, SpoolFull
 from labeld.intake.accept import Acceptor
@@ -220,6 +221,7 @@ class HotFolder:
             self._wait_for_space(claimed, sidecar_path, folder, name, str(error))
             return
         log.info("document_accepted", file=name, jobs=list(accepted.job_ids), printers=sorted(set(accepted.printers)))
+        failpoints.hit("after-accept")
         self._move_out(claimed, sidecar_path, name)
 
     def _recover_claimed(self) -> None:

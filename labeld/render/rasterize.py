@@ -8,7 +8,6 @@ the dot grid intact.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +19,9 @@ from labeld.render.fit import PT_PER_INCH, Box, Fit, plan_fit
 
 #: Resolution of the quick render used to find a large page's inked area.
 INK_DPI = 36
+
+#: Dots added to every coordinate to undo float32 rounding at exact dot boundaries.
+GRID_NUDGE = 0.002
 
 pymupdf.TOOLS.set_aa_level(0)
 
@@ -75,10 +77,14 @@ def render_label(page: pymupdf.Page, geometry: Geometry, threshold: int = 128, f
     matrix = pymupdf.Matrix(scale, scale)
     if fit.rotate:
         matrix = matrix * pymupdf.Matrix(-90)
+    # PyMuPDF's matrices are float32: an edge meant to sit exactly on a dot boundary arrives a
+    # hair below it and MuPDF's non-anti-aliased fill then claims the dot before. A nudge far
+    # below a dot but far above float32 noise puts such edges back where they were drawn.
+    matrix = matrix * pymupdf.Matrix(1, 0, 0, 1, GRID_NUDGE, GRID_NUDGE)
     clip = pymupdf.Rect(fit.box.x0, fit.box.y0, fit.box.x1, fit.box.y1)
     turned = clip * matrix
     width = geometry.width_dots
-    length = geometry.length_dots or max(1, math.ceil(turned.height - 1e-6))
+    length = geometry.length_dots or max(1, round(turned.height))
     # Integer shift that centres the content: whole dots only, so the grid is untouched.
     dx = round((width - turned.width) / 2 - turned.x0)
     dy = round((length - turned.height) / 2 - turned.y0)

@@ -1,0 +1,26 @@
+"""Shared fixtures: real daemons in child processes and label PDFs made on demand."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zxingcpp
+
+from labeld.bitmap import Bitmap
+from labeld.testing.daemon import DaemonProcess
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[DaemonProcess]:
+    """A started labeld with one preview printer (75×120 mm, 300 dpi) writing PNGs."""
+    with DaemonProcess(tmp_path / "labeld") as process:
+        yield process
+
+
+def decode(bitmap: Bitmap) -> list[str]:
+    """Every barcode value zxing-cpp finds in a bitmap (True = black)."""
+    gray = np.where(bitmap, 0, 255).astype(np.uint8)
+    return sorted(b.text for b in zxingcpp.read_barcodes(gray))

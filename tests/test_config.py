@@ -1,0 +1,103 @@
+"""Configuration: typed values, every error at once with key and line, the example file validates."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from labeld.config import ConfigError, builtin_config, load_config, parse_config
+
+ROOT = Path(__file__).resolve().parents[1]
+MINIMAL_PRINTER = '[[printer]]\nname = "p"\ndriver = "preview"\nuri = "dir:///tmp/x"\n'
+
+
+def test_example_config_validates() -> None:
+    """config.example.toml, the documented starting point, loads without a problem."""
+    config = load_config(ROOT / "config.example.toml")
+    assert config.default_printer.name
+    assert config.preflight.min_dpi == 300
+
+
+def test_values_are_typed() -> None:
+    """Durations become seconds, sizes bytes, relative paths resolve against the config's folder."""
+    config = parse_config('[daemon]\nretention = "2d"\nstate_dir = "state"\n[intake]\nmax_file_size = "2MB"\n'
+                          '[preflight]\nlabel_ttl = "4h"\n' + MINIMAL_PRINTER, Path("/etc/labeld/config.toml"))
+    assert config.daemon.retention == 2 * 86400
+    assert config.intake.max_file_size == 2_000_000
+    assert config.preflight.label_ttl == 4 * 3600
+    assert config.daemon.state_dir == Path("/etc/labeld/state")
+
+
+def test_every_error_is_reported_at_once_with_key_and_line() -> None:
+    """Three mistakes give three messages, each with the line and a hint where one exists."""
+    text = '[daemon]\nstate_dirr = "x"\n[preflight]\nmin_dpi = "300"\non_low_dpi = "rejct"\n' + MINIMAL_PRINTER
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, Path("c.toml"))
+    problems = caught.value.problems
+    assert problems == [
+        "c.toml:2: [daemon] state_dirr: unknown key; did you mean 'state_dir'?",
+        "c.toml:4: [preflight] min_dpi: must be a whole number, not a string",
+        "c.toml:5: [preflight] on_low_dpi: 'rejct' is not one of 'reject', 'hold', 'warn'; did you mean 'reject'?",
+    ]
+
+
+def test_unknown_section_and_route_to_missing_printer() -> None:
+    """An unknown table and a route naming no printer are errors, not silence."""
+    text = '[clok]\n' + MINIMAL_PRINTER + '[[route]]\nsize = "58x40mm"\nprinter = "pp"\n'
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text)
+    assert any("unknown section [clok]; did you mean 'clock'?" in p for p in caught.value.problems)
+
+
+def test_route_to_missing_printer_is_named() -> None:
+    text = MINIMAL_PRINTER + '[[route]]\nsize = "58x40mm"\nprinter = "pp"\n'
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text)
+    assert caught.value.problems == ["config:7: [[route]] #1 printer: no printer named 'pp'; did you mean 'p'?"]
+
+
+def test_bad_media_and_uri_and_duplicate_names() -> None:
+    text = MINIMAL_PRINTER + '[[printer]]\nname = "p"\ndriver = "zpl"\nuri = "ftp://x"\nmedia = "75x12"\n'
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text)
+    text_of = "\n".join(caught.value.problems)
+    assert "'p' is used by more than one printer" in text_of
+    assert "unknown media '75x12'" in text_of
+    assert "'ftp://x': use one of" in text_of
+
+
+def test_a_config_without_printers_is_refused() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config('[daemon]\nretention = "1d"\n')
+    assert "no [[printer]]" in caught.value.problems[0]
+
+
+def test_toml_syntax_error_names_the_line() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config('[daemon\n', Path("bad.toml"))
+    assert caught.value.problems[0].startswith("bad.toml: ")
+    assert "line 1" in caught.value.problems[0]
+
+
+def test_builtin_defaults_use_labeld_data(tmp_path: Path) -> None:
+    config = builtin_config(tmp_path / "labeld-data")
+    assert config.intake.hot_folder == tmp_path / "labeld-data" / "inbox"
+    assert config.default_printer.driver == "preview"
+    assert config.default_printer.uri == f"dir://{tmp_path / 'labeld-data' / 'printed'}"
+
+
+def test_check_config_command(tmp_path: Path) -> None:
+    """`labeld check-config` prints the effective config and exits 0, or lists problems and exits 2."""
+    good = subprocess.run([sys.executable, "-m", "labeld.cli.labeld_cmd", "check-config",
+                           str(ROOT / "config.example.toml")], capture_output=True, text=True)
+    assert good.returncode == 0, good.stderr
+    assert "[[printer]]" in good.stdout
+    bad_file = tmp_path / "bad.toml"
+    bad_file.write_text('[intake]\nsettle = "soon"\n' + MINIMAL_PRINTER)
+    bad = subprocess.run([sys.executable, "-m", "labeld.cli.labeld_cmd", "check-config", str(bad_file)],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2
+    assert f"{bad_file}:2: [intake] settle: 'soon' is not a duration" in bad.stderr
