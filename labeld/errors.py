@@ -40,6 +40,14 @@ class DeviceError(LabeldError):
         super().__init__(message)
 
 
+class PrinterWaiting(DeviceError):
+    """The printer (or print server) took the label but holds it: a stopped queue, a held job.
+
+    The label has not come out; the engine keeps it ``ready`` and tries again once the printer's
+    status is no longer blocked. Devices must make the retry safe (no second print).
+    """
+
+
 class PrinterRefused(LabeldError):
     """The printer refused a job in a way that retrying cannot fix."""
 

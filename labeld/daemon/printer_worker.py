@@ -22,7 +22,7 @@ from labeld.bitmap import from_png
 from labeld.config import PrinterConfig
 from labeld.devices import Device, open_device
 from labeld.drivers.base import Driver, PrinterStatus
-from labeld.errors import DeviceError, LabeldError, PrinterRefused
+from labeld.errors import DeviceError, LabeldError, PrinterRefused, PrinterWaiting
 from labeld.spool.spool import Job, Spool
 from labeld.spool.states import InvalidTransition, JobState
 from labeld.spool.store import DocumentStore
@@ -162,6 +162,11 @@ class PrinterWorker:
             if job.document_kind == "zpl":
                 raw = self.store.document_path(job.document_sha256).read_bytes()
                 return [self.driver.encode_raw(raw)] * (1 if self.driver.native_copies else job.copies)
+            if self.driver.uses_page_pdf:
+                pdf = self.store.document_path(job.document_sha256).read_bytes()
+                page = self.driver.encode_page(pdf, job.page, job.copies)
+                if page is not None:
+                    return [page]
             bitmap = from_png(self.store.bitmap_path(job.id).read_bytes())
         except FileNotFoundError:
             self._requeue(job, "its rendered bitmap is missing (restart?); rendering it again")
@@ -182,6 +187,12 @@ class PrinterWorker:
                 device.write(data, name=f"job-{job.id:06d}{suffix}.{self.driver.extension}")
                 sent += len(data)
             confirmed = self.driver.confirm(device, self.printer.confirm_timeout) if status.known else False
+        except PrinterWaiting as error:
+            reason = f"the printer holds the label: {error}; it prints when the printer is back"
+            self.spool.transition(job.id, JobState.READY, reason)
+            jlog.warning("job_waiting", reason=reason)
+            self._set(state="stopped", reasons=(error.reason,), message=str(error))
+            return False
         except DeviceError as error:
             self._interrupted(job, error, sent + error.bytes_sent, total, jlog)
             return False

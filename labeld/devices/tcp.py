@@ -10,6 +10,7 @@ from labeld.devices.base import register_scheme
 from labeld.errors import DeviceError
 
 CHUNK = 16 * 1024
+SEND_BUFFER = 16 * 1024
 
 
 class TcpDevice:
@@ -29,6 +30,9 @@ class TcpDevice:
             sock = socket.create_connection((self.host, self.port), timeout=self.connect_timeout)
         except OSError as error:
             raise DeviceError(f"cannot connect to {self.host}:{self.port}: {error.strerror or error}") from error
+        # A small send buffer, so that a connection cut mid-label shows in bytes_sent
+        # instead of vanishing into the kernel's buffers.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
         sock.settimeout(30.0)
         self._sock = sock
 

@@ -79,6 +79,8 @@ class Driver(ABC):
     extension: ClassVar[str] = "bin"
     #: False where one encoded label cannot carry copies: the engine then writes it ``copies`` times.
     native_copies: ClassVar[bool] = True
+    #: True where the driver prints from the label's PDF page (CUPS pdf mode), not its bitmap.
+    uses_page_pdf: ClassVar[bool] = False
 
     def __init__(self, printer: PrinterConfig) -> None:
         self.printer = printer
@@ -95,6 +97,10 @@ class Driver(ABC):
     def encode_raw(self, data: bytes) -> bytes:
         """MAY: pass-through bytes in this printer's own language (raw ZPL). Default: refuse."""
         raise ValueError(f"the {self.name} driver cannot print raw files")
+
+    def encode_page(self, pdf: bytes, page: int, copies: int = 1) -> bytes | None:
+        """MAY (with ``uses_page_pdf``): the bytes that print page ``page`` of ``pdf``."""
+        return None
 
     def status(self, device: Device) -> PrinterStatus:
         """MAY: ask the printer how it is. Default: unknown (write-only)."""

@@ -23,7 +23,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from labeld.drivers.base import Driver, PrinterStatus, make_driver, register_driver
-from labeld.errors import DeviceError, PrinterRefused
+from labeld.errors import DeviceError, PrinterRefused, PrinterWaiting
 from labeld.media import Geometry, generic_geometry, parse_media
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ JOB_PENDING, JOB_HELD, JOB_PROCESSING, JOB_STOPPED, JOB_CANCELED, JOB_ABORTED, J
 STUCK_JOB_REASONS = frozenset({"printer-stopped", "job-hold-until-specified", "job-held-by-user"})
 
 
-class CupsJobWaiting(DeviceError):
+class CupsJobWaiting(PrinterWaiting):
     """The label's CUPS job is still waiting in CUPS (queue stopped, job held, printer busy).
 
     ``bytes_sent`` is 0: the label has not come out, so the engine keeps it ``ready``. Writing
@@ -94,6 +94,23 @@ class CupsDriver(Driver):
     def encode_pdf_page(self, pdf: bytes, page_index: int) -> bytes:
         """``pdf``'s page as a one-page PDF on this printer's medium (``pdf`` mode)."""
         return encode_pdf_page(pdf, page_index, self.geometry)
+
+    @property
+    def uses_page_pdf(self) -> bool:  # type: ignore[override]  # depends on the format, not the class
+        return self.inner is None
+
+    def encode_page(self, pdf: bytes, page: int, copies: int = 1) -> bytes | None:
+        if self.inner is not None:
+            return None
+        single = encode_pdf_page(pdf, page, self.geometry)
+        if copies == 1:
+            return single
+        import pymupdf
+
+        doc = pymupdf.open("pdf", single)
+        for _ in range(copies - 1):
+            doc.fullcopy_page(0)
+        return _pdf_bytes(doc)
 
     def status(self, device: Device) -> PrinterStatus:
         cups_device = _cups_device(device)

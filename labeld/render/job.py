@@ -9,7 +9,6 @@ printer's dot grid, and run the pre-flight checks on the result.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +18,7 @@ import pymupdf
 from labeld.bitmap import Bitmap
 from labeld.config import PreflightConfig
 from labeld.media import Geometry
+from labeld.preflight import check_page
 from labeld.render.fit import pt_to_mm
 from labeld.render.rasterize import RenderedLabel, render_label
 
@@ -95,15 +95,28 @@ def render_page_job(request: RenderRequest) -> RenderResult:
     )
 
 
+#: Which configured policy answers a failed check.
+POLICY_OF = {"resolution": "on_low_dpi", "barcode": "on_unreadable"}
+
+
 def run_preflight(page: pymupdf.Page, rendered: RenderedLabel, request: RenderRequest
                   ) -> tuple[Bitmap, str | None, str | None, list[Finding], dict[str, Any]]:
-    """Identity from the sidecar or the page text (the pre-flight package refines this)."""
-    posting = request.posting
-    if posting is None:
-        match = re.search(request.preflight.posting_pattern, page.get_text())
-        posting = match.group(0) if match else None
-    record: dict[str, Any] = {"size_mm": [round(pt_to_mm(page.rect.width), 1), round(pt_to_mm(page.rect.height), 1)]}
-    return rendered.bitmap, posting, request.tracking, [], record
+    """Resolution, barcode verification and repair, identity — and what each failure means here."""
+    cfg = request.preflight
+    report = check_page(page, rendered, cfg, sidecar_posting=request.posting, sidecar_tracking=request.tracking)
+    findings = []
+    for finding in report.findings:
+        if finding.severity == "fail":
+            policy = getattr(cfg, POLICY_OF.get(finding.check, "on_unreadable"))
+        elif finding.severity == "warn":
+            policy = "warn"
+        else:
+            continue
+        findings.append(Finding(finding.check, policy, finding.reason))
+    record = report.to_dict()
+    record["size_mm"] = [round(pt_to_mm(page.rect.width), 1), round(pt_to_mm(page.rect.height), 1)]
+    record["redrawn"] = [f.reason for f in report.findings if f.check == "repair" and f.severity == "info"]
+    return report.bitmap, report.posting, report.tracking, findings, record
 
 
 def content_hash(page: pymupdf.Page) -> str:
