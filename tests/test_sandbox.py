@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import time
 from collections.abc import Iterator
 
@@ -164,6 +165,17 @@ def test_real_label_renders_in_the_worker_with_readable_barcodes(sandbox: Render
     image = np.where(bitmap, 0, 255).astype(np.uint8)
     texts = {barcode.text for barcode in zxingcpp.read_barcodes(image)}
     assert {"87654321-0001-1", "https://ozon.example/t/TRK000000777"} <= texts
+
+
+def test_worker_killed_while_idle_is_replaced(sandbox: RenderSandbox) -> None:
+    """A worker that died between calls (say, the kernel's OOM killer) is replaced on the next call."""
+    pid = sandbox.run(worker_pid)
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while sandbox.pid is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sandbox.run(add, 7, 7) == 14
+    assert sandbox.pid != pid
 
 
 def test_closed_sandbox_leaves_no_worker() -> None:

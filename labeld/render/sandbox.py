@@ -111,7 +111,10 @@ class RenderSandbox:
         limit = self.timeout if timeout is None else timeout
         with self._lock:
             conn = self._ensure_worker()
-            conn.send((func, args))
+            try:
+                conn.send((func, args))
+            except (BrokenPipeError, ConnectionResetError):
+                raise self._crashed(task) from None
             if not conn.poll(limit):
                 self._discard()
                 raise RenderTimeout(f"{task} took longer than {limit:g} s and was stopped; the PDF may be "
