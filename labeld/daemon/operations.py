@@ -1,0 +1,364 @@
+"""What an operator (through the control socket) can ask of the daemon, in domain terms.
+
+The HTTP routes only translate requests into these calls and their outcomes into responses,
+so each rule (what may be reprinted, what a release means) lives here once. Every refusal is an
+:class:`OperationError` with a machine code and a sentence saying why and what to do instead.
+
+Release: a held job goes back to ``queued`` so that it is rendered and checked again (the media
+may have been changed, the printer replaced). Releasing is the operator saying "I looked at it,
+print it", so the job is marked ``forced``: the expiry check and ``hold``-policy findings no
+longer hold it, while ``reject`` findings, a newer label for the posting and the printer's
+media check still apply.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from labeld import __version__
+from labeld.bitmap import to_png
+from labeld.config import PRINTER_NAME, Config
+from labeld.daemon.printer_worker import PrinterState, PrinterWorker
+from labeld.durations import format_duration
+from labeld.errors import LabeldError, RejectedInput
+from labeld.intake.accept import Accepted, Acceptor
+from labeld.intake.sidecar import MAX_COPIES, Sidecar, sidecar_from_mapping
+from labeld.media import parse_media
+from labeld.render.job import RenderRequest, RenderResult
+from labeld.spool.spool import Job, Spool
+from labeld.spool.states import CANCELLABLE, InvalidTransition, JobState
+from labeld.spool.store import DocumentStore
+
+#: Document names are only labels in the spool, never paths, but they are shown to people and
+#: logged: keep them to one plain file name.
+DOCUMENT_NAME = re.compile(r"^[^/\\\x00-\x1f.][^/\\\x00-\x1f]{0,199}$")
+POSTING = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+HOLDABLE = frozenset({JobState.QUEUED, JobState.READY})
+HELD = frozenset({JobState.HELD})
+UPLOAD_PARAMS = frozenset({"printer", "copies", "posting_number", "tracking_number", "issued_at", "name"})
+
+
+class OperationError(LabeldError):
+    """A request that cannot be done; ``code`` is stable for scripts, the message is for people."""
+
+    code = "refused"
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class NotFound(OperationError):
+    code = "not_found"
+
+
+class BadRequest(OperationError):
+    code = "bad_request"
+
+
+class Refused(OperationError):
+    """The request is understood but the job's state or the label's validity forbids it."""
+
+    code = "refused"
+
+
+class DaemonView(Protocol):
+    """The parts of :class:`labeld.daemon.app.Daemon` that operations use."""
+
+    config: Config
+    spool: Spool
+    store: DocumentStore
+    acceptor: Acceptor
+    workers: dict[str, PrinterWorker]
+    started_at: float
+    clock: Any
+    renderer: Any
+    pipeline: Any
+    rules: Any
+
+    def printer_states(self) -> list[PrinterState]: ...
+
+    def status_line(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class ReprintRequest:
+    copies: int = 1
+    printer: str | None = None
+    force: bool = False
+
+
+class Operations:
+    def __init__(self, daemon: DaemonView) -> None:
+        self.daemon = daemon
+
+    @property
+    def spool(self) -> Spool:
+        return self.daemon.spool
+
+    # ----- reading ------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        daemon = self.daemon
+        return {
+            "version": __version__,
+            "started_at": daemon.started_at,
+            "uptime": time.time() - daemon.started_at,
+            "summary": daemon.status_line(),
+            "jobs": self.spool.counts(),
+            "printers": self.printers(),
+            "clock": self.clock(),
+        }
+
+    def clock(self) -> dict[str, Any] | None:
+        clock = self.daemon.clock
+        return clock.snapshot().to_json() if clock is not None else None
+
+    def printers(self) -> list[dict[str, Any]]:
+        return [self._printer_json(state) for state in self.daemon.printer_states()]
+
+    def _printer_json(self, state: PrinterState) -> dict[str, Any]:
+        counts = self.spool.counts(state.name)
+        return {**state.to_json(), "paused": self.spool.paused(state.name),
+                "waiting": counts["queued"] + counts["ready"], "held": counts["held"],
+                "default": self.daemon.config.default_printer.name == state.name}
+
+    def jobs(self, *, state: str | None = None, printer: str | None = None, posting: str | None = None,
+             limit: int = 50) -> list[Job]:
+        if state is not None and state not in {s.value for s in JobState}:
+            raise BadRequest(f"unknown state {state!r}; states are {', '.join(s.value for s in JobState)}")
+        if printer is not None:
+            self._check_printer_name(printer)
+        if posting is not None:
+            _check_posting(posting)
+        if not 1 <= limit <= 1000:
+            raise BadRequest(f"limit must be from 1 to 1000, not {limit}")
+        return self.spool.jobs(state=state, printer=printer, posting=posting, limit=limit)
+
+    def job(self, job_id: int) -> Job:
+        job = self.spool.job(job_id)
+        if job is None:
+            raise NotFound(f"there is no job {job_id} (it never existed or was pruned after the retention time)")
+        return job
+
+    def job_detail(self, job_id: int) -> dict[str, Any]:
+        job = self.job(job_id)
+        detail = job.to_json()
+        detail["history"] = [event.to_json() for event in self.spool.history(job_id)]
+        detail["reprints"] = [j.id for j in self.spool.jobs(label_id=job.label_id, limit=1000)
+                              if j.reprint_of is not None]
+        return detail
+
+    def events(self, after: int | None, timeout: float) -> dict[str, Any]:
+        """State changes after ``after`` (None: from now), waiting up to ``timeout`` for the first."""
+        start = self.spool.last_event_id() if after is None else after
+        deadline = time.monotonic() + timeout
+        while True:
+            events = self.spool.events_after(start)
+            left = deadline - time.monotonic()
+            if events or left <= 0:
+                break
+            self.spool.wait_for_change(min(left, 1.0))
+        last = events[-1].id if events else start
+        return {"events": [self._event_json(e.to_json()) for e in events], "last": last}
+
+    def _event_json(self, event: dict[str, Any]) -> dict[str, Any]:
+        job = self.spool.job(event["job"])
+        event["printer"] = job.printer if job else None
+        event["posting"] = job.posting if job else None
+        return event
+
+    # ----- intake -------------------------------------------------------------------------
+
+    def upload(self, data: bytes, params: dict[str, str]) -> Accepted:
+        unknown = sorted(set(params) - UPLOAD_PARAMS)
+        if unknown:
+            raise BadRequest(f"unknown parameter {', '.join(unknown)}; known: {', '.join(sorted(UPLOAD_PARAMS))}")
+        name = params.get("name", f"upload-{time.strftime('%Y%m%d-%H%M%S')}.pdf")
+        if not DOCUMENT_NAME.match(name):
+            raise BadRequest(f"name {name!r} is not a plain file name (no slashes, no leading dot)")
+        return self.daemon.acceptor.accept(data, name=name, source="api", sidecar=_sidecar(params))
+
+    # ----- changing jobs --------------------------------------------------------------------
+
+    def cancel(self, job_id: int) -> Job:
+        return self._move(job_id, JobState.CANCELLED, "cancelled by an operator", CANCELLABLE,
+                          "only a job that has not started printing (or failed, or is uncertain) can be cancelled")
+
+    def hold(self, job_id: int) -> Job:
+        return self._move(job_id, JobState.HELD, "held by an operator; `labelctl release` prints it", HOLDABLE,
+                          "only a queued or ready job can be held")
+
+    def release(self, job_id: int) -> Job:
+        self._require_state(self.job(job_id), HELD, "only a held job can be released")
+        with self.spool.transaction() as db:
+            db.execute("UPDATE jobs SET forced = 1 WHERE id = ?", (job_id,))
+        return self._move(job_id, JobState.QUEUED, "released by an operator; rendering and checking it again",
+                          HELD, "only a held job can be released")
+
+    def _move(self, job_id: int, target: JobState, reason: str, allowed: frozenset[JobState], rule: str) -> Job:
+        self._require_state(self.job(job_id), allowed, rule)
+        try:
+            moved = self.spool.transition(job_id, target, reason, expect=allowed)
+        except InvalidTransition as error:
+            raise Refused(f"{error}; {rule}") from None
+        self._wake(moved.printer)
+        return moved
+
+    @staticmethod
+    def _require_state(job: Job, allowed: frozenset[JobState], rule: str) -> None:
+        if job.state not in allowed:
+            raise Refused(f"job {job.id} is {job.state.value} ({job.reason}); {rule}", "wrong_state")
+
+    # ----- reprints -----------------------------------------------------------------------
+
+    def reprint_job(self, job_id: int, request: ReprintRequest) -> list[int]:
+        return self._reprint(self.job(job_id), request)
+
+    def reprint_posting(self, posting: str, request: ReprintRequest) -> list[int]:
+        _check_posting(posting)
+        jobs = self.spool.jobs(posting=posting, limit=1000)
+        if not jobs:
+            raise NotFound(f"no label for posting {posting} is in the spool")
+        newest = max(jobs, key=lambda j: (j.issued_at, j.label_id, j.reprint_of is None, -j.id))
+        return self._reprint(newest, request)
+
+    def _reprint(self, job: Job, request: ReprintRequest) -> list[int]:
+        printer = request.printer or job.printer
+        self._check_printer(printer)
+        if not 1 <= request.copies <= MAX_COPIES:
+            raise BadRequest(f"copies must be from 1 to {MAX_COPIES}, not {request.copies}")
+        if not request.force:
+            problem = self._why_not_reprint(job)
+            if problem:
+                raise Refused(problem + "; add --force (\"force\": true) to print it anyway", "label_invalid")
+        origin = job.reprint_of or job.id
+        reason = f"reprint of job {origin} requested by an operator" + (" (forced)" if request.force else "")
+        new_id = self.spool.add_reprint(job, printer, request.copies, reason, request.force)
+        self._wake(printer)
+        return [new_id]
+
+    def _why_not_reprint(self, job: Job) -> str | None:
+        """Why this label should not be printed again (expired, voided by a newer one), or None."""
+        if job.posting:
+            newer = [o for o in self.spool.labels_for_posting(job.posting, exclude_label=job.label_id)
+                     if (o.issued_at, o.label_id) > (job.issued_at, job.label_id)
+                     and (o.content_hash is None or o.content_hash != job.content_hash)]
+            if newer:
+                return (f"label {job.label_id} of posting {job.posting} was superseded by a newer label "
+                        f"(job {newer[-1].id}); `labelctl reprint {job.posting}` prints the newest")
+        if job.document_kind != "zpl":
+            left = job.expires_at - self.daemon.rules.now()
+            if left <= 0:
+                return (f"label {job.label_id} expired {format_duration(left)} ago; get a fresh label from the "
+                        "marketplace")
+        return None
+
+    # ----- printers -----------------------------------------------------------------------
+
+    def pause(self, name: str) -> dict[str, Any]:
+        self._check_printer(name)
+        self.spool.set_paused(name, True, "paused by an operator")
+        return self._after_pause_change(name)
+
+    def resume(self, name: str) -> dict[str, Any]:
+        self._check_printer(name)
+        self.spool.set_paused(name, False, "")
+        return self._after_pause_change(name)
+
+    def _after_pause_change(self, name: str) -> dict[str, Any]:
+        self._wake(name)
+        state = next(s for s in self.daemon.printer_states() if s.name == name)
+        return self._printer_json(state)
+
+    def test_page(self, name: str) -> Accepted:
+        self._check_printer(name)
+        printer = self.daemon.config.printer(name)
+        assert printer is not None
+        data = test_label_pdf(name, printer.media)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        return self.daemon.acceptor.accept(data, name=f"test-{name}-{stamp}.pdf", source="test",
+                                           sidecar=Sidecar(printer=name))
+
+    def _check_printer(self, name: str) -> None:
+        self._check_printer_name(name)
+        if self.daemon.config.printer(name) is None:
+            names = ", ".join(p.name for p in self.daemon.config.printers)
+            raise NotFound(f"there is no printer {name!r} (printers: {names})")
+
+    @staticmethod
+    def _check_printer_name(name: str) -> None:
+        if not PRINTER_NAME.match(name):
+            raise BadRequest(f"{name!r} is not a printer name (letters, digits, '_', '.', '-')")
+
+    def _wake(self, printer: str) -> None:
+        worker = self.daemon.workers.get(printer)
+        if worker is not None:
+            worker.wake()
+
+    # ----- preview ------------------------------------------------------------------------
+
+    def preview_png(self, job_id: int) -> bytes:
+        """The stored bitmap of a job, or one rendered now the same way the pipeline would."""
+        job = self.job(job_id)
+        if job.document_kind == "zpl":
+            raise Refused(f"job {job_id} is raw ZPL; labeld sends it unchanged and has no bitmap of it", "no_preview")
+        path = self.daemon.store.bitmap_path(job_id)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            return self._render_preview(job)
+
+    def _render_preview(self, job: Job) -> bytes:
+        driver = self.daemon.pipeline.drivers.get(job.printer)
+        if driver is None:
+            raise Refused(f"printer {job.printer!r} of job {job.id} is not usable, so labeld cannot render for it",
+                          "no_preview")
+        document = self.daemon.store.document_path(job.document_sha256)
+        if not document.exists():
+            raise NotFound(f"the document of job {job.id} is no longer in the spool")
+        request = RenderRequest(document_path=str(document), page=job.page, geometry=driver.geometry,
+                                threshold=self.daemon.config.render.threshold,
+                                preflight=self.daemon.config.preflight, posting=job.posting, tracking=job.tracking)
+        result: RenderResult = self.daemon.renderer(request)
+        return to_png(result.bitmap, dpi=driver.geometry.dpi)
+
+
+def _check_posting(posting: str) -> None:
+    if not POSTING.match(posting):
+        raise BadRequest(f"{posting!r} is not a posting number (like 12345678-0012-1)")
+
+
+def _sidecar(params: dict[str, str]) -> Sidecar:
+    raw: dict[str, Any] = {k: v for k, v in params.items() if k != "name"}
+    if "copies" in raw:
+        try:
+            raw["copies"] = int(raw["copies"])
+        except ValueError:
+            raise BadRequest(f"copies must be a whole number, not {raw['copies']!r}") from None
+    try:
+        return sidecar_from_mapping(raw)
+    except RejectedInput as error:
+        raise BadRequest(error.reason.replace("sidecar: ", "")) from None
+
+
+def test_label_pdf(printer: str, media: str) -> bytes:
+    """A label with the printer's name, the time and a Code128, sized to the printer's medium.
+
+    The time is on the label so that two test pages are not taken for a repeated label.
+    """
+    from labeld.testing.labels import LabelSpec, Symbol, label_pdf, module_count
+
+    stock = parse_media(media)
+    width, length = stock.width_mm, stock.length_mm or min(60.0, stock.width_mm)
+    value = f"T{time.time_ns() // 1_000_000 % 10**12:012d}"
+    module = min(0.4, round((width - 8) / module_count("code128", value), 3))
+    symbol = Symbol("code128", value, 4.0, 4.0, module, height_mm=min(15.0, length * 0.3))
+    spec = LabelSpec(posting="test page", tracking=f"{printer} {time.strftime('%Y-%m-%d %H:%M:%S')}",
+                     size_mm=(width, length), symbols=(symbol,))
+    return label_pdf(spec)
