@@ -1,0 +1,152 @@
+"""HTTP over the daemon's Unix socket with the standard library's ``http.client``.
+
+Failures are sorted into the two kinds that ``labelctl`` reports with different exit codes:
+the daemon cannot be reached (3), or it answered with a refusal (1).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from labeld.errors import LabeldError
+
+DEFAULT_SOCKET = Path("/run/labeld/labeld.sock")
+UPLOAD_CHUNK = 1 << 20
+
+Progress = Callable[[int, int], None]
+
+
+class DaemonUnreachable(LabeldError):
+    """Nothing answers on the socket: labeld is not running, or this is the wrong path."""
+
+
+class RequestRefused(LabeldError):
+    """The daemon answered with an error (``status``, ``code``, and its sentence)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def socket_path(option: str | None) -> Path:
+    """``--socket``, else ``LABELD_SOCKET``, else the system path."""
+    return Path(option or os.environ.get("LABELD_SOCKET") or DEFAULT_SOCKET)
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path: Path, timeout: float) -> None:
+        super().__init__("labeld", timeout=timeout)
+        self.socket_path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(str(self.socket_path))
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+def path_part(value: str | int) -> str:
+    """One path segment, with ``/`` and everything unusual escaped."""
+    return quote(str(value), safe="")
+
+
+class Client:
+    def __init__(self, path: Path, timeout: float = 30.0) -> None:
+        self.path = path
+        self.timeout = timeout
+
+    def call(self, method: str, target: str, *, body: dict[str, Any] | None = None,
+             query: Mapping[str, Any] | None = None, timeout: float | None = None) -> Any:
+        """One request with a JSON answer; :class:`RequestRefused` for an error answer."""
+        data = json.dumps(body).encode() if body is not None else None
+        status, content_type, raw = self._exchange(method, _with_query(target, query), data,
+                                                   "application/json", timeout)
+        return _decode(status, content_type, raw)
+
+    def fetch(self, target: str) -> bytes:
+        """A binary resource (a preview PNG)."""
+        status, content_type, raw = self._exchange("GET", target, None, "", None)
+        if status >= 400:
+            _decode(status, content_type, raw)
+        return raw
+
+    def upload(self, data: bytes, query: Mapping[str, Any], progress: Progress | None = None) -> Any:
+        status, content_type, raw = self._exchange("POST", _with_query("/v1/documents", query), data,
+                                                   "application/pdf", None, progress)
+        return _decode(status, content_type, raw)
+
+    def _exchange(self, method: str, target: str, data: bytes | None, content_type: str, timeout: float | None,
+                  progress: Progress | None = None) -> tuple[int, str, bytes]:
+        connection = UnixHTTPConnection(self.path, timeout or self.timeout)
+        try:
+            connection.connect()
+        except FileNotFoundError:
+            raise DaemonUnreachable(f"labeld's control socket {self.path} does not exist: is labeld running "
+                                    "(systemctl status labeld)? --socket or LABELD_SOCKET choose another "
+                                    "socket") from None
+        except ConnectionRefusedError:
+            raise DaemonUnreachable(f"nothing answers on {self.path}: labeld is not running or has crashed "
+                                    "(systemctl status labeld; journalctl -u labeld)") from None
+        except PermissionError:
+            raise RequestRefused(0, "forbidden", f"you may not use {self.path}: ask an administrator to add you "
+                                 "to the socket's group (usermod -aG labeld $USER), then log in again") from None
+        except OSError as error:
+            raise DaemonUnreachable(f"cannot connect to {self.path}: {error.strerror or error}") from None
+        try:
+            return self._send(connection, method, target, data, content_type, progress)
+        except TimeoutError:
+            raise DaemonUnreachable(f"labeld did not answer on {self.path} in time; it may be stuck "
+                                    "(journalctl -u labeld)") from None
+        except (ConnectionError, http.client.HTTPException) as error:
+            raise DaemonUnreachable(f"the connection to labeld on {self.path} broke: {error}") from None
+        finally:
+            connection.close()
+
+    @staticmethod
+    def _send(connection: UnixHTTPConnection, method: str, target: str, data: bytes | None, content_type: str,
+              progress: Progress | None) -> tuple[int, str, bytes]:
+        connection.putrequest(method, target)
+        connection.putheader("Accept", "application/json")
+        if data is not None:
+            connection.putheader("Content-Type", content_type)
+        connection.putheader("Content-Length", str(len(data or b"")))
+        connection.endheaders()
+        for start in range(0, len(data or b""), UPLOAD_CHUNK):
+            assert data is not None
+            connection.send(data[start:start + UPLOAD_CHUNK])
+            if progress is not None:
+                progress(min(start + UPLOAD_CHUNK, len(data)), len(data))
+        response = connection.getresponse()
+        return response.status, response.getheader("Content-Type", ""), response.read()
+
+
+def _with_query(target: str, query: Mapping[str, Any] | None) -> str:
+    values = {k: v for k, v in (query or {}).items() if v is not None}
+    return f"{target}?{urlencode(values)}" if values else target
+
+
+def _decode(status: int, content_type: str, raw: bytes) -> Any:
+    try:
+        body = json.loads(raw) if raw else {}
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        body = None
+    if status >= 400:
+        error = body.get("error", {}) if isinstance(body, dict) else {}
+        message = error.get("message") or f"labeld answered HTTP {status}: {raw[:200]!r}"
+        raise RequestRefused(status, error.get("code", "error"), message)
+    if body is None:
+        raise RequestRefused(status, "bad_answer", f"labeld answered something that is not JSON ({content_type})")
+    return body
