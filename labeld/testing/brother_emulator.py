@@ -35,6 +35,8 @@ from labeld.drivers.brother_status import (
 )
 from labeld.testing.emulator_base import PrinterCore
 
+#: QL-820NWB: 176 mm/s (Brother's figure).
+DEFAULT_SPEED_MM_S = 176.0
 ESC = 0x1B
 #: ESC i <letter>: bytes of argument that follow.
 ESC_I_ARGS = {b"a": 1, b"!": 1, b"z": 10, b"M": 1, b"A": 1, b"K": 1, b"d": 2, b"S": 0}

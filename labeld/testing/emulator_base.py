@@ -24,8 +24,11 @@ Subclass :class:`PrinterCore` and implement:
 ``fault_changed()``  (MAY)
     Called after a fault started or was cleared, to send an unsolicited status.
 
-Class attributes: ``language`` (the CLI name, e.g. ``"zpl"``) and ``replies_over_tcp``
-(False for Brother QL: a QL on port 9100 never answers; True for ZPL, which answers ``~HS``).
+Class attributes: ``language`` (the CLI name, e.g. ``"zpl"``), ``replies_over_tcp``
+(False for Brother QL: a QL on port 9100 never answers; True for ZPL, which answers ``~HS``)
+and ``reads_during_fault`` (False by default: over TCP the printer stops reading while in a
+fault; True for a core that keeps what arrives meanwhile in its own buffer, as ZPL does, so
+that it can still answer status requests on that connection).
 The core reads ``self.machine.error`` (``None``, ``"paper-out"`` or ``"cover-open"``) to
 build its status answers. ``labeld.testing.emulator_cli`` builds a core with
 ``make_core(model=..., media=..., dpi=...)`` from the module ``labeld.testing.<lang>_emulator``.
@@ -38,7 +41,8 @@ Faults (``KIND@N``: N labels print normally, the fault strikes after them)
     error status, discarding that job up to the next job start (``ESC @``), as a real printer
     discards the job it was on; the host knows from the status that it did not print. Over
     TCP, where a printer cannot tell the host anything, it stops reading instead (flow
-    control), so that what was sent meanwhile is neither lost nor printed out of order.
+    control), so that what was sent meanwhile is neither lost nor printed out of order —
+    unless the core's ``reads_during_fault`` says it buffers such data itself (ZPL).
     :meth:`Emulator.clear_fault` (SIGUSR1 in the CLI) loads paper / closes the cover.
 ``disconnect@N``
     The connection drops in the middle of label N+1 (at the first chunk of bytes that arrives
@@ -86,6 +90,7 @@ class PrinterCore(ABC):
 
     language: ClassVar[str]
     replies_over_tcp: ClassVar[bool] = False
+    reads_during_fault: ClassVar[bool] = False
     machine: Emulator
 
     def attach(self, machine: Emulator) -> None:
@@ -142,7 +147,8 @@ class Emulator:
         self._in_label = False
         self._events_file = open(self.out_dir / "events.jsonl", "a", encoding="utf-8")  # noqa: SIM115
         core.attach(self)
-        self.event("started", language=core.language, faults=[f"{f.kind}@{f.after}" for f in faults])
+        self.event("started", language=core.language, speed_mm_s=speed_mm_s,
+                   faults=[f"{f.kind}@{f.after}" for f in faults])
         self._apply_due_faults()
 
     # --- what cores call -------------------------------------------------------------------
@@ -328,8 +334,9 @@ class TcpServer:
                 self._handle(conn)
 
     def _handle(self, conn: socket.socket) -> None:
+        reads_during_fault = self.emulator.core.reads_during_fault
         while not self._stop.is_set():
-            if not self.emulator.wait_accepting(0.2):
+            if not reads_during_fault and not self.emulator.wait_accepting(0.2):
                 continue
             ready, _, _ = select.select([conn], [], [], 0.2)
             if not ready:

@@ -36,7 +36,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--model", default="", help="printer model, e.g. QL-820NWB")
     parser.add_argument("--media", default="", help="loaded media: Brother id (62, 62x29) or WxHmm")
     parser.add_argument("--dpi", type=int, default=0)
-    parser.add_argument("--speed", type=float, default=DEFAULT_SPEED_MM_S, help="print speed in mm/s")
+    parser.add_argument("--speed", type=float, default=None,
+                        help="print speed in mm/s (default: the model's, Brother QL 176, ZPL 152)")
     parser.add_argument("--fault", action="append", default=[], type=Fault.parse,
                         help="paper-out@N, cover-open@N, disconnect@N or slow (repeatable)")
     parser.add_argument("--pty", type=Path, help="also serve a pty; PATH becomes a symlink to its slave")
@@ -53,6 +54,13 @@ def make_core(language: str, model: str, media: str, dpi: int) -> PrinterCore:
     return core
 
 
+def default_speed(language: str) -> float:
+    """The print speed of the language's reference printer, from its core module: a QL-820NWB
+    and a ZD420 differ, and a test of timing should see the printer it names."""
+    module = importlib.import_module(LANGUAGES[language])
+    return float(getattr(module, "DEFAULT_SPEED_MM_S", DEFAULT_SPEED_MM_S))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
@@ -60,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, KeyError, LookupError) as error:
         print(f"labeld-emulator: {error}", file=sys.stderr)
         return 2
-    emulator = Emulator(core, args.out, speed_mm_s=args.speed, faults=tuple(args.fault), name=args.language)
+    speed = args.speed if args.speed is not None else default_speed(args.language)
+    emulator = Emulator(core, args.out, speed_mm_s=speed, faults=tuple(args.fault), name=args.language)
     host, _, port = args.listen.rpartition(":")
     servers: list[TcpServer | PtyServer] = [TcpServer(emulator, host or "127.0.0.1", int(port))]
     ready: dict[str, str | None] = {"tcp": servers[0].uri, "pty": None, "usb_socket": None}

@@ -6,9 +6,11 @@ encoding and the stored-graphic form CUPS's Zebra driver sends (``~DG`` … ``^X
 each finished label to the shared printer mechanism (:mod:`labeld.testing.emulator_base`),
 which models speed and faults and writes ``NNNN.png`` and ``events.jsonl``.
 
-Like a Zebra, it answers ``~HS`` and ``~HQES`` on the connection it prints from; a format that
-arrives while the printer is in a fault or paused stays in its buffer and prints, in order,
-once the fault is cleared (``~JA`` cancels them). Text and barcode fields are not rendered
+Like a Zebra, it answers ``~HS`` and ``~HQES`` on the connection it prints from, in a fault
+too (it keeps reading then: ``reads_during_fault``); ``answers_in_fault=False`` models the
+firmware that keeps quiet while in a fault. A format that arrives while the printer is in a
+fault or paused stays in its buffer and prints, in order, once the fault is cleared (``~JA``
+cancels them). Text and barcode fields are not rendered
 (labeld only ever sends graphics): they, and commands it does not know, are logged as events
 and never stop the printer.
 """
@@ -175,10 +177,12 @@ class ZplCore(PrinterCore):
 
     language = "zpl"
     replies_over_tcp = True
+    reads_during_fault = True
 
-    def __init__(self, dpi: int = DEFAULT_DPI, model: str = "ZD420") -> None:
+    def __init__(self, dpi: int = DEFAULT_DPI, model: str = "ZD420", *, answers_in_fault: bool = True) -> None:
         self.dpi = dpi
         self.model = model
+        self.answers_in_fault = answers_in_fault
         self.tokens = ZplTokenizer()
         self.width: int | None = None
         self.length: int | None = None
@@ -352,9 +356,13 @@ class ZplCore(PrinterCore):
             self.mode = _MODES.get(args[0][:1].upper(), self.mode)
 
     def _host_status(self, command: Command) -> None:
+        if self._quiet():
+            return
         self.machine.respond(host_status_answer(self.host_status()))
 
     def _extended_status(self, command: Command) -> None:
+        if self._quiet():
+            return
         if command.text.upper().startswith("ES"):
             self.machine.respond(extended_status_answer(self.extended_status()))
         else:
@@ -378,6 +386,13 @@ class ZplCore(PrinterCore):
         self.held.clear()
 
     # --- status -----------------------------------------------------------------------------
+
+    def _quiet(self) -> bool:
+        """True where this firmware ignores status requests because it is in a fault."""
+        if self.answers_in_fault or self.machine.error is None:
+            return False
+        self.machine.event("status-ignored", reason=self.machine.error)
+        return True
 
     def host_status(self) -> HostStatus:
         error = self.machine.error
@@ -461,6 +476,7 @@ def make_core(*, model: str = "", media: str = "", dpi: int = 0) -> ZplCore:
 
 
 def make_emulator(out_dir: Path, *, dpi: int = DEFAULT_DPI, speed_mm_s: float = DEFAULT_SPEED_MM_S,
-                  faults: tuple[Fault, ...] = (), name: str = "zpl") -> Emulator:
+                  faults: tuple[Fault, ...] = (), name: str = "zpl", answers_in_fault: bool = True) -> Emulator:
     """A ZPL printer writing to ``out_dir``, ready to be put behind a transport."""
-    return Emulator(ZplCore(dpi=dpi), out_dir, speed_mm_s=speed_mm_s, faults=faults, name=name)
+    core = ZplCore(dpi=dpi, answers_in_fault=answers_in_fault)
+    return Emulator(core, out_dir, speed_mm_s=speed_mm_s, faults=faults, name=name)
