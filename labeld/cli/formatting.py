@@ -79,7 +79,7 @@ def job_detail(job: dict[str, Any], now: float) -> str:
                      + ", ".join(str(i) for i in job["reprints"]))
     lines.append("history:")
     for event in job.get("history", []):
-        lines.append(f"  {clock_time(event['at'])}  {event['from'] or 'new':>10} → {event['to']:<10} {event['reason']}")
+        lines.append(f"  {clock_time(event['at'])}  {event['from'] or 'new'} → {event['to']}: {event['reason']}")
     return "\n".join(lines)
 
 

@@ -238,7 +238,7 @@ def cmd_clock(client: Client, args: argparse.Namespace) -> int:
 
 def cmd_watch(client: Client, args: argparse.Namespace) -> int:
     """Long-polls ``/v1/events``: each request waits in the daemon until something changes."""
-    last: int | None = None
+    last = client.call("GET", "/v1/events", query={"timeout": 0})["last"]
     if not args.json:
         print(f"following labeld on {client.path}; Ctrl-C stops", flush=True)
     while True:
