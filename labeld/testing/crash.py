@@ -47,6 +47,7 @@ FAILPOINTS = ("after-accept", "before-send")
 #: States a job may end in when every input was a good label and no operator acted.
 FINAL_OK = frozenset({"printed", "uncertain"})
 PENDING = ("queued", "ready", "printing")
+CODE128 = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.Code128)
 
 
 @dataclass(frozen=True)
@@ -319,7 +320,7 @@ def count_postings(labels: list[Bitmap]) -> tuple[Counter[str], int]:
     unreadable = 0
     for bitmap in labels:
         gray = np.where(bitmap, 0, 255).astype(np.uint8)
-        codes = [b.text for b in zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormat.Code128)]
+        codes = [b.text for b in zxingcpp.read_barcodes(gray, formats=CODE128)]
         if codes:
             printed[codes[0]] += 1
         else:
