@@ -182,6 +182,8 @@ class Operations:
         name = params.get("name", f"upload-{time.strftime('%Y%m%d-%H%M%S')}.pdf")
         if not DOCUMENT_NAME.match(name):
             raise BadRequest(f"name {name!r} is not a plain file name (no slashes, no leading dot)")
+        if "printer" in params:
+            self._check_printer(params["printer"])
         return self.daemon.acceptor.accept(data, name=name, source="api", sidecar=_sidecar(params))
 
     # ----- changing jobs --------------------------------------------------------------------
