@@ -116,7 +116,12 @@ class ZplDriver(Driver):
         return to_printer_status(answer, silence)
 
     def confirm(self, device: Device, timeout: float) -> bool:
-        """Poll ``~HS`` until the format buffer is empty and no batch is running."""
+        """Poll ``~HS`` until the format buffer is empty and no batch is running.
+
+        A connection lost meanwhile raises :class:`DeviceError`: a Zebra drops a format it had
+        not finished when its connection drops, so the label must be sent again (the engine
+        marks it interrupted), not counted as printed.
+        """
         if not device.bidirectional:
             return False
         deadline = time.monotonic() + timeout
@@ -124,10 +129,7 @@ class ZplDriver(Driver):
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
-            try:
-                answer = query_status(device, min(self.status_timeout, left))
-            except DeviceError:
-                return False
+            answer = query_status(device, min(self.status_timeout, left))
             if answer.host is not None and answer.host.drained:
                 return True
             time.sleep(min(CONFIRM_POLL, max(0.0, deadline - time.monotonic())))
