@@ -112,6 +112,6 @@ def measure(case: BatchCase, corpus: Corpus, scratch: Path, labels: int, speed: 
 
 
 def run(corpus: Corpus, scratch: Path, quick: bool) -> dict[str, Any]:
-    rows = [measure(case, corpus, scratch, 5 if quick else 100, 1000.0 if quick else case.speed_mm_s)
+    rows = [measure(case, corpus, scratch, 3 if quick else 100, 1000.0 if quick else case.speed_mm_s)
             for case in CASES]
     return {"cases": rows}

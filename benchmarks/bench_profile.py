@@ -42,7 +42,7 @@ def _name(key: tuple[str, int, str]) -> str:
 
 
 def run(corpus: Corpus, scratch: Path, quick: bool) -> dict[str, Any]:
-    pages = 5 if quick else 20
+    pages = 1 if quick else 20
     cases = (Case("brother_ql", "58x40", "vector"), Case("zpl", "75x120", "vector"))
     out = scratch / "profile.bin"
     return {"pages": pages, "profiles": [profile(c, corpus.file(c.size, c.kind, pages).path, out, v)

@@ -34,8 +34,9 @@ def measure(case: Case, path: Path, pages: int, scratch: Path) -> dict[str, Any]
 
 
 def run(corpus: Corpus, scratch: Path, quick: bool) -> dict[str, Any]:
-    pages = 5 if quick else 20
-    cases = [Case(d, s, k) for d in ("brother_ql", "zpl") for s in ("58x40", "75x120")
-             for k in (("vector",) if quick else ("vector", "raster"))]
+    pages = 1 if quick else 20
+    sizes = ("58x40",) if quick else ("58x40", "75x120")
+    kinds = ("vector",) if quick else ("vector", "raster")
+    cases = [Case(d, s, k) for d in ("brother_ql", "zpl") for s in sizes for k in kinds]
     return {"pages": pages, "cases": [measure(c, corpus.file(c.size, c.kind, pages).path, pages, scratch)
                                       for c in cases]}

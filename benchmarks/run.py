@@ -25,7 +25,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make ``benchmarks`` and ``labeld`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import (  # noqa: E402  # after the path fix above
+from benchmarks import (  # after the path fix above
     bench_batch,
     bench_convert,
     bench_latency,
@@ -34,7 +34,7 @@ from benchmarks import (  # noqa: E402  # after the path fix above
     bench_resources,
     bench_wire,
 )
-from benchmarks.corpus import PAGE_COUNTS, Corpus  # noqa: E402
+from benchmarks.corpus import PAGE_COUNTS, Corpus
 
 Section = Callable[[Corpus, Path, bool], dict[str, Any]]
 LIBRARIES = ("pymupdf", "numpy", "pillow", "brother-ql-next", "zebrafy", "pypdfium2", "zxing-cpp", "psutil",
@@ -57,7 +57,7 @@ def machine() -> dict[str, Any]:
 
 
 def corpus_section(corpus: Corpus, scratch: Path, quick: bool) -> dict[str, Any]:
-    counts = (1, 20) if quick else PAGE_COUNTS
+    counts = (1,) if quick else PAGE_COUNTS
     start = time.perf_counter()
     files = corpus.generate(counts)
     return {"page_counts": list(counts), "seconds": round(time.perf_counter() - start, 2),
@@ -127,7 +127,8 @@ def _convert_md(convert: dict[str, Any]) -> str:
                     "peer ÷ labeld (no verify)", "peer ÷ labeld (defaults)", "bare render ms",
                     "labeld ÷ bare (no verify)", "labeld ÷ bare (defaults)"], rows)
     cli = _table(["`labeld convert`", "pages", "seconds (with start-up)", "ms/label", "exit"],
-                 [[r["driver"], r["pages"], r["seconds"], r["ms_per_label"], r["exit"]] for r in convert["cli"]["runs"]])
+                 [[r["driver"], r["pages"], r["seconds"], r["ms_per_label"], r["exit"]]
+                  for r in convert["cli"]["runs"]])
     return f"{table}\n\n{cli}"
 
 
@@ -150,7 +151,8 @@ def _daemon_md(results: dict[str, Any]) -> str:
                              "to first label s", "head idle between labels s", "largest gap ms"],
                             [[f"{b['driver']} {b['label']}", b["labels"], b["speed_mm_s"], b["pure_print_s"],
                               b["batch_s"], b["overhead_pct"], b["to_first_label_s"],
-                              b["head_idle_between_labels_s"], b["largest_gap_ms"]] for b in results["batch"]["cases"]]))
+                              b["head_idle_between_labels_s"], b["largest_gap_ms"]]
+                             for b in results["batch"]["cases"]]))
     if "resources" in results:
         r = results["resources"]
         parts.append(_table(["resources", "pages", "labels/s", "RSS at start MiB", "peak RSS MiB (VmHWM)",
