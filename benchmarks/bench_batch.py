@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import ratio
-from benchmarks.bench_latency import SETTLED, land
+from benchmarks.bench_latency import SETTLED, bench_daemon, land, stop_daemon
 from benchmarks.corpus import Corpus
-from labeld.testing.daemon import DaemonProcess
 
 MM_PER_INCH = 25.4
 
@@ -96,19 +95,20 @@ def measure(case: BatchCase, corpus: Corpus, scratch: Path, labels: int, speed: 
     root = scratch / f"batch-{case.driver}"
     emulator = EmulatorProcess(case, root / "emulator", speed)
     try:
-        daemon = DaemonProcess(root / "daemon", printers=[case.printer(emulator.uri)],
-                               sections={"daemon": {"log_level": "info"}})
-        with daemon:
+        daemon = bench_daemon(root / "daemon", case.printer(emulator.uri)).start()
+        try:
             source = corpus.fresh(case.size, "vector", labels)
             wall_offset = time.time() - time.monotonic()
             landed = land(daemon.inbox, source.path) + wall_offset
             events = emulator.wait_printed(labels, timeout=120 + labels * 4)
             daemon.wait_states(labels, SETTLED, timeout=60)
+        finally:
+            stopped = stop_daemon(daemon)
         result = analyse(events, landed, case.dpi, speed)
     finally:
         emulator.stop()
     return {"driver": case.driver, "media": case.media, "dpi": case.dpi, "speed_mm_s": speed,
-            "label": f"{case.size} vector", **result}
+            "label": f"{case.size} vector", **result, **stopped}
 
 
 def run(corpus: Corpus, scratch: Path, quick: bool) -> dict[str, Any]:

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import statistics
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -87,7 +89,32 @@ def brother_daemon(root: Path, uri: str) -> DaemonProcess:
     """A real labeld printing to one QL-820NWB with 62 mm tape at ``uri``, logging at info."""
     printer = {"name": "ql", "driver": "brother_ql", "model": "QL-820NWB", "uri": uri, "media": "62",
                "default": True}
-    return DaemonProcess(root, printers=[printer], sections={"daemon": {"log_level": "info"}})
+    return bench_daemon(root, printer)
+
+
+def bench_daemon(root: Path, printer: dict[str, Any]) -> DaemonProcess:
+    """A real labeld with one printer, logging at info; faulthandler on, so that a hang can be
+    shown as every thread's stack (see :func:`stop_daemon`)."""
+    return DaemonProcess(root, printers=[printer], sections={"daemon": {"log_level": "info"}},
+                         env={"PYTHONFAULTHANDLER": "1"})
+
+
+def stop_daemon(daemon: DaemonProcess, timeout: float = 60.0) -> dict[str, Any]:
+    """SIGTERM and wait, as systemd does. A daemon that does not stop in time is a finding, not
+    a crash of the benchmark: its threads' stacks are dumped (SIGABRT → faulthandler) and kept."""
+    assert daemon.process is not None
+    start = time.monotonic()
+    try:
+        daemon.stop(timeout)
+        return {"stop_seconds": round(time.monotonic() - start, 2), "stop_hung": False}
+    except subprocess.TimeoutExpired:
+        daemon.process.send_signal(signal.SIGABRT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            daemon.process.wait(10)
+        daemon.kill()
+        log = daemon.log_text()
+        dump = log[log.rfind("Fatal Python error"):] if "Fatal Python error" in log else log[-4000:]
+        return {"stop_seconds": round(time.monotonic() - start, 2), "stop_hung": True, "thread_dump": dump[-6000:]}
 
 
 def land(inbox: Path, source: Path) -> float:
@@ -120,16 +147,17 @@ def run(corpus: Corpus, scratch: Path, quick: bool) -> dict[str, Any]:
     sink = TcpSink()
     samples: dict[int, list[float]] = {1: [], big: []}
     jobs = 0
+    daemon = brother_daemon(scratch / "latency", sink.uri).start()
     try:
-        with brother_daemon(scratch / "latency", sink.uri) as daemon:
-            jobs += 1
-            first_byte_ms(daemon, sink, corpus, 1, jobs)  # warm-up: first imports and opens are not latency
-            for _ in range(rounds):
-                for pages in (1, big):
-                    jobs += pages
-                    samples[pages].append(first_byte_ms(daemon, sink, corpus, pages, jobs))
-            printed = sum(job["state"] == "printed" for job in daemon.jobs())
+        jobs += 1
+        first_byte_ms(daemon, sink, corpus, 1, jobs)  # warm-up: first imports and opens are not latency
+        for _ in range(rounds):
+            for pages in (1, big):
+                jobs += pages
+                samples[pages].append(first_byte_ms(daemon, sink, corpus, pages, jobs))
+        printed = sum(job["state"] == "printed" for job in daemon.jobs())
     finally:
+        stopped = stop_daemon(daemon)
         sink.stop()
     one, many = statistics.median(samples[1]), statistics.median(samples[big])
     return {"printer": "brother_ql QL-820NWB 62 mm over tcp:// (sink)", "label": "58x40 vector",
@@ -137,4 +165,4 @@ def run(corpus: Corpus, scratch: Path, quick: bool) -> dict[str, Any]:
             f"first_byte_{big}_pages_ms": round(many, 1), "first_byte_big_ms": round(many, 1),
             "big_over_1": ratio(many, one),
             "samples_ms": {str(k): [round(v, 1) for v in s] for k, s in samples.items()},
-            "jobs": jobs, "printed": printed}
+            "jobs": jobs, "printed": printed, **stopped}

@@ -15,7 +15,7 @@ from typing import Any
 
 import psutil  # type: ignore[import-untyped]  # no stubs installed here
 
-from benchmarks.bench_latency import TcpSink, brother_daemon, land
+from benchmarks.bench_latency import TcpSink, brother_daemon, land, stop_daemon
 from benchmarks.corpus import Corpus
 
 MIB = 1024 * 1024
@@ -74,21 +74,22 @@ def run(corpus: Corpus, scratch: Path, quick: bool) -> dict[str, Any]:
     pages, idle_s, settle = (5, 1.0, 0.3) if quick else (1000, 10.0, 2.0)
     source = corpus.file("58x40", "vector", pages)
     sink = TcpSink()
+    daemon = brother_daemon(scratch / "resources", sink.uri).start()
     try:
-        with brother_daemon(scratch / "resources", sink.uri) as daemon:
-            assert daemon.process is not None
-            process = psutil.Process(daemon.process.pid)
-            time.sleep(settle)  # start-up work (first scans, API socket) is not idleness
-            idle = idle_cpu(process, idle_s)
-            rss_start = sum(m.memory_info().rss for m in tree(process)) / MIB
-            land(daemon.inbox, source.path)
-            took, samples = watch_batch(process, sink, daemon, pages, timeout=60 + pages * 0.5)
-            peaks = {f"{m.pid} {m.name()}": round(high_water_mib(m.pid), 1) for m in tree(process)}
-            printed = daemon.query("SELECT COUNT(*) FROM jobs WHERE state = 'printed'")[0][0]
+        assert daemon.process is not None
+        process = psutil.Process(daemon.process.pid)
+        time.sleep(settle)  # start-up work (first scans, API socket) is not idleness
+        idle = idle_cpu(process, idle_s)
+        rss_start = sum(m.memory_info().rss for m in tree(process)) / MIB
+        land(daemon.inbox, source.path)
+        took, samples = watch_batch(process, sink, daemon, pages, timeout=60 + pages * 0.5)
+        peaks = {f"{m.pid} {m.name()}": round(high_water_mib(m.pid), 1) for m in tree(process)}
+        printed = daemon.query("SELECT COUNT(*) FROM jobs WHERE state = 'printed'")[0][0]
     finally:
+        stopped = stop_daemon(daemon)
         sink.stop()
     return {"pages": pages, "label": "58x40 vector", "printer": "brother_ql 62 mm over tcp:// (sink)",
             "printed": printed, "seconds": round(took, 2), "labels_per_s": round(pages / took, 1),
             "rss_at_start_mib": round(rss_start, 1), "rss_sampled_max_mib": round(max(samples), 1),
             "peak_rss_mib": round(sum(peaks.values()), 1), "peak_rss_by_process_mib": peaks,
-            "bytes_sent": sink.total, "idle": idle}
+            "bytes_sent": sink.total, "idle": idle, **stopped}
