@@ -172,7 +172,8 @@ def test_status_and_confirm_over_tcp(printer: TcpServer) -> None:
 
 def test_silent_printer_is_offline_not_an_exception(tmp_path: Path) -> None:
     """A printer in a fault that does not answer reads as offline, with a sentence."""
-    server = TcpServer(make_emulator(tmp_path / "out", speed_mm_s=FAST, faults=(Fault("cover-open", 0),)))
+    server = TcpServer(make_emulator(tmp_path / "out", speed_mm_s=FAST, faults=(Fault("cover-open", 0),),
+                                     answers_in_fault=False))
     try:
         device = open_device(server.uri)
         driver = ZplDriver(_printer(203))

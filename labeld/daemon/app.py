@@ -29,6 +29,7 @@ from labeld.errors import ConfigError, LabeldError
 from labeld.intake.accept import Acceptor
 from labeld.intake.hotfolder import HotFolder
 from labeld.render.job import render_page_job
+from labeld.service.notify import notify, watchdog_interval
 from labeld.spool.spool import Spool
 from labeld.spool.store import DocumentStore
 
@@ -56,6 +57,11 @@ class Daemon:
         self.clock: Any = None
         self.api: Any = None
         self._last_prune = 0.0
+        self._last_status = ""
+        self._last_watchdog = 0.0
+        interval = watchdog_interval()
+        #: Ping systemd's watchdog at half its interval, from the main loop (a hung loop is restarted).
+        self._watchdog_every = interval / 2 if interval else 0.0
 
     # ----- start / stop -------------------------------------------------------------------
 
@@ -153,7 +159,8 @@ class Daemon:
         signal.signal(signal.SIGINT, self._on_stop_signal)
         signal.signal(signal.SIGHUP, self._on_hup)
         self.start()
-        self.notify(READY=1, STATUS=self.status_line())
+        self._last_status = self.status_line()
+        self.notify(READY=1, STATUS=self._last_status)
         try:
             while not self._stop.wait(MAIN_LOOP_SECONDS):
                 if self._reload.is_set():
@@ -166,7 +173,14 @@ class Daemon:
 
     def tick(self) -> None:
         """Periodic duties of the main loop: watchdog, status line, pruning."""
-        self.notify(WATCHDOG=1, STATUS=self.status_line())
+        now = time.monotonic()
+        if self._watchdog_every and now - self._last_watchdog >= self._watchdog_every:
+            self._last_watchdog = now
+            self.notify(WATCHDOG=1)
+        status = self.status_line()
+        if status != self._last_status:
+            self._last_status = status
+            self.notify(STATUS=status)
         if time.monotonic() - self._last_prune > PRUNE_EVERY:
             self._last_prune = time.monotonic()
             self.prune()
@@ -232,8 +246,6 @@ class Daemon:
 
     def notify(self, **fields: object) -> None:
         """sd_notify to systemd (a no-op outside a Type=notify service)."""
-        from labeld.service.notify import notify
-
         notify(**fields)
 
     def _lock_state_dir(self, state_dir: Path) -> None:

@@ -7,6 +7,7 @@ they arrived, and a 100-page batch streams: page 1 is ready (and printing) while
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 import structlog
@@ -117,12 +118,16 @@ class Pipeline:
             geometry=driver.geometry, threshold=self.config.render.threshold, preflight=self.config.preflight,
             posting=job.posting, tracking=job.tracking,
         )
+        started = time.perf_counter()
         try:
             return self.renderer(request)
         except RenderFailed:
             raise
         except Exception as error:  # PyMuPDF and the sandbox raise many kinds; all mean "this page"
             raise RenderFailed(f"page {job.page + 1} could not be rendered: {error}") from error
+        finally:
+            if self.render_seconds is not None:
+                self.render_seconds(time.perf_counter() - started)
 
     def _decide(self, job: Job, result: RenderResult) -> Verdict:
         if job.reprint_of is None:

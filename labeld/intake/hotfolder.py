@@ -291,9 +291,29 @@ class _Handler(FileSystemEventHandler):
         if isinstance(event, FileClosedEvent) and not event.is_directory:
             self.folder.offer(Path(os.fsdecode(event.src_path)))
 
+    def on_created(self, event: FileSystemEvent) -> None:
+        """A file moved in from outside the watched tree shows up as "created", with no close.
+        One that is still being written is left for its close event."""
+        path = Path(os.fsdecode(event.src_path))
+        if not event.is_directory and looks_complete(path):
+            self.folder.offer(path)
+
     def on_moved(self, event: FileSystemEvent) -> None:
         if isinstance(event, FileMovedEvent) and not event.is_directory:
             self.folder.offer(Path(os.fsdecode(event.dest_path)))
+
+
+def looks_complete(path: Path) -> bool:
+    """True when the file ends the way a finished PDF (``%%EOF``) or ZPL (``^XZ``) file ends."""
+    try:
+        with open(path, "rb") as src:
+            src.seek(0, os.SEEK_END)
+            size = src.tell()
+            src.seek(max(0, size - 1024))
+            tail = src.read()
+    except OSError:
+        return False
+    return b"%%EOF" in tail or tail.rstrip().endswith(b"^XZ")
 
 
 def _is_regular(mode: int) -> bool:

@@ -23,7 +23,9 @@ def notify(**fields: object) -> bool:
     message = "".join(f"{key}={_one_line(value)}\n" for key, value in fields.items()).encode()
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
-            sock.sendto(message, address)
+            # Never block the main loop: a receiver that stopped reading (a full queue of 10
+            # datagrams by default) must cost a lost status line, not a hung daemon.
+            sock.sendto(message, socket.MSG_DONTWAIT, address)
     except OSError:
         return False
     return True
