@@ -45,6 +45,7 @@ log = structlog.get_logger("labeld.intake")
 
 CLAIM_DIR = ".labeld/claimed"
 NO_FOLDER = "-"
+MAX_NAME_BYTES = 255
 #: How often files refused for a full disk are tried again.
 RETRY_FULL_SECONDS = 2.0
 
@@ -183,12 +184,14 @@ class HotFolder:
             log.warning("intake_skipped", file=str(path), reason="not a regular file (symlinks are not followed)")
             return
         key = uuid.uuid4().hex[:20]
-        claimed = self.claimed / f"{key}~{folder or NO_FOLDER}~{path.name}"
+        claimed = self.claimed / _claim_name(key, folder, path.name)
         try:
             os.rename(path, claimed)
         except FileNotFoundError:
             return
         for sidecar_name in sidecar_names(path.name):
+            if len(os.fsencode(sidecar_name)) > MAX_NAME_BYTES:
+                continue  # no file can have that name
             sidecar = path.with_name(sidecar_name)
             with contextlib.suppress(FileNotFoundError):
                 if not sidecar.is_symlink():
@@ -210,7 +213,7 @@ class HotFolder:
             sidecar = parse_sidecar(sidecar_path.read_bytes()) if sidecar_path.exists() else Sidecar()
             data = claimed.read_bytes()
             accepted = self.acceptor.accept(
-                data, name=name, source="hotfolder", folder=folder, sidecar=sidecar, intake_key=key,
+                data, name=_readable(name), source="hotfolder", folder=folder, sidecar=sidecar, intake_key=key,
                 mtime=claimed.stat().st_mtime,
             )
         except RejectedInput as error:
@@ -252,7 +255,7 @@ class HotFolder:
         _move(claimed, target)
         if sidecar.exists():
             _move(sidecar, target.with_name(target.name + ".json"))
-        report = {"reason": error.reason, "detail": error.detail, "file": name,
+        report = {"reason": error.reason, "detail": error.detail, "file": _readable(name),
                   "at": datetime.now().astimezone().isoformat(timespec="seconds")}
         error_path = target.with_name(target.stem + ".error.json")
         error_path.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
@@ -320,6 +323,26 @@ def _is_regular(mode: int) -> bool:
     import stat
 
     return stat.S_ISREG(mode)
+
+
+def _claim_name(key: str, folder: str | None, name: str) -> str:
+    """``key~folder~name``, the name shortened (extension kept) so that the claim and its
+    ``.json`` sidecar stay within the 255-byte limit of a file name."""
+    prefix = f"{key}~{folder or NO_FOLDER}~"
+    room = MAX_NAME_BYTES - len(os.fsencode(prefix)) - len(".json")
+    stem, dot, ext = name.rpartition(".")
+    if not dot:
+        stem, ext = name, ""
+    while len(os.fsencode(name)) > room and stem:
+        stem = stem[:-1]
+        name = f"{stem}{dot}{ext}"
+    return prefix + name
+
+
+def _readable(name: str) -> str:
+    """A file name as valid UTF-8 text for the spool and error.json: bytes that are not UTF-8
+    (kept by os.fsdecode as surrogates) become U+FFFD."""
+    return os.fsencode(name).decode("utf-8", "replace")
 
 
 def _parse_claim(claim_name: str) -> tuple[str, str | None, str]:
