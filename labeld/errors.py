@@ -14,6 +14,9 @@ class ConfigError(LabeldError):
         self.problems = problems
         super().__init__("\n".join(problems))
 
+    def __reduce__(self) -> tuple[type, tuple[list[str]]]:
+        return (type(self), (self.problems,))
+
 
 class RejectedInput(LabeldError):
     """The input cannot be printed correctly (unreadable PDF, page too large, ...).
@@ -25,6 +28,10 @@ class RejectedInput(LabeldError):
         self.reason = reason
         self.detail = detail
         super().__init__(reason)
+
+    def __reduce__(self) -> tuple[type, tuple[str, object]]:
+        # Crosses the render worker's pipe whole, detail included.
+        return (type(self), (self.reason, self.detail))
 
 
 class DeviceError(LabeldError):

@@ -26,9 +26,11 @@ from labeld.daemon.pipeline import Pipeline, Renderer
 from labeld.daemon.printer_worker import PrinterState, PrinterWorker
 from labeld.drivers.base import Driver, make_driver
 from labeld.errors import ConfigError, LabeldError
-from labeld.intake.accept import Acceptor
+from labeld.intake.accept import Acceptor, inspect_in_process
 from labeld.intake.hotfolder import HotFolder
-from labeld.render.job import render_page_job
+from labeld.intake.inspect import DocumentInfo
+from labeld.render.job import RenderRequest, RenderResult, render_page_job
+from labeld.render.sandbox import RenderSandbox
 from labeld.service.notify import notify, watchdog_interval
 from labeld.spool.spool import Spool
 from labeld.spool.store import DocumentStore
@@ -44,9 +46,10 @@ class AlreadyRunning(LabeldError):
 
 
 class Daemon:
-    def __init__(self, config: Config, *, renderer: Renderer = render_page_job) -> None:
+    def __init__(self, config: Config, *, renderer: Renderer | None = None) -> None:
         self.config = config
-        self.renderer = renderer
+        self._given_renderer = renderer
+        self.sandbox: RenderSandbox | None = None
         self.started_at = time.time()
         self._stop = threading.Event()
         self._reload = threading.Event()
@@ -75,6 +78,7 @@ class Daemon:
         for job in self.spool.recover():
             log.warning("job_uncertain", job=job.id, label=job.label_id, printer=job.printer,
                         reason="labeld stopped while sending it; it may or may not have printed")
+        self._start_sandbox()
         self._start_components()
         log.info("labeld_started", version=__version__, printers=[p.name for p in config.printers],
                  inbox=str(config.intake.hot_folder), socket=str(config.daemon.socket))
@@ -85,7 +89,7 @@ class Daemon:
         correction = self.clock.correction if self.clock is not None else (lambda: 0.0)
         self.rules = LabelRules(config.preflight, self.spool, correction)
         drivers = self._make_drivers()
-        self.acceptor = Acceptor(config, self.spool, self.store)
+        self.acceptor = Acceptor(config, self.spool, self.store, self.inspector)
         self.pipeline = Pipeline(config, self.spool, self.store, drivers, self.rules, self.renderer)
         self.workers = {
             name: PrinterWorker(config.printer(name), driver, self.spool, self.store,  # type: ignore[arg-type]
@@ -104,6 +108,32 @@ class Daemon:
         self.api = self._make_api()
         if self.api is not None:
             self.api.start()
+
+    def _start_sandbox(self) -> None:
+        """PDFs are opened and rendered in a worker process with a time and a memory limit, so a
+        hostile or broken PDF can neither hang nor crash the daemon: it costs that label only."""
+        if self._given_renderer is not None:
+            return
+        render = self.config.render
+        self.sandbox = RenderSandbox(timeout=render.timeout, memory_limit=render.memory_limit)
+        self.sandbox.start()
+
+    @property
+    def renderer(self) -> Renderer:
+        if self._given_renderer is not None:
+            return self._given_renderer
+        assert self.sandbox is not None
+        sandbox = self.sandbox
+
+        def render_in_sandbox(request: RenderRequest) -> RenderResult:
+            return sandbox.run(render_page_job, request, task=f"rendering page {request.page + 1}")
+
+        return render_in_sandbox
+
+    def inspector(self, data: bytes, max_pages: int, max_page_mm: float) -> DocumentInfo:
+        if self.sandbox is None:
+            return inspect_in_process(data, max_pages, max_page_mm)
+        return self.sandbox.run(inspect_in_process, data, max_pages, max_page_mm, task="opening the PDF")
 
     def _make_drivers(self) -> dict[str, Driver]:
         drivers: dict[str, Driver] = {}
@@ -135,6 +165,8 @@ class Daemon:
     def stop(self) -> None:
         log.info("labeld_stopping")
         self._stop_components()
+        if self.sandbox is not None:
+            self.sandbox.close()
         self.spool.close()
         if self._lock_fd is not None:
             os.close(self._lock_fd)

@@ -77,7 +77,8 @@ class DaemonView(Protocol):
     workers: dict[str, PrinterWorker]
     started_at: float
     clock: Any
-    renderer: Any
+    @property
+    def renderer(self) -> Any: ...
     pipeline: Any
     rules: Any
 

@@ -21,7 +21,7 @@ from labeld.spool.store import DocumentStore
 Inspector = Callable[[bytes, int, float], DocumentInfo]
 
 
-def _inspect_in_process(data: bytes, max_pages: int, max_page_mm: float) -> DocumentInfo:
+def inspect_in_process(data: bytes, max_pages: int, max_page_mm: float) -> DocumentInfo:
     return inspect_document(data, max_pages=max_pages, max_page_mm=max_page_mm)
 
 
@@ -34,7 +34,7 @@ class Accepted:
 
 class Acceptor:
     def __init__(self, config: Config, spool: Spool, store: DocumentStore,
-                 inspector: Inspector = _inspect_in_process) -> None:
+                 inspector: Inspector = inspect_in_process) -> None:
         self.config = config
         self.spool = spool
         self.store = store

@@ -238,7 +238,7 @@ def _reply(conn: Connection, answer: tuple[str, Any]) -> bool:
 def _is_native_memory_error(error: Exception) -> bool:
     """MuPDF reports a failed malloc as its own exception type, not as MemoryError."""
     text = f"{type(error).__name__} {error}".lower()
-    return "memory" in type(error).__name__.lower() or "malloc" in text or "out of memory" in text
+    return "memory" in type(error).__name__.lower() or "alloc" in text or "out of memory" in text
 
 
 def _limit_resources(memory_limit: int | None) -> None:
