@@ -8,6 +8,7 @@ plain render only where a barcode was redrawn on the dot grid.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -98,15 +99,19 @@ def check_page(page: pymupdf.Page, rendered: RenderedLabel, cfg: PreflightConfig
     """Run resolution, barcode verification and repair, and identity for one rendered page."""
     report = PageReport(bitmap=rendered.bitmap, dpi=rendered.dpi)
     started = time.perf_counter()
-    need_truth = cfg.verify_barcodes or cfg.barcode_repair == "auto" or not sidecar_posting
+    text = page.get_text() if not (sidecar_posting and sidecar_tracking) else ""
+    checking = cfg.verify_barcodes or cfg.barcode_repair == "auto"
+    # The full-page decode is the expensive part: with checks off it runs only when the
+    # posting number cannot be had from the sidecar or the page text.
+    need_truth = checking or not (sidecar_posting or re.search(cfg.posting_pattern, text))
     truth = find_truth(page) if need_truth else []
     report.timings_ms["truth"] = _ms(started)
     _check_images(report, page, rendered, cfg, truth)
     started = time.perf_counter()
-    for barcode in truth:
+    for barcode in truth if checking else ():
         _check_barcode(report, barcode, rendered, cfg)
     report.timings_ms["barcodes"] = _ms(started)
-    identity = identify(text=page.get_text() if not (sidecar_posting and sidecar_tracking) else "",
+    identity = identify(text=text,
                         barcode_values=[b.value for b in truth], posting_pattern=cfg.posting_pattern,
                         sidecar_posting=sidecar_posting, sidecar_tracking=sidecar_tracking)
     report.posting, report.posting_source = identity.posting, identity.posting_source
