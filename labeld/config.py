@@ -60,6 +60,7 @@ class RenderConfig:
     threshold: int = _kind("int", 128, minimum=1, maximum=255)
     timeout: float = _kind("duration", 30.0)
     memory_limit: int = _kind("size", 1024 * 1024 * 1024)
+    min_zoom: float = _kind("float", 0.8, minimum=0.1, maximum=1.0)
 
 
 @dataclass(frozen=True)

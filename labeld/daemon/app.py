@@ -86,8 +86,7 @@ class Daemon:
     def _start_components(self) -> None:
         config = self.config
         self.clock = self._make_clock()
-        correction = self.clock.correction if self.clock is not None else (lambda: 0.0)
-        self.rules = LabelRules(config.preflight, self.spool, correction)
+        self.rules = LabelRules(config.preflight, self.spool, self.clock)
         drivers = self._make_drivers()
         self.acceptor = Acceptor(config, self.spool, self.store, self.inspector)
         self.pipeline = Pipeline(config, self.spool, self.store, drivers, self.rules, self.renderer)

@@ -7,8 +7,8 @@ again (validity only) just before it prints.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 
@@ -36,14 +36,23 @@ CARRY_ON = Verdict(None, "")
 
 
 class LabelRules:
-    def __init__(self, config: PreflightConfig, spool: Spool, clock_correction: Callable[[], float]) -> None:
+    def __init__(self, config: PreflightConfig, spool: Spool, clock: Any = None) -> None:
         self.config = config
         self.spool = spool
-        self.clock_correction = clock_correction
+        self.clock = clock
 
     def now(self) -> float:
         """True time: the local clock corrected by the measured drift while it drifts."""
-        return time.time() + self.clock_correction()
+        return time.time() + (self.clock.correction() if self.clock is not None else 0.0)
+
+    def clock_note(self) -> str | None:
+        """While the clock drifts, the sentence that goes into each label's pre-flight record."""
+        if self.clock is None:
+            return None
+        snapshot = self.clock.snapshot()
+        if snapshot.state != "drifting":
+            return None
+        return f"{snapshot.reason}; validity computed with the measured offset corrected"
 
     # ----- validity ---------------------------------------------------------------------
 
@@ -64,8 +73,9 @@ class LabelRules:
             log.warning("label_expired_printing_anyway", job=job.id, reason=reason)
             return CARRY_ON
         if left <= self.config.warn_before:
-            log.warning("label_expiring", job=job.id, posting=job.posting,
-                        reason=f"label expires in {format_duration(left)}")
+            warning = f"label expires in {format_duration(left)}"
+            log.warning("label_expiring", job=job.id, posting=job.posting, reason=warning)
+            return Verdict(None, warning)
         return CARRY_ON
 
     def hold_before_print(self, job: Job) -> str | None:

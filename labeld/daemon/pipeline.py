@@ -103,20 +103,30 @@ class Pipeline:
             return
         posting = job.posting or result.posting
         tracking = job.tracking or result.tracking
+        record = dict(result.record)
+        clock_note = self.rules.clock_note()
+        if clock_note:
+            record["clock"] = clock_note
         self.spool.update_label(job.label_id, posting=posting, tracking=tracking, content_hash=result.content_hash,
-                                preflight=result.record)
+                                preflight=record)
         job = self.spool.job(job.id) or job
         verdict = self._decide(job, result)
+        if verdict.state is None and verdict.reason:
+            record["expiring"] = verdict.reason
+            self.spool.update_label(job.label_id, preflight=record)
         if verdict.state in (None, JobState.READY):
             self.store.put_bitmap(job.id, to_png(result.bitmap, dpi=driver.geometry.dpi))
-        self._move(job, verdict if verdict.state else Verdict(JobState.READY, self._ready_reason(job, result)))
+        ready = Verdict(JobState.READY, self._ready_reason(job, result, verdict.reason))
+        self._move(job, verdict if verdict.state else ready)
         jlog.info("label_rendered", state=(verdict.state or JobState.READY).value, posting=posting)
 
     def _render(self, job: Job, driver: Driver) -> RenderResult:
         request = RenderRequest(
             document_path=str(self.store.document_path(job.document_sha256)), page=job.page,
             geometry=driver.geometry, threshold=self.config.render.threshold, preflight=self.config.preflight,
-            posting=job.posting, tracking=job.tracking,
+            posting=job.posting, tracking=job.tracking, min_zoom=self.config.render.min_zoom,
+            alternatives=tuple((name, d.geometry.width_mm, d.geometry.length_mm)
+                               for name, d in self.drivers.items() if name != job.printer),
         )
         started = time.perf_counter()
         try:
@@ -141,9 +151,10 @@ class Pipeline:
                 return Verdict(state, finding.reason)
         return self.rules.validity(job)
 
-    def _ready_reason(self, job: Job, result: RenderResult) -> str:
+    def _ready_reason(self, job: Job, result: RenderResult, expiring: str) -> str:
         warnings = [f.reason for f in result.findings if f.policy == "warn"]
         warnings += list(result.record.get("warnings", []))
+        warnings += [expiring] if expiring else []
         text = f"rendered for {job.printer} ({result.record.get('fit', '')})"
         return text + ("; warning: " + "; ".join(warnings) if warnings else "")
 

@@ -63,7 +63,7 @@ def mm_to_pt(mm: float) -> float:
     return mm * PT_PER_INCH / MM_PER_INCH
 
 
-def _fits(size: tuple[float, float], room: tuple[float, float | None]) -> bool:
+def fits(size: tuple[float, float], room: tuple[float, float | None]) -> bool:
     width, length = room
     return size[0] <= width + TOLERANCE_MM and (length is None or size[1] <= length + TOLERANCE_MM)
 
@@ -75,9 +75,9 @@ def plan_fit(page: Box, ink: Box | None, geometry: Geometry) -> Fit:
         if box is None:
             continue
         w, h = box.size_mm()
-        if _fits((w, h), room):
+        if fits((w, h), room):
             return Fit(box, rotate=False, zoom=1.0, cropped=cropped)
-        if _fits((h, w), room):
+        if fits((h, w), room):
             return Fit(box, rotate=True, zoom=1.0, cropped=cropped)
     box = ink or page
     w, h = box.size_mm()

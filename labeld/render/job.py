@@ -19,7 +19,7 @@ from labeld.bitmap import Bitmap
 from labeld.config import PreflightConfig
 from labeld.media import Geometry
 from labeld.preflight import check_page
-from labeld.render.fit import pt_to_mm
+from labeld.render.fit import fits, pt_to_mm
 from labeld.render.rasterize import RenderedLabel, render_label
 
 
@@ -32,6 +32,10 @@ class RenderRequest:
     preflight: PreflightConfig
     posting: str | None = None
     tracking: str | None = None
+    #: Content that would print smaller than this is refused rather than shrunk.
+    min_zoom: float = 0.8
+    #: Other printers' media (name, width mm, length mm or None) to suggest when it does not fit.
+    alternatives: tuple[tuple[str, float, float | None], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,9 @@ def render_page_job(request: RenderRequest) -> RenderResult:
     page = doc[request.page]
     rendered = render_label(page, request.geometry, request.threshold)
     bitmap, posting, tracking, findings, record = run_preflight(page, rendered, request)
+    too_small = fit_finding(rendered, request)
+    if too_small:
+        findings.insert(0, too_small)
     record.setdefault("fit", rendered.fit.describe())
     if rendered.warnings:
         record.setdefault("warnings", list(rendered.warnings))
@@ -117,6 +124,21 @@ def run_preflight(page: pymupdf.Page, rendered: RenderedLabel, request: RenderRe
     record["size_mm"] = [round(pt_to_mm(page.rect.width), 1), round(pt_to_mm(page.rect.height), 1)]
     record["redrawn"] = [f.reason for f in report.findings if f.check == "repair" and f.severity == "info"]
     return report.bitmap, report.posting, report.tracking, findings, record
+
+
+def fit_finding(rendered: RenderedLabel, request: RenderRequest) -> Finding | None:
+    """A label that would have to shrink below ``min_zoom`` is refused: its barcodes would not scan."""
+    fit = rendered.fit
+    if fit.zoom >= request.min_zoom:
+        return None
+    width, height = fit.box.size_mm()
+    others = [name for name, w, h in request.alternatives
+              if fits((width, height), (w, h)) or fits((height, width), (w, h))]
+    where = (f"printer {', '.join(others)} could take it: send it there (inbox/{others[0]}/ or a [[route]])"
+             if others else "no configured printer has media large enough")
+    return Finding("fit", "reject", f"the label ({width:.0f}×{height:.0f} mm) is too large for "
+                   f"{request.geometry.media.describe()}: it would print at {fit.zoom:.0%} and its barcodes "
+                   f"would not scan; {where}")
 
 
 def content_hash(page: pymupdf.Page) -> str:
