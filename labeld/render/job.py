@@ -85,7 +85,7 @@ def render_page_job(request: RenderRequest) -> RenderResult:
     page = doc[request.page]
     rendered = render_label(page, request.geometry, request.threshold)
     bitmap, posting, tracking, findings, record = run_preflight(page, rendered, request)
-    too_small = fit_finding(rendered, request)
+    too_small = fit_finding(rendered, request, (pt_to_mm(page.rect.width), pt_to_mm(page.rect.height)))
     if too_small:
         findings.insert(0, too_small)
     record.setdefault("fit", rendered.fit.describe())
@@ -126,10 +126,16 @@ def run_preflight(page: pymupdf.Page, rendered: RenderedLabel, request: RenderRe
     return report.bitmap, report.posting, report.tracking, findings, record
 
 
-def fit_finding(rendered: RenderedLabel, request: RenderRequest) -> Finding | None:
-    """A label that would have to shrink below ``min_zoom`` is refused: its barcodes would not scan."""
+def fit_finding(rendered: RenderedLabel, request: RenderRequest, page_mm: tuple[float, float]) -> Finding | None:
+    """A label that would have to shrink below ``min_zoom`` is refused: its barcodes would not scan.
+
+    A page made for exactly this medium is the exception: die-cut labels (Brother's) cannot be
+    printed to their edges, and shrinking such a page into the printable area is what its author
+    expects."""
     fit = rendered.fit
-    if fit.zoom >= request.min_zoom:
+    media = request.geometry.media
+    room = (media.width_mm, media.length_mm or max(page_mm))
+    if fit.zoom >= request.min_zoom or _same(page_mm, room) or _same(page_mm[::-1], room):
         return None
     width, height = fit.box.size_mm()
     others = [name for name, w, h in request.alternatives
@@ -139,6 +145,10 @@ def fit_finding(rendered: RenderedLabel, request: RenderRequest) -> Finding | No
     return Finding("fit", "reject", f"the label ({width:.0f}×{height:.0f} mm) is too large for "
                    f"{request.geometry.media.describe()}: it would print at {fit.zoom:.0%} and its barcodes "
                    f"would not scan; {where}")
+
+
+def _same(size: tuple[float, float], media: tuple[float, float]) -> bool:
+    return abs(size[0] - media[0]) <= 2 and abs(size[1] - media[1]) <= 2
 
 
 def content_hash(page: pymupdf.Page) -> str:
