@@ -31,7 +31,7 @@ STATUS_QUERY = b"~HS~HQES\r\n"
 STATUS_TIMEOUT = 2.0
 #: Once one of the two answers is in, how long to wait for the other (it may never come).
 SECOND_ANSWER_GRACE = 0.3
-CONFIRM_POLL = 0.2
+CONFIRM_POLL = 0.03  # seconds; the printer idles up to this long between labels
 
 _BINARY_OK = re.compile(rb"\^GFB|~DY|~DB|~DU", re.IGNORECASE)
 _CONTROL = re.compile(rb"[\x00-\x01\x04-\x08\x0b\x0c\x0e-\x1f\x7f]")
