@@ -1,0 +1,57 @@
+"""The README's promise: `labeld run` with no config, a PDF in, PNGs out within a second."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from labeld.bitmap import from_png
+from labeld.config import SYSTEM_CONFIG
+from labeld.testing.labels import batch_pdf
+from tests.conftest import decode
+
+
+@pytest.mark.skipif(SYSTEM_CONFIG.exists(), reason="/etc/labeld/config.toml exists; built-in defaults do not apply")
+def test_builtin_defaults_print_a_multipage_pdf_as_pngs_within_a_second(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}
+    daemon = subprocess.Popen([sys.executable, "-m", "labeld.cli.labeld_cmd", "run"], cwd=tmp_path, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        data_dir = tmp_path / "labeld-data"
+        deadline = time.monotonic() + 20
+        while not (data_dir / "labeld.sock").exists():
+            assert daemon.poll() is None, daemon.communicate()[1]
+            assert time.monotonic() < deadline, "labeld did not start"
+            time.sleep(0.05)
+        source = tmp_path / "batch.pdf"
+        source.write_bytes(batch_pdf(3))
+        started = time.monotonic()
+        shutil.copy(source, data_dir / "inbox" / "batch.pdf")  # copied in, as a user would
+        printed = data_dir / "printed"
+        while len(list(printed.glob("*.png"))) < 3:
+            assert time.monotonic() - started < 5, "no PNGs after 5 s"
+            time.sleep(0.02)
+        elapsed = time.monotonic() - started
+        pngs = sorted(printed.glob("*.png"))
+        values = [decode(from_png(p.read_bytes())) for p in pngs]
+        assert all(from_png(p.read_bytes()).shape == (1417, 886) for p in pngs)  # 75×120 mm at 300 dpi
+        assert [v[0] for v in values] == [f"{10000000 + i:08d}-0001-1" for i in range(3)]
+        assert elapsed < 1.0, f"PNGs took {elapsed:.2f} s"
+        assert (data_dir / "archive").rglob("batch.pdf")
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        _, stderr = daemon.communicate(timeout=30)
+    assert daemon.returncode == 0
+    assert "running on built-in defaults" in stderr
+    events = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    assert [e["event"] for e in events if e["event"] in ("labeld_started", "labeld_stopped")] == [
+        "labeld_started", "labeld_stopped"]
+    assert all({"job", "label", "printer"} <= e.keys() for e in events if e["event"] == "job_printed")
