@@ -254,5 +254,6 @@ def set_socket_access(path: Path, group: str) -> None:
         log.warning("api_socket_group_missing", group=group,
                     reason=f"group {group!r} does not exist; only root and labeld's own user can use the socket")
         return
-    os.chown(path, -1, gid)
+    if os.stat(path).st_gid != gid:  # under systemd it already has the group: no chown needed
+        os.chown(path, -1, gid)
 

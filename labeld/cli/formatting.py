@@ -72,6 +72,7 @@ def job_detail(job: dict[str, Any], now: float) -> str:
         f"  copies {job['copies']}, attempts {job['attempts']}, confirmed {'yes' if job['confirmed'] else 'no'}"
         + (", forced" if job["forced"] else ""),
     ]
+    lines.extend(preflight_lines(label.get("preflight") or {}))
     if job.get("reprint_of"):
         lines.append(f"  reprint of job {job['reprint_of']}")
     if job.get("reprints"):
@@ -81,6 +82,29 @@ def job_detail(job: dict[str, Any], now: float) -> str:
     for event in job.get("history", []):
         lines.append(f"  {clock_time(event['at'])}  {event['from'] or 'new'} → {event['to']}: {event['reason']}")
     return "\n".join(lines)
+
+
+def preflight_lines(record: dict[str, Any]) -> list[str]:
+    """The pre-flight record in a few lines: fit, barcodes (and what was redrawn), warnings."""
+    if not record:
+        return []
+    lines = ["pre-flight:"]
+    if record.get("fit"):
+        lines.append(f"  fit: {record['fit']}")
+    for barcode in record.get("barcodes", []):
+        state = "ok" if barcode.get("robust") else ("reads, not robust" if barcode.get("verified") else "FAILS")
+        redrawn = f", redrawn at {barcode['repaired_dots']} dots/module" if barcode.get("repaired") else ""
+        lines.append(f"  {barcode['symbology']} {barcode['value']}: {state} "
+                     f"({barcode['dots_per_module']:g} dots/module{redrawn})")
+    for image in record.get("images", []):
+        lines.append(f"  image {image['pixels'][0]}×{image['pixels'][1]} px at {image['dpi']:g} dpi")
+    for finding in record.get("findings", []):
+        if finding.get("severity") in ("warn", "fail"):
+            lines.append(f"  {finding['severity']}: {finding['reason']}")
+    for key in ("expiring", "clock"):
+        if record.get(key):
+            lines.append(f"  {key}: {record[key]}")
+    return lines
 
 
 def printers_table(printers: Sequence[dict[str, Any]], now: float) -> str:
