@@ -71,7 +71,8 @@ def test_faults_over_time_every_label_prints_in_order(tmp_path: Path) -> None:
             for batch in range(per_printer // pages):
                 first = 40_000_000 + (lang == "zpl") * 1_000_000 + batch * pages
                 document = f"{name}-{batch:03d}.pdf"
-                daemon.drop(document, batch_pdf(pages, first_posting=first), folder=name)
+                size = (75.0, 120.0) if lang == "zpl" else (58.0, 40.0)  # a QL's 62 mm tape takes 58x40
+                daemon.drop(document, batch_pdf(pages, first_posting=first, size_mm=size), folder=name)
                 where.update({(document, i): f"{first + i:08d}-0001-1" for i in range(pages)})
         total = len(where)
         daemon.wait_states(total, ("printed",), timeout=sized(150, 1200))

@@ -104,6 +104,7 @@ class CrashHarness:
         self.kills_wanted = kills
         self.first_batch = first_batch
         self.use_failpoints = use_failpoints
+        self.label_size = (75.0, 120.0) if language == "zpl" else (58.0, 40.0)
         self.emulator = make_tcp_emulator(language, root / "printer", speed_mm_s)
         self.server = TcpServer(self.emulator)
         self.daemon = DaemonProcess(root / "labeld", printers=[printer_table(language, self.server.uri)])
@@ -137,7 +138,7 @@ class CrashHarness:
         """A new file of ``pages`` labels, each for a posting never used before in this run."""
         first = self._next_posting
         self._next_posting += pages
-        data = batch_pdf(pages, first_posting=first)
+        data = batch_pdf(pages, first_posting=first, size_mm=self.label_size)
         drop = Drop(f"r{len(self.drops):03d}-{pages}p.pdf", tuple(f"{first + i:08d}-0001-1" for i in range(pages)))
         self.drops.append(drop)
         self.daemon.drop(drop.name, data)
