@@ -198,10 +198,13 @@ def test_paper_out_waits_then_prints_every_label_once_in_order(bench: Bench, dae
     assert all(job["confirmed"] and not job["interrupted"] for job in daemon.jobs())
 
 
-def test_disconnect_mid_label_resends_it_once(bench: Bench, daemons: list[DaemonProcess], tmp_path: Path) -> None:
-    """The USB cable drops in the middle of label 3: the printer discards it, the job says it was
-    interrupted and re-sent, and every label comes out exactly once."""
-    emulator, uri = bench.plug("usb", "ql", "62", faults=(Fault("disconnect", 2),))
+@pytest.mark.parametrize("kind", ["usb", "tcp"])
+def test_disconnect_mid_label_resends_it_once(bench: Bench, daemons: list[DaemonProcess], tmp_path: Path,
+                                              kind: str) -> None:
+    """The connection drops in the middle of label 3: the printer discards it, the job says it was
+    interrupted and re-sent, and every label comes out exactly once. Over TCP, where a QL cannot
+    answer, labeld learns of the cut by half-closing after each label and waiting for the close."""
+    emulator, uri = bench.plug(kind, "ql", "62", faults=(Fault("disconnect", 2),))
     daemon = start_daemon(daemons, tmp_path, bench, [{"name": "ql", "uri": uri, "media": "62"}])
     daemon.drop("five.pdf", batch(200, 5, (62.0, 80.0)))
     daemon.wait_states(5, timeout=30)
@@ -213,7 +216,7 @@ def test_disconnect_mid_label_resends_it_once(bench: Bench, daemons: list[Daemon
     history = [reason for (reason,) in daemon.query("SELECT reason FROM events WHERE job_id = ? ORDER BY id",
                                                     (jobs[2]["id"],))]
     assert any(reason.startswith("connection lost after") for reason in history)
-    assert history[-1].startswith("printed on ql (confirmed")
+    assert history[-1].startswith("printed on ql (confirmed" if kind == "usb" else "printed on ql (sent;")
 
 
 def test_media_mismatch_holds_the_job_naming_both_media(bench: Bench, daemons: list[DaemonProcess],

@@ -186,7 +186,11 @@ class PrinterWorker:
                 suffix = f"-{copy}" if len(chunks) > 1 else ""
                 device.write(data, name=f"job-{job.id:06d}{suffix}.{self.driver.extension}")
                 sent += len(data)
-            confirmed = self.driver.confirm(device, self.printer.confirm_timeout) if status.known else False
+            if status.known:
+                confirmed = self.driver.confirm(device, self.printer.confirm_timeout)
+            else:
+                confirmed = False
+                self._finish(device)
         except PrinterWaiting as error:
             reason = f"the printer holds the label: {error}; it prints when the printer is back"
             self.spool.transition(job.id, JobState.READY, reason)
@@ -206,6 +210,14 @@ class PrinterWorker:
         self._set(state="printing", reasons=(), message=f"printed job {job.id}", printed=self.state.printed + 1)
         jlog.info("job_printed", confirmed=confirmed, bytes=total)
         return True
+
+    def _finish(self, device: Device) -> None:
+        """On a connection that cannot report status, wait until the printer took the whole label
+        (devices that can tell, e.g. TCP, offer ``finish``); the connection is closed after it."""
+        finish = getattr(device, "finish", None)
+        if finish is not None:
+            self._device = None
+            finish(self.printer.confirm_timeout)
 
     # ----- outcomes ---------------------------------------------------------------------
 

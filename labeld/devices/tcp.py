@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import select
 import socket
+import time
 from urllib.parse import SplitResult
 
 from labeld.devices.base import register_scheme
@@ -65,6 +66,31 @@ class TcpDevice:
             self.close()
             raise DeviceError(f"{self.host}:{self.port} closed the connection")
         return data
+
+    def finish(self, timeout: float) -> None:
+        """End a job on a connection that cannot report status, the way CUPS's socket backend does:
+        half-close, then wait for the printer to close its side. A printer that took the whole job
+        closes cleanly; a reset, or no close within ``timeout``, means the label may not have
+        arrived whole, and :class:`DeviceError` says so (the engine sends it again, flagged)."""
+        sock = self._sock
+        if sock is None:
+            return
+        try:
+            sock.shutdown(socket.SHUT_WR)
+            deadline = time.monotonic() + timeout
+            while True:
+                left = deadline - time.monotonic()
+                ready, _, _ = select.select([sock], [], [], max(0.0, left))
+                if not ready:
+                    raise DeviceError(f"{self.host}:{self.port} did not finish taking the label within {timeout:g} s",
+                                      bytes_sent=0)
+                if not sock.recv(4096):
+                    return
+        except OSError as error:
+            raise DeviceError(f"{self.host}:{self.port} dropped the connection before taking the whole label: "
+                              f"{error.strerror or error}", bytes_sent=0) from error
+        finally:
+            self.close()
 
     def close(self) -> None:
         if self._sock is not None:
