@@ -21,6 +21,7 @@ from labeld.errors import ConfigError, RejectedInput
 from labeld.intake.inspect import inspect_document
 from labeld.intake.sidecar import Sidecar, parse_sidecar
 from labeld.testing.daemon import DaemonProcess
+from labeld.testing.hostile import raw_pdf
 from labeld.testing.labels import LabelSpec, batch_pdf, label_pdf
 
 LIMITS = {"max_pages": 50, "max_page_mm": 600.0}
@@ -109,27 +110,13 @@ def _self_referencing() -> bytes:
     objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [2 0 R 3 0 R] /Count 2 >>",
                b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 300] /Contents 4 0 R >>",
                b"<< /Length 5 0 R >>\nstream\n" + b"q Q\n" * 4 + b"endstream"]
-    return _assemble(objects, xref_loop=True)
+    return raw_pdf(objects, xref_loop=True)
 
 
 def _deep_nesting(depth: int = 50_000) -> bytes:
     objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
                b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 300] /X " + b"[" * depth + b"]" * depth + b" >>"]
-    return _assemble(objects)
-
-
-def _assemble(objects: list[bytes], xref_loop: bool = False) -> bytes:
-    out = bytearray(b"%PDF-1.7\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    prev = b" /Prev %d" % xref if xref_loop else b""
-    out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, prev, xref)
-    return bytes(out)
+    return raw_pdf(objects)
 
 
 HOSTILE_PDFS = {

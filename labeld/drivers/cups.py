@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from labeld.drivers.base import Driver, PrinterStatus, make_driver, register_driver
 from labeld.errors import DeviceError, PrinterRefused, PrinterWaiting
 from labeld.media import Geometry, generic_geometry, parse_media
+from labeld.render.fit import plan_fit
 
 if TYPE_CHECKING:
     from labeld.bitmap import Bitmap
@@ -217,76 +218,30 @@ def bitmap_pdf(bitmap: Bitmap, dpi: int, copies: int = 1) -> bytes:
 
 
 def encode_pdf_page(pdf: bytes, page_index: int, geometry: Geometry) -> bytes:
-    """Page ``page_index`` of ``pdf`` as a one-page PDF the size of ``geometry``'s medium,
-    cropped to its ink when the page is larger, turned 90° when it fits only turned, scaled
-    down only when it fits neither way. The content stays vector, so a driver queue rasterises
-    it once, at its own resolution."""
+    """Page ``page_index`` of ``pdf`` as a one-page PDF the size of ``geometry``'s medium, placed
+    by the same rules the renderer follows (``labeld.render.fit``): cropped to its ink when the
+    page is larger, turned when it fits only turned, scaled down only when it fits neither way.
+    The content stays vector, so a driver queue rasterises it once, at its own resolution."""
     import pymupdf
+
+    from labeld.render.rasterize import ink_box, page_box
 
     source = pymupdf.open(stream=pdf, filetype="pdf")
     try:
         page = source[page_index]
         page.remove_rotation()  # a private copy: from here on, page.rect is what a person sees
-        clip, rotate = _placement(page, geometry)
+        fit = plan_fit(page_box(page), ink_box(page), geometry)
+        clip = pymupdf.Rect(fit.box.x0, fit.box.y0, fit.box.x1, fit.box.y1)
         doc = pymupdf.open()
         width = geometry.width_dots * PT_PER_INCH / geometry.dpi
-        height = _target_height(clip, rotate, geometry, width)
+        content_h = (clip.width if fit.rotate else clip.height) * fit.zoom
+        height = content_h if geometry.length_dots is None else geometry.length_dots * PT_PER_INCH / geometry.dpi
         target = doc.new_page(width=width, height=height)
         # rotate=90 turns a quarter counter-clockwise, the way labeld's renderer turns a page.
-        target.show_pdf_page(target.rect, source, page_index, clip=clip, rotate=90 if rotate else 0)
+        target.show_pdf_page(target.rect, source, page_index, clip=clip, rotate=90 if fit.rotate else 0)
         return _pdf_bytes(doc)
     finally:
         source.close()
-
-
-def _placement(page: Any, geometry: Geometry) -> tuple[Any, bool]:
-    """(the part of ``page`` to print, whether to turn it) for ``geometry``."""
-    room_w = geometry.width_dots * PT_PER_INCH / geometry.dpi
-    room_h = None if geometry.length_dots is None else geometry.length_dots * PT_PER_INCH / geometry.dpi
-    for clip in (page.rect, _ink_rect(page)):
-        if clip is None:
-            continue
-        if _fits(clip.width, clip.height, room_w, room_h):
-            return clip, False
-        if _fits(clip.height, clip.width, room_w, room_h):
-            return clip, True
-    clip = _ink_rect(page) or page.rect
-    upright = _zoom(clip.width, clip.height, room_w, room_h)
-    turned = _zoom(clip.height, clip.width, room_w, room_h)
-    return clip, turned > upright
-
-
-def _fits(width: float, height: float, room_w: float, room_h: float | None, slack: float = 2.9) -> bool:
-    """Within ``slack`` points (about 1 mm) counts as fitting: rounding and bleed."""
-    return width <= room_w + slack and (room_h is None or height <= room_h + slack)
-
-
-def _zoom(width: float, height: float, room_w: float, room_h: float | None) -> float:
-    zoom = room_w / width
-    return min(zoom, room_h / height) if room_h is not None else zoom
-
-
-def _target_height(clip: Any, rotate: bool, geometry: Geometry, width: float) -> float:
-    if geometry.length_dots is not None:
-        return float(geometry.length_dots * PT_PER_INCH / geometry.dpi)
-    content_w, content_h = (clip.height, clip.width) if rotate else (clip.width, clip.height)
-    return float(content_h * min(1.0, width / content_w))
-
-
-def _ink_rect(page: Any) -> Any:
-    """The inked area of ``page`` from a coarse render, or None for a blank page."""
-    import numpy as np
-    import pymupdf
-
-    zoom = 36 / PT_PER_INCH
-    pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), colorspace=pymupdf.csGRAY, alpha=False)
-    gray = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.stride)[:, : pix.width]
-    rows = np.flatnonzero((gray < 250).any(axis=1))
-    cols = np.flatnonzero((gray < 250).any(axis=0))
-    if rows.size == 0:
-        return None
-    rect = pymupdf.Rect(cols[0], rows[0], cols[-1] + 1, rows[-1] + 1) / zoom
-    return rect & page.rect
 
 
 def _pdf_bytes(doc: Any) -> bytes:

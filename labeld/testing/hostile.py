@@ -10,8 +10,9 @@ import zlib
 LABEL_BOX = b"[0 0 212.6 340.2]"  # 75 x 120 mm
 
 
-def raw_pdf(objects: list[bytes]) -> bytes:
-    """A PDF of numbered objects (1 = catalog) with a correct cross-reference table."""
+def raw_pdf(objects: list[bytes], *, xref_loop: bool = False) -> bytes:
+    """A PDF of numbered objects (1 = catalog) with a correct cross-reference table; with
+    ``xref_loop`` the trailer's /Prev points back at the same table (an endless xref chain)."""
     out = bytearray(b"%PDF-1.7\n")
     offsets = []
     for number, body in enumerate(objects, start=1):
@@ -20,7 +21,8 @@ def raw_pdf(objects: list[bytes]) -> bytes:
     xref = len(out)
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    prev = b" /Prev %d" % xref if xref_loop else b""
+    out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, prev, xref)
     return bytes(out)
 
 
