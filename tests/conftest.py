@@ -10,7 +10,25 @@ import pytest
 import zxingcpp
 
 from labeld.bitmap import Bitmap
+from labeld.testing.bench import EmulatorBench
 from labeld.testing.daemon import DaemonProcess
+
+
+@pytest.fixture
+def bench(tmp_path: Path) -> Iterator[EmulatorBench]:
+    """Emulated printers on TCP, a pty or virtual USB, for a daemon in another process."""
+    plugged = EmulatorBench(tmp_path)
+    yield plugged
+    plugged.close()
+
+
+@pytest.fixture
+def daemons() -> Iterator[list[DaemonProcess]]:
+    """Daemons a test starts; each is stopped cleanly afterwards."""
+    started: list[DaemonProcess] = []
+    yield started
+    for process in started:
+        process.stop()
 
 
 @pytest.fixture
@@ -21,6 +39,7 @@ def daemon(tmp_path: Path) -> Iterator[DaemonProcess]:
 
 
 def decode(bitmap: Bitmap) -> list[str]:
-    """Every barcode value zxing-cpp finds in a bitmap (True = black)."""
-    gray = np.where(bitmap, 0, 255).astype(np.uint8)
+    """Every barcode value zxing-cpp finds in a bitmap (True = black), with a white margin
+    added the way a label has one around it on the roll."""
+    gray = np.pad(np.where(bitmap, 0, 255).astype(np.uint8), 20, constant_values=255)
     return sorted(b.text for b in zxingcpp.read_barcodes(gray))

@@ -9,25 +9,19 @@ and its barcodes must decode.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import zxingcpp
 
-from labeld.bitmap import Bitmap, from_png
-from labeld.cli.client import Client
-from labeld.spool.store import DocumentStore
+from labeld.testing.bench import BROTHER_QL_820NWB, EmulatorBench
 from labeld.testing.brother_emulator import BrotherQLCore
 from labeld.testing.daemon import DaemonProcess
-from labeld.testing.emulator_base import Emulator, Fault, PtyServer, TcpServer
+from labeld.testing.emulator_base import Emulator, Fault
 from labeld.testing.labels import LabelSpec, Symbol, label_pdf
-from labeld.testing.virtual_usb import UsbSocketServer
+from tests.conftest import decode
 
 FAST_MM_S = 5000.0
 USB_ID = "0x04f9:0x209d"
@@ -35,66 +29,15 @@ DIE_CUT = (62.0, 29.0)
 ENDLESS = (62.0, 45.0)
 
 
-class Bench:
-    """Brother QL emulators behind real transports, and the environment a daemon needs for them."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.tmp_path = tmp_path
-        # Unix socket paths are limited to 108 bytes; pytest's tmp_path can be longer.
-        self.socket_dir = Path(tempfile.mkdtemp(prefix="labeld-e2e-"))
-        self.servers: list[TcpServer | PtyServer | UsbSocketServer] = []
-        self.emulators: list[Emulator] = []
-        self.usb_sockets: list[str] = []
-
-    def plug(self, transport: str, name: str, media: str, faults: tuple[Fault, ...] = ()) -> tuple[Emulator, str]:
-        """A QL-820NWB with ``media`` loaded on ``transport``; returns it and labeld's URI for it."""
-        emulator = Emulator(BrotherQLCore(media=media), self.tmp_path / f"out-{name}", speed_mm_s=FAST_MM_S,
-                            faults=faults, name=name)
-        self.emulators.append(emulator)
-        if transport == "tcp":
-            tcp = TcpServer(emulator)
-            self.servers.append(tcp)
-            return emulator, tcp.uri
-        if transport == "file":
-            pty = PtyServer(emulator, self.tmp_path / f"lp-{name}")
-            self.servers.append(pty)
-            return emulator, pty.uri
-        path = self.socket_dir / f"{name}.sock"
-        self.servers.append(UsbSocketServer(emulator, path, serial=name))
-        self.usb_sockets.append(str(path))
-        return emulator, f"usb://{USB_ID}/{name}"
-
-    @property
-    def env(self) -> dict[str, str]:
-        if not self.usb_sockets:
-            return {}
-        return {"LABELD_USB_BACKEND": "labeld.testing.virtual_usb:backend_from_env",
-                "LABELD_VIRTUAL_USB": ":".join(self.usb_sockets)}
-
-    def close(self) -> None:
-        for server in self.servers:
-            server.stop()
-        for emulator in self.emulators:
-            emulator.close()
-        shutil.rmtree(self.socket_dir, ignore_errors=True)
+def plug(bench: EmulatorBench, transport: str, name: str, media: str,
+         faults: tuple[Fault, ...] = ()) -> tuple[Emulator, str]:
+    """A QL-820NWB with ``media`` loaded on ``transport``; returns it and labeld's URI for it."""
+    emulator = Emulator(BrotherQLCore(media=media), bench.tmp_path / f"out-{name}", speed_mm_s=FAST_MM_S,
+                        faults=faults, name=name)
+    return emulator, bench.attach(emulator, transport, name, BROTHER_QL_820NWB)
 
 
-@pytest.fixture
-def bench(tmp_path: Path) -> Iterator[Bench]:
-    plugged = Bench(tmp_path)
-    yield plugged
-    plugged.close()
-
-
-@pytest.fixture
-def daemons() -> Iterator[list[DaemonProcess]]:
-    started: list[DaemonProcess] = []
-    yield started
-    for process in started:
-        process.stop()
-
-
-def start_daemon(daemons: list[DaemonProcess], root: Path, bench: Bench, printers: list[dict[str, Any]]
+def start_daemon(daemons: list[DaemonProcess], root: Path, bench: EmulatorBench, printers: list[dict[str, Any]]
                  ) -> DaemonProcess:
     tables = [{"driver": "brother_ql", "model": "QL-820NWB", **p} for p in printers]
     tables[0]["default"] = True
@@ -123,24 +66,14 @@ def batch(first: int, count: int, size: tuple[float, float]) -> bytes:
     return label_pdf([label_spec(n, size) for n in range(first, first + count)])
 
 
-def decoded(bitmap: Bitmap) -> set[str]:
-    padded = np.pad(np.where(bitmap, 0, 255).astype(np.uint8), 20, constant_values=255)
-    return {b.text for b in zxingcpp.read_barcodes(padded)}
 
 
-def spooled(daemon: DaemonProcess, job_id: int) -> Bitmap:
-    """The bitmap the daemon rendered for ``job_id`` (what it encodes and sends)."""
-    return from_png(DocumentStore(daemon.state_dir).bitmap_path(job_id).read_bytes())
 
 
 def jobs_of(daemon: DaemonProcess, printer: str) -> list[dict[str, Any]]:
     return [job for job in daemon.jobs() if job["printer"] == printer]
 
 
-def printer_state(daemon: DaemonProcess, name: str) -> dict[str, Any]:
-    printers = Client(daemon.socket).call("GET", "/v1/printers")["printers"]
-    found: dict[str, Any] = next(p for p in printers if p["name"] == name)
-    return found
 
 
 def assert_printed_in_job_order(daemon: DaemonProcess, emulator: Emulator, printer: str, first: int) -> None:
@@ -148,16 +81,16 @@ def assert_printed_in_job_order(daemon: DaemonProcess, emulator: Emulator, print
     jobs = jobs_of(daemon, printer)
     assert len(emulator.labels) == len(jobs)
     for n, (job, printed) in enumerate(zip(jobs, emulator.labels, strict=True), start=first):
-        assert np.array_equal(printed, spooled(daemon, job["id"])), f"job {job['id']} differs from its render"
-        assert decoded(printed) == {posting(n), tracking(n)}
+        assert np.array_equal(printed, daemon.spooled_bitmap(job["id"])), f"job {job['id']} differs from its render"
+        assert set(decode(printed)) == {posting(n), tracking(n)}
 
 
 @pytest.mark.parametrize("transport", ["tcp", "usb", "file"])
-def test_batches_print_dot_for_dot(bench: Bench, daemons: list[DaemonProcess], tmp_path: Path,
+def test_batches_print_dot_for_dot(bench: EmulatorBench, daemons: list[DaemonProcess], tmp_path: Path,
                                    transport: str) -> None:
     """62 mm endless and 62×29 die-cut batches print exactly as rendered; confirmed except over TCP."""
-    endless, endless_uri = bench.plug(transport, "ql62", "62")
-    die_cut, die_cut_uri = bench.plug(transport, "ql29", "62x29")
+    endless, endless_uri = plug(bench, transport, "ql62", "62")
+    die_cut, die_cut_uri = plug(bench, transport, "ql29", "62x29")
     daemon = start_daemon(daemons, tmp_path, bench, [
         {"name": "ql62", "uri": endless_uri, "media": "62"},
         {"name": "ql29", "uri": die_cut_uri, "media": "62x29"},
@@ -173,21 +106,21 @@ def test_batches_print_dot_for_dot(bench: Bench, daemons: list[DaemonProcess], t
     assert {bool(job["confirmed"]) for job in daemon.jobs()} == {transport != "tcp"}
 
 
-def test_paper_out_waits_then_prints_every_label_once_in_order(bench: Bench, daemons: list[DaemonProcess],
+def test_paper_out_waits_then_prints_every_label_once_in_order(bench: EmulatorBench, daemons: list[DaemonProcess],
                                                                tmp_path: Path) -> None:
     """Paper runs out after label 4 of 20 (USB): 4 print, 16 wait ``ready`` while the printer
     shows media-empty; paper loaded, all 20 are out exactly once and in job order."""
-    emulator, uri = bench.plug("usb", "ql", "62x29", faults=(Fault("paper-out", 4),))
+    emulator, uri = plug(bench, "usb", "ql", "62x29", faults=(Fault("paper-out", 4),))
     daemon = start_daemon(daemons, tmp_path, bench, [{"name": "ql", "uri": uri, "media": "62x29"}])
     daemon.drop("twenty.pdf", batch(100, 20, DIE_CUT))
-    daemon.wait_for(lambda: printer_state(daemon, "ql")["reasons"] == ["media-empty"], 30, "media-empty")
+    daemon.wait_for(lambda: daemon.printer("ql")["reasons"] == ["media-empty"], 30, "media-empty")
     daemon.wait_states(20, ("printed", "ready"), timeout=30)
     time.sleep(0.5)  # the worker keeps asking; nothing may come out meanwhile
 
     states = [job["state"] for job in daemon.jobs()]
     assert states == ["printed"] * 4 + ["ready"] * 16
     assert len(emulator.labels) == 4
-    shown = printer_state(daemon, "ql")
+    shown = daemon.printer("ql")
     assert shown["state"] == "stopped" and shown["waiting"] == 16
     assert any(e.get("event") == "printer_needs_attention" and e.get("reasons") == ["media-empty"]
                for e in daemon.log_events())
@@ -199,12 +132,12 @@ def test_paper_out_waits_then_prints_every_label_once_in_order(bench: Bench, dae
 
 
 @pytest.mark.parametrize("kind", ["usb", "tcp"])
-def test_disconnect_mid_label_resends_it_once(bench: Bench, daemons: list[DaemonProcess], tmp_path: Path,
+def test_disconnect_mid_label_resends_it_once(bench: EmulatorBench, daemons: list[DaemonProcess], tmp_path: Path,
                                               kind: str) -> None:
     """The connection drops in the middle of label 3: the printer discards it, the job says it was
     interrupted and re-sent, and every label comes out exactly once. Over TCP, where a QL cannot
     answer, labeld learns of the cut by half-closing after each label and waiting for the close."""
-    emulator, uri = bench.plug(kind, "ql", "62", faults=(Fault("disconnect", 2),))
+    emulator, uri = plug(bench, kind, "ql", "62", faults=(Fault("disconnect", 2),))
     daemon = start_daemon(daemons, tmp_path, bench, [{"name": "ql", "uri": uri, "media": "62"}])
     daemon.drop("five.pdf", batch(200, 5, (62.0, 80.0)))
     daemon.wait_states(5, timeout=30)
@@ -219,10 +152,10 @@ def test_disconnect_mid_label_resends_it_once(bench: Bench, daemons: list[Daemon
     assert history[-1].startswith("printed on ql (confirmed" if kind == "usb" else "printed on ql (sent;")
 
 
-def test_media_mismatch_holds_the_job_naming_both_media(bench: Bench, daemons: list[DaemonProcess],
+def test_media_mismatch_holds_the_job_naming_both_media(bench: EmulatorBench, daemons: list[DaemonProcess],
                                                         tmp_path: Path) -> None:
     """62 mm endless loaded, printer configured for 62×29 die-cut: held, nothing printed."""
-    emulator, uri = bench.plug("usb", "ql", "62")
+    emulator, uri = plug(bench, "usb", "ql", "62")
     daemon = start_daemon(daemons, tmp_path, bench, [{"name": "ql", "uri": uri, "media": "62x29"}])
     daemon.drop("one.pdf", batch(300, 1, DIE_CUT))
     daemon.wait_states(1, ("held",), timeout=30)
@@ -230,6 +163,6 @@ def test_media_mismatch_holds_the_job_naming_both_media(bench: Bench, daemons: l
     reason = daemon.jobs()[0]["reason"]
     assert reason.startswith("media-mismatch")
     assert "62 mm endless" in reason and "62×29 mm die-cut" in reason
-    shown = printer_state(daemon, "ql")
+    shown = daemon.printer("ql")
     assert shown["state"] == "stopped" and shown["reasons"] == ["media-mismatch"]
     assert emulator.labels == []

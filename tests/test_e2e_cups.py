@@ -14,16 +14,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-import zxingcpp
 
-from labeld.bitmap import Bitmap, from_png
-from labeld.cli.client import Client
-from labeld.spool.store import DocumentStore
+from labeld.bitmap import Bitmap
 from labeld.testing.cupsd import PrivateCupsd
 from labeld.testing.daemon import DaemonProcess
 from labeld.testing.emulator_base import Emulator, TcpServer
 from labeld.testing.labels import LabelSpec, Symbol, label_pdf
 from labeld.testing.zpl_emulator import ZplCore, make_emulator
+from tests.conftest import decode
 
 FAST_MM_S = 5000.0
 SIZE = (58.0, 40.0)
@@ -44,12 +42,6 @@ def zebra(tmp_path: Path) -> Iterator[TcpServer]:
     server.emulator.close()
 
 
-@pytest.fixture
-def daemons() -> Iterator[list[DaemonProcess]]:
-    started: list[DaemonProcess] = []
-    yield started
-    for process in started:
-        process.stop()
 
 
 def start_daemon(daemons: list[DaemonProcess], root: Path, printer: dict[str, Any]) -> DaemonProcess:
@@ -78,18 +70,10 @@ def batch(first: int, count: int, size: tuple[float, float] = SIZE) -> bytes:
     ])
 
 
-def decoded(bitmap: Bitmap) -> set[str]:
-    padded = np.pad(np.where(bitmap, 0, 255).astype(np.uint8), 20, constant_values=255)
-    return {b.text for b in zxingcpp.read_barcodes(padded)}
 
 
-def spooled(daemon: DaemonProcess, job_id: int) -> Bitmap:
-    return from_png(DocumentStore(daemon.state_dir).bitmap_path(job_id).read_bytes())
 
 
-def printer_state(daemon: DaemonProcess) -> dict[str, Any]:
-    state: dict[str, Any] = Client(daemon.socket).call("GET", "/v1/printers")["printers"][0]
-    return state
 
 
 def cups_jobs(cupsd: PrivateCupsd, queue: str) -> list[str]:
@@ -102,8 +86,8 @@ def assert_labels_match_jobs(daemon: DaemonProcess, labels: list[Bitmap], first:
     jobs = daemon.jobs()
     assert len(labels) == len(jobs)
     for n, (job, printed) in enumerate(zip(jobs, labels, strict=True), start=first):
-        assert np.array_equal(printed, spooled(daemon, job["id"])), f"job {job['id']} differs from its render"
-        assert decoded(printed) == {posting(n), tracking(n)}
+        assert np.array_equal(printed, daemon.spooled_bitmap(job["id"])), f"job {job['id']} differs from its render"
+        assert set(decode(printed)) == {posting(n), tracking(n)}
 
 
 def test_zpl_through_a_raw_queue_is_dot_exact(cupsd: PrivateCupsd, zebra: TcpServer, daemons: list[DaemonProcess],
@@ -130,10 +114,10 @@ def test_queue_out_of_media_keeps_jobs_in_labeld_then_prints_each_once(
     cupsd.set_media_empty("e2e_dry", True)
     daemon = start_daemon(daemons, tmp_path, {"uri": cupsd.uri("e2e_dry"), "format": "zpl", "media": "58x40mm"})
     daemon.drop("five.pdf", batch(10, 5))
-    daemon.wait_for(lambda: "media-empty" in printer_state(daemon)["reasons"], 30, "media-empty")
+    daemon.wait_for(lambda: "media-empty" in daemon.printer("cz")["reasons"], 30, "media-empty")
     daemon.wait_states(5, ("ready",), timeout=30)
 
-    shown = printer_state(daemon)
+    shown = daemon.printer("cz")
     assert shown["state"] == "stopped" and shown["waiting"] == 5
     assert len(cups_jobs(cupsd, "e2e_dry")) == 1
     assert cupsd.captured("e2e_dry") == []
@@ -166,5 +150,5 @@ def test_pdf_through_cups_zebra_driver_queue_reads(cupsd: PrivateCupsd, zebra: T
     daemon.wait_states(2, timeout=40)
 
     assert zebra.emulator.wait_labels(2, timeout=10)
-    assert [decoded(label) for label in zebra.labels] == [{posting(n), tracking(n)} for n in (20, 21)]
+    assert [set(decode(label)) for label in zebra.labels] == [{posting(n), tracking(n)} for n in (20, 21)]
     assert all(job["confirmed"] for job in daemon.jobs())

@@ -9,30 +9,26 @@ what it is (media-empty), not as silence.
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import zxingcpp
 
-from labeld.bitmap import Bitmap, from_png
-from labeld.cli.client import Client
+from labeld.bitmap import Bitmap
 from labeld.config import PrinterConfig
 from labeld.drivers.zpl import ZplDriver
 from labeld.spool.store import DocumentStore
+from labeld.testing.bench import ZEBRA_ZD420, EmulatorBench
 from labeld.testing.daemon import DaemonProcess
-from labeld.testing.emulator_base import Emulator, Fault, TcpServer
+from labeld.testing.emulator_base import Emulator, Fault
 from labeld.testing.labels import LabelSpec, Symbol, label_pdf, module_pattern
-from labeld.testing.virtual_usb import UsbSocketServer
 from labeld.testing.zpl_emulator import make_emulator
+from tests.conftest import decode
 
 FAST_MM_S = 5000.0
 USB_ID = "0x0a5f:0x0120"
@@ -40,63 +36,14 @@ MEDIA = "58x40mm"
 SIZE = (58.0, 40.0)
 
 
-class Bench:
-    """ZPL emulators behind real transports, and the environment a daemon needs for them."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.tmp_path = tmp_path
-        # Unix socket paths are limited to 108 bytes; pytest's tmp_path can be longer.
-        self.socket_dir = Path(tempfile.mkdtemp(prefix="labeld-e2e-"))
-        self.servers: list[TcpServer | UsbSocketServer] = []
-        self.emulators: list[Emulator] = []
-        self.usb_sockets: list[str] = []
-
-    def plug(self, transport: str, name: str, dpi: int, faults: tuple[Fault, ...] = ()) -> tuple[Emulator, str]:
-        """A ZD420 at ``dpi`` on ``transport``; returns it and labeld's URI for it."""
-        emulator = make_emulator(self.tmp_path / f"out-{name}", dpi=dpi, speed_mm_s=FAST_MM_S, faults=faults,
-                                 name=name)
-        self.emulators.append(emulator)
-        if transport == "tcp":
-            tcp = TcpServer(emulator)
-            self.servers.append(tcp)
-            return emulator, tcp.uri
-        path = self.socket_dir / f"{name}.sock"
-        self.servers.append(UsbSocketServer(emulator, path, vendor=0x0A5F, product=0x0120, serial=name,
-                                            product_name="ZTC ZD420-203dpi ZPL", manufacturer="Zebra Technologies"))
-        self.usb_sockets.append(str(path))
-        return emulator, f"usb://{USB_ID}/{name}"
-
-    @property
-    def env(self) -> dict[str, str]:
-        if not self.usb_sockets:
-            return {}
-        return {"LABELD_USB_BACKEND": "labeld.testing.virtual_usb:backend_from_env",
-                "LABELD_VIRTUAL_USB": ":".join(self.usb_sockets)}
-
-    def close(self) -> None:
-        for server in self.servers:
-            server.stop()
-        for emulator in self.emulators:
-            emulator.close()
-        shutil.rmtree(self.socket_dir, ignore_errors=True)
+def plug(bench: EmulatorBench, transport: str, name: str, dpi: int,
+         faults: tuple[Fault, ...] = ()) -> tuple[Emulator, str]:
+    """A ZD420 at ``dpi`` on ``transport``; returns it and labeld's URI for it."""
+    emulator = make_emulator(bench.tmp_path / f"out-{name}", dpi=dpi, speed_mm_s=FAST_MM_S, faults=faults, name=name)
+    return emulator, bench.attach(emulator, transport, name, ZEBRA_ZD420)
 
 
-@pytest.fixture
-def bench(tmp_path: Path) -> Iterator[Bench]:
-    plugged = Bench(tmp_path)
-    yield plugged
-    plugged.close()
-
-
-@pytest.fixture
-def daemons() -> Iterator[list[DaemonProcess]]:
-    started: list[DaemonProcess] = []
-    yield started
-    for process in started:
-        process.stop()
-
-
-def start_daemon(daemons: list[DaemonProcess], root: Path, bench: Bench, printers: list[dict[str, Any]]
+def start_daemon(daemons: list[DaemonProcess], root: Path, bench: EmulatorBench, printers: list[dict[str, Any]]
                  ) -> DaemonProcess:
     tables = [{"driver": "zpl", "media": MEDIA, **p} for p in printers]
     tables[0]["default"] = True
@@ -127,20 +74,10 @@ def batch(first: int, count: int, size: tuple[float, float] = SIZE, lines: int =
     return label_pdf([label_spec(n, size, lines) for n in range(first, first + count)])
 
 
-def decoded(bitmap: Bitmap) -> set[str]:
-    padded = np.pad(np.where(bitmap, 0, 255).astype(np.uint8), 20, constant_values=255)
-    return {b.text for b in zxingcpp.read_barcodes(padded)}
 
 
-def spooled(daemon: DaemonProcess, job_id: int) -> Bitmap:
-    """The bitmap the daemon rendered for ``job_id`` (what it encodes and sends)."""
-    return from_png(DocumentStore(daemon.state_dir).bitmap_path(job_id).read_bytes())
 
 
-def printer_state(daemon: DaemonProcess, name: str) -> dict[str, Any]:
-    printers = Client(daemon.socket).call("GET", "/v1/printers")["printers"]
-    found: dict[str, Any] = next(p for p in printers if p["name"] == name)
-    return found
 
 
 def assert_printed_in_job_order(daemon: DaemonProcess, emulator: Emulator, printer: str, first: int) -> None:
@@ -148,16 +85,16 @@ def assert_printed_in_job_order(daemon: DaemonProcess, emulator: Emulator, print
     jobs = [job for job in daemon.jobs() if job["printer"] == printer]
     assert len(emulator.labels) == len(jobs)
     for n, (job, printed) in enumerate(zip(jobs, emulator.labels, strict=True), start=first):
-        assert np.array_equal(printed, spooled(daemon, job["id"])), f"job {job['id']} differs from its render"
-        assert decoded(printed) == {posting(n), tracking(n)}
+        assert np.array_equal(printed, daemon.spooled_bitmap(job["id"])), f"job {job['id']} differs from its render"
+        assert set(decode(printed)) == {posting(n), tracking(n)}
 
 
 @pytest.mark.parametrize("transport", ["tcp", "usb"])
-def test_batches_print_dot_for_dot_at_203_and_300_dpi(bench: Bench, daemons: list[DaemonProcess], tmp_path: Path,
-                                                      transport: str) -> None:
+def test_batches_print_dot_for_dot_at_203_and_300_dpi(bench: EmulatorBench, daemons: list[DaemonProcess],
+                                                      tmp_path: Path, transport: str) -> None:
     """A batch per resolution prints exactly as rendered, barcodes readable, each confirmed by ~HS."""
-    low, low_uri = bench.plug(transport, "zd203", 203)
-    high, high_uri = bench.plug(transport, "zd300", 300)
+    low, low_uri = plug(bench, transport, "zd203", 203)
+    high, high_uri = plug(bench, transport, "zd300", 300)
     daemon = start_daemon(daemons, tmp_path, bench, [
         {"name": "zd203", "uri": low_uri, "dpi": 203},
         {"name": "zd300", "uri": high_uri, "dpi": 300},
@@ -182,9 +119,9 @@ def raw_zpl_label() -> tuple[bytes, Bitmap]:
     return driver.encode(bitmap), bitmap
 
 
-def test_raw_zpl_file_is_printed_as_is(bench: Bench, daemons: list[DaemonProcess], tmp_path: Path) -> None:
+def test_raw_zpl_file_is_printed_as_is(bench: EmulatorBench, daemons: list[DaemonProcess], tmp_path: Path) -> None:
     """A .zpl file in the inbox goes to the printer byte for byte: no render, no pre-flight."""
-    emulator, uri = bench.plug("tcp", "zd", 203)
+    emulator, uri = plug(bench, "tcp", "zd", 203)
     daemon = start_daemon(daemons, tmp_path, bench, [{"name": "zd", "uri": uri, "dpi": 203}])
     data, bitmap = raw_zpl_label()
     daemon.drop("erp.zpl", data)
@@ -192,27 +129,27 @@ def test_raw_zpl_file_is_printed_as_is(bench: Bench, daemons: list[DaemonProcess
 
     assert emulator.wait_labels(1, timeout=5)
     assert np.array_equal(emulator.labels[0], bitmap)
-    assert decoded(emulator.labels[0]) == {"RAW-ZPL-0001"}
+    assert set(decode(emulator.labels[0])) == {"RAW-ZPL-0001"}
     job = daemon.jobs()[0]
     assert job["confirmed"] and job["preflight"] is None
     assert not DocumentStore(daemon.state_dir).bitmap_path(job["id"]).exists()
 
 
 @pytest.mark.parametrize("transport", ["tcp", "usb"])
-def test_paper_out_shows_media_empty_then_prints_every_label_once(bench: Bench, daemons: list[DaemonProcess],
+def test_paper_out_shows_media_empty_then_prints_every_label_once(bench: EmulatorBench, daemons: list[DaemonProcess],
                                                                   tmp_path: Path, transport: str) -> None:
     """Paper runs out after label 4 of 20: the printer answers ~HS in the fault (TCP too), so
     labeld shows media-empty (not offline) and keeps 16 ``ready``; paper loaded, all 20 once, in order."""
-    emulator, uri = bench.plug(transport, "zd", 203, faults=(Fault("paper-out", 4),))
+    emulator, uri = plug(bench, transport, "zd", 203, faults=(Fault("paper-out", 4),))
     daemon = start_daemon(daemons, tmp_path, bench, [{"name": "zd", "uri": uri, "dpi": 203}])
     daemon.drop("twenty.pdf", batch(100, 20))
-    daemon.wait_for(lambda: "media-empty" in printer_state(daemon, "zd")["reasons"], 30, "media-empty")
+    daemon.wait_for(lambda: "media-empty" in daemon.printer("zd")["reasons"], 30, "media-empty")
     daemon.wait_states(20, ("printed", "ready"), timeout=30)
     time.sleep(0.5)  # the worker keeps asking; nothing may come out meanwhile
 
     assert [job["state"] for job in daemon.jobs()] == ["printed"] * 4 + ["ready"] * 16
     assert len(emulator.labels) == 4
-    shown = printer_state(daemon, "zd")
+    shown = daemon.printer("zd")
     assert shown["state"] == "stopped" and "offline" not in shown["reasons"] and shown["waiting"] == 16
 
     emulator.clear_fault()
@@ -221,11 +158,12 @@ def test_paper_out_shows_media_empty_then_prints_every_label_once(bench: Bench, 
     assert all(job["confirmed"] and not job["interrupted"] for job in daemon.jobs())
 
 
-def test_disconnect_mid_label_resends_it_once(bench: Bench, daemons: list[DaemonProcess], tmp_path: Path) -> None:
+def test_disconnect_mid_label_resends_it_once(bench: EmulatorBench, daemons: list[DaemonProcess],
+                                              tmp_path: Path) -> None:
     """The TCP connection drops in the middle of label 3: the printer discards the open format,
     the job says it was interrupted and re-sent, and every label comes out exactly once. The
     labels are 75×120 mm of text, so that one spans several of the printer's reads."""
-    emulator, uri = bench.plug("tcp", "zd", 300, faults=(Fault("disconnect", 2),))
+    emulator, uri = plug(bench, "tcp", "zd", 300, faults=(Fault("disconnect", 2),))
     daemon = start_daemon(daemons, tmp_path, bench, [{"name": "zd", "uri": uri, "dpi": 300, "media": "75x120mm"}])
     daemon.drop("five.pdf", batch(200, 5, (75.0, 120.0), lines=10))
     daemon.wait_states(5, timeout=30)

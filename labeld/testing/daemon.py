@@ -21,6 +21,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from labeld.bitmap import Bitmap, from_png
+from labeld.spool.store import DocumentStore
+
 TomlValue = str | int | float | bool | list[str]
 
 
@@ -174,6 +177,18 @@ class DaemonProcess:
         keys = ("id", "state", "reason", "printer", "page", "posting", "document", "confirmed", "interrupted",
                 "tracking", "duplicate_of", "preflight")
         return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def spooled_bitmap(self, job_id: int) -> Bitmap:
+        """The bitmap the daemon rendered for ``job_id``: exactly what it encodes and sends."""
+        return from_png(DocumentStore(self.state_dir).bitmap_path(job_id).read_bytes())
+
+    def printer(self, name: str) -> dict[str, Any]:
+        """One printer as GET /v1/printers shows it."""
+        from labeld.cli.client import Client
+
+        printers = Client(self.socket).call("GET", "/v1/printers")["printers"]
+        found: dict[str, Any] = next(p for p in printers if p["name"] == name)
+        return found
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
         deadline = time.monotonic() + timeout
