@@ -38,7 +38,7 @@ def test_builtin_defaults_print_a_multipage_pdf_as_pngs(tmp_path: Path) -> None:
         source = tmp_path / "batch.pdf"
         source.write_bytes(batch_pdf(3))
         started = time.monotonic()
-        shutil.copy(source, data_dir / "inbox" / "batch.pdf")  # copied in, as a user would
+        shutil.copyfile(source, data_dir / "inbox" / "batch.pdf")  # copied in place, as `cp` does
         printed = data_dir / "printed"
         while len(list(printed.glob("*.png"))) < 3:
             assert time.monotonic() - started < 10, "no PNGs after 10 s"
