@@ -85,3 +85,57 @@ def test_thousands_of_files_at_once(tmp_path: Path) -> None:
     assert max(rss) < RSS_LIMIT_KIB
     assert latencies and max(latencies) < 1.0
     assert [p for p in daemon.inbox.iterdir() if p.is_file()] == []
+
+
+def _upload(path: Path, data: bytes, name: str) -> tuple[int, dict[str, object]]:
+    connection = UnixHTTPConnection(path, timeout=120)
+    try:
+        connection.request("POST", f"/v1/documents?name={name}", body=data,
+                           headers={"Content-Type": "application/pdf"})
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def test_a_thousand_concurrent_uploads(tmp_path: Path) -> None:
+    """1 000 uploads on 1 000 connections at once: each accepted once with its own jobs, none
+    lost, RSS bounded, and `status` still answers within a second while they come in."""
+    count = sized(1000, 5000)
+    daemon = DaemonProcess(tmp_path / "labeld", sections={"preflight": {"verify_barcodes": False,
+                                                                        "barcode_repair": "off"}})
+    pdfs = [label_pdf(LabelSpec(posting=f"{71000000 + i:08d}-0001-1", tracking=f"U{i}", size_mm=(58.0, 40.0),
+                                symbols=())) for i in range(count)]
+    answers: list[tuple[int, dict[str, object]]] = []
+    lock = threading.Lock()
+    with daemon:
+        assert daemon.process is not None
+        gate = threading.Barrier(count + 1)
+
+        def send(i: int) -> None:
+            gate.wait()
+            answer = _upload(daemon.socket, pdfs[i], f"u{i:05d}.pdf")
+            with lock:
+                answers.append(answer)
+
+        senders = [threading.Thread(target=send, args=(i,), daemon=True) for i in range(count)]
+        for sender in senders:
+            sender.start()
+        gate.wait()
+        latencies, rss = [], []
+        while any(sender.is_alive() for sender in senders):
+            latencies.append(_status_seconds(daemon.socket))
+            rss.append(rss_kib(daemon.process.pid))
+            time.sleep(0.2)
+        for sender in senders:
+            sender.join(60)
+        daemon.wait_states(count, ("printed",), timeout=sized(240, 1200))
+        names = sorted(r[0] for r in daemon.query("SELECT name FROM documents"))
+    print(f"{count} uploads: status max {max(latencies, default=0) * 1000:.0f} ms over {len(latencies)} calls, "
+          f"RSS max {max(rss, default=0) // 1024} MiB")
+    assert [status for status, _ in answers] == [201] * count
+    job_ids = [job for _, body in answers for job in body["job_ids"]]  # type: ignore[attr-defined]
+    assert len(job_ids) == len(set(job_ids)) == count
+    assert names == [f"u{i:05d}.pdf" for i in range(count)]
+    assert latencies and max(latencies) < 1.0
+    assert max(rss) < RSS_LIMIT_KIB

@@ -47,6 +47,9 @@ class UnixHTTPServer(ThreadingHTTPServer):
     address_family = socket.AF_UNIX
     daemon_threads = True
     allow_reuse_address = False
+    #: Listen backlog: an ERP that posts a batch at once must queue. Unix-socket clients with a
+    #: timeout get EAGAIN, not a wait, when the backlog is full (socketserver's default is 5).
+    request_queue_size = socket.SOMAXCONN
 
     def __init__(self, path: Path, router: Router, authorizer: Authorizer, max_upload: int) -> None:
         self.router = router

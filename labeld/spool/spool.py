@@ -151,7 +151,9 @@ def _job(row: Sequence[Any]) -> Job:
 
 
 class Spool:
-    """One SQLite connection shared by the daemon's threads behind a lock.
+    """Writes go through one SQLite connection behind a lock; reads use a connection of their
+    own thread, so that ``status`` answers while a burst of uploads commits (WAL readers do not
+    wait for the writer).
 
     ``changed`` is notified after every commit, so workers and ``watch`` wait instead of polling.
     """
@@ -161,6 +163,7 @@ class Spool:
         self.path = path
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._lock = threading.RLock()
+        self._readers = threading.local()
         self.changed = threading.Condition(threading.Lock())
         for pragma in PRAGMAS:
             self._db.execute(pragma)
@@ -188,8 +191,13 @@ class Spool:
             self.changed.notify_all()
 
     def _query(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
-        with self._lock:
-            return self._db.execute(sql, args).fetchall()
+        """A read on this thread's own connection; it sees everything committed before it."""
+        reader: sqlite3.Connection | None = getattr(self._readers, "db", None)
+        if reader is None:
+            reader = sqlite3.connect(self.path, isolation_level=None, timeout=10)
+            reader.execute("PRAGMA busy_timeout=10000")
+            self._readers.db = reader
+        return reader.execute(sql, args).fetchall()
 
     # ----- intake -------------------------------------------------------------------------
 
