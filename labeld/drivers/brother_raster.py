@@ -9,6 +9,7 @@ docs/devdocs/BROTHER.md); the emulator and the tests check them dot for dot.
 
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import dataclass
 
@@ -57,34 +58,23 @@ class RasterSetup:
 
 def packbits(data: bytes) -> bytes:
     """PackBits (Apple TN1023): runs of 2..128 equal bytes as (257-n, byte), other bytes as
-    literal blocks (n-1, n bytes) of up to 128."""
+    literal blocks (n-1, n bytes) of up to 128. A pair inside a literal stays literal (a run
+    there would cost a byte). Runs are found by the regex engine, not a Python loop per byte."""
     out = bytearray()
-    size = len(data)
-    i = 0
     literal_start = 0
-    while i < size:
-        run = _run_length(data, i, size)
-        if run >= 3 or (run == 2 and i == literal_start):
-            _flush_literal(out, data, literal_start, i)
-            out += bytes((257 - run, data[i]))
-            i += run
-            literal_start = i
-        else:
-            i += run
-            if i - literal_start >= 128:
-                _flush_literal(out, data, literal_start, literal_start + 128)
-                literal_start += 128
-    _flush_literal(out, data, literal_start, size)
+    for match in _RUN.finditer(data):
+        start, stop = match.span()
+        if stop - start == 2 and start != literal_start:
+            continue
+        _flush_literal(out, data, literal_start, start)
+        out += bytes((257 - (stop - start), data[start]))
+        literal_start = stop
+    _flush_literal(out, data, literal_start, len(data))
     return bytes(out)
 
 
-def _run_length(data: bytes, start: int, size: int) -> int:
-    end = min(size, start + 128)
-    value = data[start]
-    stop = start + 1
-    while stop < end and data[stop] == value:
-        stop += 1
-    return stop - start
+#: 2 to 128 equal bytes.
+_RUN = re.compile(rb"(.)\1{1,127}", re.S)
 
 
 def _flush_literal(out: bytearray, data: bytes, start: int, stop: int) -> None:
