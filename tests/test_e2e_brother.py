@@ -14,8 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pymupdf
 import pytest
 
+from labeld.bitmap import from_png
+from labeld.spool.store import DocumentStore
 from labeld.testing.bench import BROTHER_QL_820NWB, EmulatorBench
 from labeld.testing.brother_emulator import BrotherQLCore
 from labeld.testing.daemon import DaemonProcess
@@ -166,3 +169,27 @@ def test_media_mismatch_holds_the_job_naming_both_media(bench: EmulatorBench, da
     shown = daemon.printer("ql")
     assert shown["state"] == "stopped" and shown["reasons"] == ["media-mismatch"]
     assert emulator.labels == []
+
+
+def test_red_and_black_on_two_colour_media(bench: EmulatorBench, daemons: list[DaemonProcess],
+                                           tmp_path: Path) -> None:
+    """On 62 mm black/red tape (`red = true`), red ink prints from the red plane and everything
+    else from the black one; both planes arrive dot for dot, and the barcodes stay black."""
+    emulator, uri = plug(bench, "usb", "ql", "62red")
+    daemon = start_daemon(daemons, tmp_path, bench, [{"name": "ql", "uri": uri, "media": "62red", "red": True}])
+    doc = pymupdf.open("pdf", batch(500, 1, ENDLESS))
+    page = doc[0]
+    page.draw_rect(pymupdf.Rect(10, 95, 40, 120), color=None, fill=(1, 0, 0))  # a red box, clear of the codes
+    page.insert_text((45, 115), "FRAGILE", fontsize=12, color=(0.85, 0, 0))
+    daemon.drop("red.pdf", doc.tobytes())
+    daemon.wait_states(1, timeout=30)
+
+    job = daemon.jobs()[0]
+    black, red = emulator.labels[0], emulator.red_planes[0]
+    assert red is not None and red.sum() > 2000
+    assert np.array_equal(black, daemon.spooled_bitmap(job["id"]))
+    spooled_red = from_png(DocumentStore(daemon.state_dir).bitmap_path(job["id"], "red").read_bytes())
+    assert np.array_equal(red, spooled_red)
+    assert not (black & red).any()
+    assert set(decode(black)) == {posting(500), tracking(500)}
+    assert (emulator.out_dir / "0001-red.png").exists()

@@ -116,6 +116,9 @@ class Pipeline:
             self.spool.update_label(job.label_id, preflight=record)
         if verdict.state in (None, JobState.READY):
             self.store.put_bitmap(job.id, to_png(result.bitmap, dpi=driver.geometry.dpi))
+            red = result.red
+            if red is not None and red.any():
+                self.store.put_bitmap(job.id, to_png(red, dpi=driver.geometry.dpi), plane="red")
         ready = Verdict(JobState.READY, self._ready_reason(job, result, verdict.reason))
         self._move(job, verdict if verdict.state else ready)
         jlog.info("label_rendered", state=(verdict.state or JobState.READY).value, posting=posting)
@@ -124,7 +127,7 @@ class Pipeline:
         request = RenderRequest(
             document_path=str(self.store.document_path(job.document_sha256)), page=job.page,
             geometry=driver.geometry, threshold=self.config.render.threshold, preflight=self.config.preflight,
-            posting=job.posting, tracking=job.tracking, min_zoom=self.config.render.min_zoom,
+            posting=job.posting, tracking=job.tracking, min_zoom=self.config.render.min_zoom, red=driver.prints_red,
             alternatives=tuple((name, d.geometry.width_mm, d.geometry.length_mm)
                                for name, d in self.drivers.items() if name != job.printer),
         )

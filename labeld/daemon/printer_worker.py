@@ -174,6 +174,9 @@ class PrinterWorker:
         except (ValueError, OSError) as error:
             self._requeue(job, f"its rendered bitmap could not be read ({error}); rendering it again")
             return None
+        red_path = self.store.bitmap_path(job.id, "red")
+        if self.driver.prints_red and red_path.exists():
+            return [self.driver.encode_two_colour(bitmap, from_png(red_path.read_bytes()), job.copies)]
         if self.driver.native_copies:
             return [self.driver.encode(bitmap, job.copies)]
         return [self.driver.encode(bitmap, 1)] * job.copies

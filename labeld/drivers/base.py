@@ -94,6 +94,15 @@ class Driver(ABC):
     def encode(self, bitmap: Bitmap, copies: int = 1) -> bytes:
         """MUST: the complete bytes that print ``bitmap`` ``copies`` times. Pure: no I/O."""
 
+    @property
+    def prints_red(self) -> bool:
+        """MAY: True where the loaded media and printer print red as well as black."""
+        return False
+
+    def encode_two_colour(self, bitmap: Bitmap, red: Bitmap, copies: int = 1) -> bytes:
+        """MAY (with ``prints_red``): the bytes that print the black and red planes together."""
+        raise ValueError(f"the {self.name} driver prints one colour")
+
     def encode_raw(self, data: bytes) -> bytes:
         """MAY: pass-through bytes in this printer's own language (raw ZPL). Default: refuse."""
         raise ValueError(f"the {self.name} driver cannot print raw files")

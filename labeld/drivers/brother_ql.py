@@ -86,6 +86,15 @@ class BrotherQLDriver(Driver):
     def encode(self, bitmap: Bitmap, copies: int = 1) -> bytes:
         return encode_job(self._fit(bitmap), self.setup(), copies)
 
+    @property
+    def prints_red(self) -> bool:
+        return self.setup().two_colour
+
+    def encode_two_colour(self, bitmap: Bitmap, red: Bitmap, copies: int = 1) -> bytes:
+        if not self.prints_red:
+            return super().encode_two_colour(bitmap, red, copies)
+        return encode_job(self._fit(bitmap), self.setup(), copies, red=self._fit(red))
+
     def _fit(self, bitmap: Bitmap) -> Bitmap:
         """Checks the dot grid; pads endless labels shorter than the printer's minimum length."""
         geometry = self.geometry

@@ -120,21 +120,37 @@ def head_rows(bitmap: Bitmap, setup: RasterSetup) -> np.ndarray:
     return np.packbits(full[:, ::-1], axis=1)
 
 
-def raster_lines(bitmap: Bitmap, setup: RasterSetup) -> bytes:
-    """The ``g``/``w``/``Z`` commands of one page."""
-    packed = head_rows(bitmap, setup)
+def raster_lines(bitmap: Bitmap, setup: RasterSetup, red: Bitmap | None = None) -> bytes:
+    """The ``g``/``w``/``Z`` commands of one page; on two-colour media each line is a black
+    (``w 01``) and a red (``w 02``) line, the red one from ``red`` (blank without it)."""
+    if not setup.two_colour:
+        return _one_colour_lines(head_rows(bitmap, setup), setup)
+    black = head_rows(bitmap, setup)
+    reds = head_rows(red, setup) if red is not None else np.zeros_like(black)
+    cache: dict[tuple[bytes, bytes], bytes] = {}
+    out = []
+    for black_row, red_row in zip(black, reds, strict=True):
+        key = (black_row.tobytes(), red_row.tobytes())
+        line = cache.get(key)
+        if line is None:
+            line = _line(key[0], setup, b"w\x01") + _line(key[1], setup, b"w\x02")
+            cache[key] = line
+        out.append(line)
+    return b"".join(out)
+
+
+def _one_colour_lines(packed: np.ndarray, setup: RasterSetup) -> bytes:
     inked: list[bool] = np.any(packed, axis=1).tolist()
     cache: dict[bytes, bytes] = {}
-    red = _line(bytes(setup.head_bytes), setup, b"w\x02") if setup.two_colour else b""
     out = []
     for row, has_ink in zip(packed, inked, strict=True):
-        if not has_ink and not setup.two_colour:
+        if not has_ink:
             out.append(EMPTY_LINE)
             continue
         raw = row.tobytes()
         line = cache.get(raw)
         if line is None:
-            line = _line(raw, setup, b"w\x01" if setup.two_colour else b"g\x00") + red
+            line = _line(raw, setup, b"g\x00")
             cache[raw] = line
         out.append(line)
     return b"".join(out)
@@ -159,11 +175,12 @@ def page_header(setup: RasterSetup, lines: int, first: bool) -> bytes:
     return header
 
 
-def encode_job(bitmap: Bitmap, setup: RasterSetup, copies: int = 1) -> bytes:
-    """A complete job printing ``bitmap`` ``copies`` times (one page per copy, cut after each)."""
+def encode_job(bitmap: Bitmap, setup: RasterSetup, copies: int = 1, red: Bitmap | None = None) -> bytes:
+    """A complete job printing ``bitmap`` (and on two-colour media its ``red`` plane) ``copies``
+    times, one page per copy, cut after each."""
     if copies < 1:
         raise ValueError(f"copies must be at least 1, not {copies}")
-    lines = raster_lines(bitmap, setup)
+    lines = raster_lines(bitmap, setup, red)
     preamble = INVALIDATE * setup.invalidate_bytes + INITIALIZE + RASTER_MODE
     pages = [
         page_header(setup, bitmap.shape[0], first=(n == 0)) + lines + (LAST_PAGE if n == copies - 1 else NEXT_PAGE)

@@ -36,6 +36,8 @@ class RenderRequest:
     min_zoom: float = 0.8
     #: Other printers' media (name, width mm, length mm or None) to suggest when it does not fit.
     alternatives: tuple[tuple[str, float, float | None], ...] = ()
+    #: Split the page into black and red planes (two-colour media).
+    red: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,11 +59,20 @@ class RenderResult:
     tracking: str | None
     findings: tuple[Finding, ...] = ()
     record: dict[str, Any] = field(default_factory=dict)
+    red_packed: bytes | None = None
 
     @property
     def bitmap(self) -> Bitmap:
+        return self._unpack(self.packed)
+
+    @property
+    def red(self) -> Bitmap | None:
+        """The red plane (two-colour media), or None."""
+        return None if self.red_packed is None else self._unpack(self.red_packed)
+
+    def _unpack(self, packed: bytes) -> Bitmap:
         rows, dots = self.shape
-        bits = np.unpackbits(np.frombuffer(self.packed, dtype=np.uint8).reshape(rows, -1), axis=1)
+        bits = np.unpackbits(np.frombuffer(packed, dtype=np.uint8).reshape(rows, -1), axis=1)
         return bits[:, :dots].astype(np.bool_)
 
 
@@ -83,7 +94,7 @@ def open_document(path: str) -> pymupdf.Document:
 def render_page_job(request: RenderRequest) -> RenderResult:
     doc = open_document(request.document_path)
     page = doc[request.page]
-    rendered = render_label(page, request.geometry, request.threshold)
+    rendered = render_label(page, request.geometry, request.threshold, red=request.red)
     bitmap, posting, tracking, findings, record = run_preflight(page, rendered, request)
     too_small = fit_finding(rendered, request, (pt_to_mm(page.rect.width), pt_to_mm(page.rect.height)))
     if too_small:
@@ -99,6 +110,7 @@ def render_page_job(request: RenderRequest) -> RenderResult:
         tracking=tracking,
         findings=tuple(findings),
         record=record,
+        red_packed=None if rendered.red is None else np.packbits(rendered.red, axis=1).tobytes(),
     )
 
 

@@ -39,6 +39,8 @@ class RenderedLabel:
     transform: pymupdf.Matrix
     fit: Fit
     dpi: int
+    #: The red plane, for two-colour (black/red) media; None when not asked for.
+    red: Bitmap | None = None
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -67,8 +69,13 @@ def ink_box(page: pymupdf.Page) -> Box | None:
     return Box(x0, y0, x1, y1)
 
 
-def render_label(page: pymupdf.Page, geometry: Geometry, threshold: int = 128, fit: Fit | None = None) -> RenderedLabel:
-    """Render ``page`` onto ``geometry``'s dot grid as a 1-bit bitmap of exactly the printable width."""
+def render_label(page: pymupdf.Page, geometry: Geometry, threshold: int = 128, fit: Fit | None = None,
+                 red: bool = False) -> RenderedLabel:
+    """Render ``page`` onto ``geometry``'s dot grid as a 1-bit bitmap of exactly the printable width.
+
+    With ``red``, the page is rendered in colour and split into a black and a red plane (for
+    Brother's black/red media): a dot is red where the colour is clearly red, black where it is
+    dark otherwise."""
     if fit is None:
         box = page_box(page)
         same = _same_size(box, geometry)
@@ -88,12 +95,24 @@ def render_label(page: pymupdf.Page, geometry: Geometry, threshold: int = 128, f
     # Integer shift that centres the content: whole dots only, so the grid is untouched.
     dx = round((width - turned.width) / 2 - turned.x0)
     dy = round((length - turned.height) / 2 - turned.y0)
-    pix = page.get_pixmap(matrix=matrix, clip=clip, colorspace=pymupdf.csGRAY, alpha=False)
+    pix = page.get_pixmap(matrix=matrix, clip=clip, colorspace=pymupdf.csRGB if red else pymupdf.csGRAY,
+                          alpha=False)
+    samples = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.stride)
+    if red:
+        rgb = samples[:, : pix.width * 3].reshape(pix.height, pix.width, 3).astype(np.int16)
+        red_dots = (rgb[..., 0] >= 128) & (rgb[..., 0] - np.maximum(rgb[..., 1], rgb[..., 2]) >= 96)
+        luma = (rgb[..., 0] * 299 + rgb[..., 1] * 587 + rgb[..., 2] * 114) // 1000
+        dots = (luma < threshold) & ~red_dots
+    else:
+        dots = samples[:, : pix.width] < threshold
     canvas = np.zeros((length, width), dtype=np.bool_)
-    dots = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.stride)[:, : pix.width] < threshold
     _paste(canvas, dots, pix.x + dx, pix.y + dy)
+    red_plane = None
+    if red:
+        red_plane = np.zeros((length, width), dtype=np.bool_)
+        _paste(red_plane, red_dots, pix.x + dx, pix.y + dy)
     transform = matrix * pymupdf.Matrix(1, 0, 0, 1, dx, dy)
-    return RenderedLabel(canvas, transform, fit, geometry.dpi)
+    return RenderedLabel(canvas, transform, fit, geometry.dpi, red_plane)
 
 
 def _same_size(box: Box, geometry: Geometry) -> bool:

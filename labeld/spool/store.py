@@ -75,12 +75,14 @@ class DocumentStore:
             write_durably(target, data)
         return sha, target
 
-    def bitmap_path(self, job_id: int) -> Path:
-        return self.bitmaps / f"{job_id // 1000:04d}" / f"{job_id}.png"
+    def bitmap_path(self, job_id: int, plane: str = "") -> Path:
+        """The rendered label of a job; ``plane="red"`` for the red plane of two-colour media."""
+        suffix = f"-{plane}" if plane else ""
+        return self.bitmaps / f"{job_id // 1000:04d}" / f"{job_id}{suffix}.png"
 
-    def put_bitmap(self, job_id: int, png: bytes) -> Path:
+    def put_bitmap(self, job_id: int, png: bytes, plane: str = "") -> Path:
         """Store a rendered label. Not fsynced: a bitmap lost in a crash is rendered again."""
-        path = self.bitmap_path(job_id)
+        path = self.bitmap_path(job_id, plane)
         path.parent.mkdir(parents=True, exist_ok=True)
         temp = path.with_name(f".{path.name}.tmp")
         temp.write_bytes(png)
@@ -92,6 +94,7 @@ class DocumentStore:
 
     def remove_bitmap(self, job_id: int) -> None:
         self.bitmap_path(job_id).unlink(missing_ok=True)
+        self.bitmap_path(job_id, "red").unlink(missing_ok=True)
 
     def free_bytes(self) -> int:
         stat = os.statvfs(self.root)

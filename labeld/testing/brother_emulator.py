@@ -225,9 +225,11 @@ class BrotherQLCore(PrinterCore):
         self.machine.respond(self.status(STATUS_PHASE, phase=PHASE_PRINTING))
         bitmap = self._decode(rows)
         length_mm = len(rows) * 25.4 / 300
-        extra: dict[str, Any] = {"red_dots": self._red_dots(red)} if red else {}
+        red_plane = self._decode(red) if red else None
+        extra: dict[str, Any] = {"red_dots": int(red_plane.sum())} if red_plane is not None else {}
         done = self.status(STATUS_PRINTED) + self.status(STATUS_PHASE)
-        if not self.machine.print_label(bitmap, length_mm, reply=done, cut=bool(page.get("auto_cut")), **extra):
+        if not self.machine.print_label(bitmap, length_mm, reply=done, red=red_plane, cut=bool(page.get("auto_cut")),
+                                        **extra):
             self.machine.respond(self.status(STATUS_ERROR))
             self._discarding = True
         return 1
@@ -253,9 +255,6 @@ class BrotherQLCore(PrinterCore):
             self.machine.event("dots-outside-label", dots=outside)
         result: Bitmap = unmirrored[:, left : left + dots].copy()
         return result
-
-    def _red_dots(self, rows: list[bytes]) -> int:
-        return int(np.unpackbits(np.frombuffer(b"".join(rows), dtype=np.uint8)).sum())
 
     def _reset_page(self, keep: dict[str, Any] | None = None) -> None:
         """A new page: page settings carry over to the next page of the same job (Brother

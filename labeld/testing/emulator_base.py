@@ -136,6 +136,7 @@ class Emulator:
         self.speed_mm_s = speed_mm_s
         self.name = name
         self.labels: list[Bitmap] = []
+        self.red_planes: list[Bitmap | None] = []
         self.events: list[dict[str, Any]] = []
         self.error: str | None = None
         self._pending = list(faults)
@@ -157,9 +158,11 @@ class Emulator:
         """A label's data began: from the next chunk on, a due disconnect fault strikes."""
         self._in_label = True
 
-    def print_label(self, bitmap: Bitmap, length_mm: float, reply: bytes = b"", **detail: Any) -> bool:
+    def print_label(self, bitmap: Bitmap, length_mm: float, reply: bytes = b"", red: Bitmap | None = None,
+                    **detail: Any) -> bool:
         """Print one decoded label; False (nothing printed) while the printer is in error.
-        ``reply`` is queued once the label is out, before any fault it sets off."""
+        ``reply`` is queued once the label is out, before any fault it sets off. A ``red`` plane
+        (two-colour media) is kept in :attr:`red_planes` and written as ``NNNN-red.png``."""
         self._in_label = False
         if self.error is not None:
             self.event("not-printed", label=len(self.labels) + 1, reason=self.error)
@@ -167,9 +170,12 @@ class Emulator:
         self._wait_for_head()
         with self._changed:
             self.labels.append(bitmap.copy())
+            self.red_planes.append(None if red is None else red.copy())
             number = len(self.labels)
             name = f"{number:04d}.png"
             (self.out_dir / name).write_bytes(to_png(bitmap))
+            if red is not None:
+                (self.out_dir / f"{number:04d}-red.png").write_bytes(to_png(red))
             self.event("printed", label=number, file=name, rows=int(bitmap.shape[0]),
                        dots=int(bitmap.shape[1]), **detail)
             self._ready_at = time.monotonic() + length_mm / self.current_speed
