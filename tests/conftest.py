@@ -6,12 +6,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pymupdf
 import pytest
 import zxingcpp
 
 from labeld.bitmap import Bitmap
+from labeld.media import Geometry
+from labeld.render.rasterize import render_label
 from labeld.testing.bench import EmulatorBench
 from labeld.testing.daemon import DaemonProcess
+from labeld.testing.labels import LabelSpec, label_pdf
 
 
 @pytest.fixture
@@ -43,3 +47,8 @@ def decode(bitmap: Bitmap) -> list[str]:
     added the way a label has one around it on the roll."""
     gray = np.pad(np.where(bitmap, 0, 255).astype(np.uint8), 20, constant_values=255)
     return sorted(b.text for b in zxingcpp.read_barcodes(gray))
+
+
+def render(spec: LabelSpec, geometry: Geometry) -> Bitmap:
+    """A generated label on ``geometry``'s dot grid, as labeld renders it."""
+    return render_label(pymupdf.open("pdf", label_pdf(spec))[0], geometry).bitmap

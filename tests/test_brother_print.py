@@ -6,18 +6,16 @@ import socket
 from pathlib import Path
 
 import numpy as np
-import pymupdf
 import pytest
-import zxingcpp
 
-from labeld.bitmap import Bitmap, from_png
+from labeld.bitmap import from_png
 from labeld.config import PrinterConfig
 from labeld.devices.base import open_device
 from labeld.drivers.brother_ql import BrotherQLDriver
-from labeld.media import Geometry
 from labeld.testing.brother_emulator import BrotherQLCore
 from labeld.testing.emulator_base import Emulator, TcpServer
-from labeld.testing.labels import LabelSpec, Symbol, label_pdf
+from labeld.testing.labels import LabelSpec, Symbol
+from tests.conftest import decode, render
 
 POSTING = "12345678-0012-1"
 LABELS = {
@@ -34,21 +32,8 @@ LABELS = {
 EXPECTED = {"62": {POSTING, "https://ozon.example/t/TRK1"}, "62x29": {POSTING, "TRK62X29"}, "29": {"12345678", "TRK29"}}
 
 
-def render(spec: LabelSpec, geometry: Geometry) -> Bitmap:
-    """The label at 300 dpi, threshold 128, on the printer's exact dot grid."""
-    page = pymupdf.open(stream=label_pdf(spec))[0]
-    pix = page.get_pixmap(dpi=geometry.dpi, colorspace=pymupdf.csGRAY, alpha=False)
-    gray = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.stride)[:, : pix.width]
-    rows = geometry.length_dots or pix.height
-    bitmap = np.zeros((rows, geometry.width_dots), dtype=bool)
-    h, w = min(rows, pix.height), min(geometry.width_dots, pix.width)
-    bitmap[:h, :w] = gray[:h, :w] < 128
-    return bitmap
 
 
-def decoded(bitmap: Bitmap) -> set[str]:
-    padded = np.pad(np.where(bitmap, 0, 255).astype(np.uint8), 20, constant_values=255)
-    return {b.text for b in zxingcpp.read_barcodes(padded)}
 
 
 def driver(media: str, uri: str = "tcp://127.0.0.1:9100") -> BrotherQLDriver:
@@ -60,7 +45,7 @@ def test_label_prints_dot_for_dot_over_tcp(media: str, tmp_path: Path) -> None:
     """The emulator's PNG equals the driver's input bitmap and its barcodes decode."""
     ql = driver(media)
     bitmap = render(LABELS[media], ql.geometry)
-    assert decoded(bitmap) == EXPECTED[media]
+    assert set(decode(bitmap)) == EXPECTED[media]
     emulator = Emulator(BrotherQLCore(media=media), tmp_path, speed_mm_s=5000)
     server = TcpServer(emulator)
     device = open_device(server.uri)
@@ -74,7 +59,7 @@ def test_label_prints_dot_for_dot_over_tcp(media: str, tmp_path: Path) -> None:
     printed = from_png((tmp_path / "0001.png").read_bytes())
     assert printed.shape == bitmap.shape
     assert np.array_equal(printed, bitmap)
-    assert decoded(printed) == EXPECTED[media]
+    assert set(decode(printed)) == EXPECTED[media]
     assert not [e for e in emulator.events if e["event"] in ("dots-outside-label", "line-count-mismatch")]
 
 

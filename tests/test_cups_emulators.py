@@ -10,21 +10,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import pymupdf
 import pytest
-import zxingcpp
 
 from labeld.bitmap import Bitmap
 from labeld.config import PrinterConfig
 from labeld.devices import open_device
 from labeld.drivers import make_driver
 from labeld.drivers.cups import CupsDriver
-from labeld.media import Geometry
 from labeld.testing.brother_emulator import BrotherQLCore
 from labeld.testing.cupsd import PrivateCupsd
 from labeld.testing.emulator_base import Emulator, TcpServer
 from labeld.testing.labels import LabelSpec, Symbol, label_pdf
 from labeld.testing.zpl_emulator import ZplCore
+from tests.conftest import decode, render
 
 POSTING = "12345678-0012-1"
 ZPL_LABEL = LabelSpec(posting=POSTING, tracking="TRK000000077")
@@ -40,22 +38,8 @@ def cupsd() -> Iterator[PrivateCupsd]:
         yield server
 
 
-def render(spec: LabelSpec, geometry: Geometry) -> Bitmap:
-    """The label on the printer's dot grid (no anti-aliasing, threshold 128)."""
-    pymupdf.TOOLS.set_aa_level(0)
-    page = pymupdf.open(stream=label_pdf(spec))[0]
-    pix = page.get_pixmap(dpi=geometry.dpi, colorspace=pymupdf.csGRAY, alpha=False)
-    gray = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.stride)[:, : pix.width]
-    rows = geometry.length_dots or pix.height
-    bitmap = np.zeros((rows, geometry.width_dots), dtype=bool)
-    h, w = min(rows, pix.height), min(geometry.width_dots, pix.width)
-    bitmap[:h, :w] = gray[:h, :w] < 128
-    return bitmap
 
 
-def decoded(bitmap: Bitmap) -> set[str]:
-    padded = np.pad(np.where(bitmap, 0, 255).astype(np.uint8), 20, constant_values=255)
-    return {b.text for b in zxingcpp.read_barcodes(padded)}
 
 
 def cups_driver(uri: str, fmt: str, media: str, dpi: int = 0) -> CupsDriver:
@@ -76,7 +60,7 @@ def test_zpl_through_a_raw_queue_is_dot_exact(cupsd: PrivateCupsd, tmp_path: Pat
     """format = "zpl": the ZPL emulator behind CUPS prints exactly labeld's 203-dpi bitmap."""
     driver = cups_driver(cupsd.uri("zebra_raw"), "zpl", "75x120mm", dpi=203)
     bitmap = render(ZPL_LABEL, driver.geometry)
-    assert decoded(bitmap) == ZPL_EXPECTED
+    assert set(decode(bitmap)) == ZPL_EXPECTED
     server = TcpServer(Emulator(ZplCore(dpi=203), tmp_path, speed_mm_s=5000))
     try:
         print_through(cupsd, "zebra_raw", driver, bitmap, server)
@@ -85,7 +69,7 @@ def test_zpl_through_a_raw_queue_is_dot_exact(cupsd: PrivateCupsd, tmp_path: Pat
         server.stop()
     assert printed.shape == bitmap.shape
     assert np.array_equal(printed, bitmap)
-    assert decoded(printed) == ZPL_EXPECTED
+    assert set(decode(printed)) == ZPL_EXPECTED
     assert (tmp_path / "0001.png").exists()
 
 
@@ -93,7 +77,7 @@ def test_brother_through_a_raw_queue_is_dot_exact(cupsd: PrivateCupsd, tmp_path:
     """format = "brother_ql": the QL emulator behind CUPS prints exactly labeld's 62x29 bitmap."""
     driver = cups_driver(cupsd.uri("ql_raw"), "brother_ql", "62x29")
     bitmap = render(QL_LABEL, driver.geometry)
-    assert decoded(bitmap) == QL_EXPECTED
+    assert set(decode(bitmap)) == QL_EXPECTED
     server = TcpServer(Emulator(BrotherQLCore(media="62x29"), tmp_path, speed_mm_s=5000))
     try:
         print_through(cupsd, "ql_raw", driver, bitmap, server)
@@ -101,7 +85,7 @@ def test_brother_through_a_raw_queue_is_dot_exact(cupsd: PrivateCupsd, tmp_path:
     finally:
         server.stop()
     assert np.array_equal(printed, bitmap)
-    assert decoded(printed) == QL_EXPECTED
+    assert set(decode(printed)) == QL_EXPECTED
 
 
 def test_pdf_through_cups_zebra_driver_queue_reads(cupsd: PrivateCupsd, tmp_path: Path) -> None:
@@ -119,4 +103,4 @@ def test_pdf_through_cups_zebra_driver_queue_reads(cupsd: PrivateCupsd, tmp_path
         printed = server.labels[0]
     finally:
         server.stop()
-    assert decoded(printed) == ZPL_EXPECTED
+    assert set(decode(printed)) == ZPL_EXPECTED
