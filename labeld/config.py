@@ -129,10 +129,6 @@ class Config:
     def printer(self, name: str) -> PrinterConfig | None:
         return next((p for p in self.printers if p.name == name), None)
 
-    @property
-    def spool_dir(self) -> Path:
-        return self.daemon.state_dir
-
 
 _SECTIONS: dict[str, type] = {
     "daemon": DaemonConfig,

@@ -10,7 +10,7 @@ from typing import Any
 
 from labeld import __version__
 from labeld.config import PrinterConfig, describe, load_config, resolve_config
-from labeld.errors import ConfigError, LabeldError, RejectedInput
+from labeld.errors import ConfigError, LabeldError
 
 DEFAULT_DPI = {"brother_ql": 300, "zpl": 203, "preview": 300}
 DEFAULT_MEDIA = {"brother_ql": "62", "zpl": "75x120mm", "preview": "75x120mm"}
@@ -105,9 +105,6 @@ def cmd_preflight(args: argparse.Namespace) -> int:
     return 0 if report["ok"] else 1
 
 
-def _reject(error: RejectedInput) -> int:
-    print(f"labeld: {error.reason}", file=sys.stderr)
-    return 1
 
 
 if __name__ == "__main__":

@@ -179,9 +179,6 @@ class Daemon:
             component.stop()
         self.components = []
 
-    def request_stop(self) -> None:
-        self._stop.set()
-
     # ----- main loop ----------------------------------------------------------------------
 
     def run(self) -> None:

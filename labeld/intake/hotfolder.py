@@ -102,11 +102,6 @@ class HotFolder:
         thread.start()
         self._threads.append(thread)
 
-    def idle(self) -> bool:
-        """True when nothing is queued or being taken (for tests and status)."""
-        with self._pending_lock:
-            return not self._pending and self._queue.empty()
-
     # ----- noticing files -------------------------------------------------------------------
 
     def scan(self) -> None:

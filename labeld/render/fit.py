@@ -59,8 +59,6 @@ def pt_to_mm(pt: float) -> float:
     return pt * MM_PER_INCH / PT_PER_INCH
 
 
-def mm_to_pt(mm: float) -> float:
-    return mm * PT_PER_INCH / MM_PER_INCH
 
 
 def fits(size: tuple[float, float], room: tuple[float, float | None]) -> bool:

@@ -318,11 +318,6 @@ class Spool:
         )
         return _job(rows[0]) if rows else None
 
-    def document_path_info(self, document_id: int) -> tuple[str, str, str | None]:
-        """(sha256, kind, sidecar json) of a document."""
-        row = self._query("SELECT sha256, kind, sidecar FROM documents WHERE id = ?", (document_id,))[0]
-        return row[0], row[1], row[2]
-
     # ----- changes ------------------------------------------------------------------------
 
     def transition(self, job_id: int, target: JobState, reason: str, *, expect: frozenset[JobState] | None = None,
@@ -417,6 +412,3 @@ class Spool:
             still = {r[0] for r in db.execute(
                 f"SELECT sha256 FROM documents WHERE sha256 IN ({','.join('?' * len(hashes))})", list(hashes))}
         return sorted(hashes - still), job_ids
-
-    def integrity_check(self) -> str:
-        return str(self._query("PRAGMA integrity_check")[0][0])

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 from pathlib import Path
 
 
@@ -32,12 +31,6 @@ def write_durably(target: Path, data: bytes) -> None:
     fsync_dir(target.parent)
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as src:
-        for chunk in iter(lambda: src.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class DocumentStore:
@@ -52,21 +45,6 @@ class DocumentStore:
 
     def document_path(self, sha256: str) -> Path:
         return self.documents / sha256[:2] / sha256
-
-    def put_file(self, source: Path) -> tuple[str, Path]:
-        """Copy ``source`` in; returns its hash and stored path. Idempotent for equal content."""
-        sha = sha256_file(source)
-        target = self.document_path(sha)
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            temp = target.with_name(f".{sha}.{os.getpid()}.tmp")
-            with open(source, "rb") as src, open(temp, "wb") as out:
-                shutil.copyfileobj(src, out, 1 << 20)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temp, target)
-            fsync_dir(target.parent)
-        return sha, target
 
     def put_bytes(self, data: bytes) -> tuple[str, Path]:
         sha = hashlib.sha256(data).hexdigest()
