@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import pwd
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,3 +54,11 @@ def decode(bitmap: Bitmap) -> list[str]:
 def render(spec: LabelSpec, geometry: Geometry) -> Bitmap:
     """A generated label on ``geometry``'s dot grid, as labeld renders it."""
     return render_label(pymupdf.open("pdf", label_pdf(spec))[0], geometry).bitmap
+
+
+def become(user: str) -> None:
+    """In a forked child: take ``user``'s groups, gid and uid, in that order (root only)."""
+    entry = pwd.getpwnam(user)
+    os.setgroups(os.getgrouplist(user, entry.pw_gid))
+    os.setgid(entry.pw_gid)
+    os.setuid(entry.pw_uid)

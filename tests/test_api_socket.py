@@ -6,7 +6,6 @@ from __future__ import annotations
 import grp
 import json
 import os
-import pwd
 import shutil
 import socket
 import stat
@@ -20,6 +19,7 @@ import pytest
 
 from labeld.cli.client import UnixHTTPConnection
 from labeld.testing.daemon import DaemonProcess
+from tests.conftest import become
 
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="creating users and switching to them needs root")
 
@@ -89,10 +89,7 @@ def request_as(user: str, path: Path) -> tuple[int, str]:
     if pid == 0:  # pragma: no cover - runs in the child
         code = 1
         try:
-            entry = pwd.getpwnam(user)
-            os.setgroups(os.getgrouplist(user, entry.pw_gid))
-            os.setgid(entry.pw_gid)
-            os.setuid(entry.pw_uid)
+            become(user)
             try:
                 connection = UnixHTTPConnection(path, timeout=10)
                 connection.request("GET", "/v1/status")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pytest
 
 from labeld.service.peercred import Authorizer, PeerCredentials, peer_credentials
+from tests.conftest import become
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="creating users and switching to them needs root")
 
@@ -70,10 +71,7 @@ def _client(user: str, name: bytes, writer: int) -> None:
     """In the forked child: become ``user`` (groups, gid, uid, in that order), connect, report the answer."""
     code = 1
     try:
-        entry = pwd.getpwnam(user)
-        os.setgroups(os.getgrouplist(user, entry.pw_gid))
-        os.setgid(entry.pw_gid)
-        os.setuid(entry.pw_uid)
+        become(user)
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.connect(name)
             os.write(writer, sock.recv(4096))

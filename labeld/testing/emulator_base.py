@@ -323,11 +323,7 @@ class TcpServer:
         return f"tcp://{self.host}:{self.port}"
 
     def stop(self) -> None:
-        self._stop.set()
-        with contextlib.suppress(OSError):
-            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
-        self._listener.close()
-        self._thread.join(timeout=5)
+        stop_listener(self._listener, self._stop, self._thread)
 
     def _serve(self) -> None:
         while not self._stop.is_set():
@@ -435,3 +431,12 @@ class PtyServer:
         if replies:
             with contextlib.suppress(OSError):
                 os.write(self._master, replies)
+
+
+def stop_listener(listener: socket.socket, stop: threading.Event, thread: threading.Thread) -> None:
+    """Stop a server thread blocked in ``accept()`` (closing alone does not wake it on Linux)."""
+    stop.set()
+    with contextlib.suppress(OSError):
+        listener.shutdown(socket.SHUT_RDWR)
+    listener.close()
+    thread.join(timeout=5)

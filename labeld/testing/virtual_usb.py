@@ -31,7 +31,7 @@ from typing import Any, Protocol
 import usb.backend
 import usb.core
 
-from labeld.testing.emulator_base import Disconnected, Emulator
+from labeld.testing.emulator_base import Disconnected, Emulator, stop_listener
 
 SOCKET_ENV = "LABELD_VIRTUAL_USB"
 EP_OUT = 0x01
@@ -255,11 +255,7 @@ class UsbSocketServer:
         self._thread.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        with contextlib.suppress(OSError):
-            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
-        self._listener.close()
-        self._thread.join(timeout=5)
+        stop_listener(self._listener, self._stop, self._thread)
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 
