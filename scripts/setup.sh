@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # Install what labeld needs on a Debian machine (as root) into ./.venv.
 #   scripts/setup.sh run    the daemon's needs
-#   scripts/setup.sh test   plus what the test suite needs (cups for a private cupsd, systemd-analyze, linters)
+#   scripts/setup.sh test   plus what the test suite needs (a private cupsd with its backends,
+#                           systemd-analyze, linters), then checks that every piece is really there
 set -euo pipefail
 cd "$(dirname "$0")/.."
 purpose="${1:-run}"
 
+# libcups2-dev: pycups (the `cups` driver and device) builds against it.
 system_packages=(python3 python3-venv python3-dev gcc pkg-config libcups2-dev)
 if [ "$purpose" = test ]; then
-    system_packages+=(cups-daemon cups-client cups-bsd cups-filters systemd passwd util-linux)
+    # cups: the socket/lpd/usb backends (the tests' queues print to socket://), cups-daemon: cupsd,
+    # cups-client: lpadmin/lpstat/lp, cups-bsd: lpr, cups-filters: the PDF filters of driver queues,
+    # cups-ipp-utils: ipptool; systemd: systemd-analyze for the unit checks; passwd/util-linux: the
+    # throwaway users of the socket-permission tests.
+    system_packages+=(cups cups-daemon cups-client cups-bsd cups-filters cups-ipp-utils systemd passwd util-linux)
 fi
 
 missing=()
@@ -34,4 +40,8 @@ extras="cups"
 [ "$purpose" = test ] && extras="cups,test"
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e ".[${extras}]"
+
+if [ "$purpose" = test ]; then
+    scripts/check-test-machine.sh
+fi
 echo "setup: ready (.venv, extras: ${extras})" >&2

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# After `scripts/setup.sh test`: is every piece the test suite uses really on this machine?
+# One line per missing piece, naming it and the Debian package that brings it; exit 1 if any is missing.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PATH="$PATH:/usr/sbin:/sbin"
+missing=0
+
+need_command() {  # need_command COMMAND PACKAGE WHAT
+    if ! command -v "$1" >/dev/null 2>&1; then
+        echo "setup: missing: $1 ($3; Debian package $2)" >&2
+        missing=1
+    fi
+}
+
+need_file() {  # need_file PATH PACKAGE WHAT
+    if [ ! -e "$1" ]; then
+        echo "setup: missing: $1 ($3; Debian package $2)" >&2
+        missing=1
+    fi
+}
+
+need_command cupsd cups-daemon "the private CUPS server of the CUPS tests"
+need_command lpadmin cups-client "creates the test queues"
+need_command lpstat cups-client "reads the test queues"
+need_command lp cups-client "submits test jobs"
+need_command ipptool cups-ipp-utils "submits IPP jobs like a remote client"
+need_file /usr/lib/cups/backend/socket cups "the socket:// backend the test queues print through"
+need_file /usr/lib/cups/filter/pdftopdf cups-filters "the PDF filter of CUPS driver queues"
+need_command systemd-analyze systemd "checks the systemd unit"
+need_command useradd passwd "creates the throwaway users of the socket tests"
+for tool in ruff mypy pytest; do
+    [ -x ".venv/bin/$tool" ] || { echo "setup: missing: .venv/bin/$tool (pip extra [test])" >&2; missing=1; }
+done
+if ! .venv/bin/python -c "import cups" 2>/dev/null; then
+    echo "setup: missing: pycups in .venv (pip extra [cups]; builds against Debian package libcups2-dev)" >&2
+    missing=1
+fi
+exit "$missing"
