@@ -37,6 +37,8 @@ class DaemonConfig:
     state_dir: Path = _kind("path", Path("/var/lib/labeld"))
     socket: Path = _kind("path", Path("/run/labeld/labeld.sock"))
     socket_group: str = _kind("str", "labeld")
+    #: Users who may only submit documents and follow their jobs on the socket (the CUPS backend's ``lp``).
+    submit_users: tuple[str, ...] = _kind("strings", ())
     retention: float = _kind("duration", 7 * 86400.0)
     log_level: str = _kind("choice", "info", choices=("debug", "info", "warning", "error"))
 

@@ -31,6 +31,10 @@ MAX_EVENT_WAIT = 60.0
 JOB_ID = re.compile(r"^[0-9]{1,12}$")
 REPRINT_KEYS = frozenset({"copies", "printer", "force"})
 UPLOAD_TYPES = frozenset({"application/pdf", "application/octet-stream", "application/zpl"})
+#: What a ``submit``-scope peer (daemon.submit_users, e.g. CUPS's lp) may do: hand a document
+#: over and follow its jobs. Not: previews (label content), job lists, or changing anything.
+SUBMIT_ROUTES = frozenset({("POST", "v1/documents"), ("GET", "v1/jobs/{id}"), ("GET", "v1/events"),
+                           ("GET", "v1/printers"), ("GET", "v1/status")})
 
 
 class ApiError(Exception):
@@ -57,6 +61,7 @@ class Request:
     content_type: str
     read_body: Callable[[int], bytes]
     params: dict[str, str] = field(default_factory=dict)
+    scope: str = "control"
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,9 @@ class Router:
             if method != request.method:
                 allowed.append(method)
                 continue
+            if request.scope != "control" and (method, "/".join(pattern)) not in SUBMIT_ROUTES:
+                raise ApiError(403, "forbidden", "this user may only submit documents and follow their jobs "
+                               "(daemon.submit_users); labelctl needs membership of daemon.socket_group")
             request.params = params
             return handler
         if allowed:
@@ -160,7 +168,8 @@ class Router:
         data = request.read_body(limit)
         if not data:
             raise ApiError(400, "empty_body", "the request has no document; send the PDF as the request body")
-        return _accepted(self.ops.upload(data, request.query), status=201)
+        accepted = self.ops.upload(data, request.query)
+        return _accepted(accepted, status=200 if accepted.repeat else 201)
 
     def reprint_job(self, request: Request) -> Response:
         new = self.ops.reprint_job(_job_id(request), _reprint_body(request))
@@ -268,7 +277,7 @@ def _job_answer(job: Job) -> Response:
 
 def _accepted(accepted: Accepted, status: int = 201) -> Response:
     return Response.json({"document": accepted.document_name, "job_ids": list(accepted.job_ids),
-                          "printers": list(accepted.printers)}, status)
+                          "printers": list(accepted.printers), "repeat": accepted.repeat}, status)
 
 
 def parse_query(raw: str) -> dict[str, str]:

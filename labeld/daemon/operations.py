@@ -14,6 +14,7 @@ media check still apply.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -38,7 +39,10 @@ DOCUMENT_NAME = re.compile(r"^[^/\\\x00-\x1f.][^/\\\x00-\x1f]{0,199}$")
 POSTING = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 HOLDABLE = frozenset({JobState.QUEUED, JobState.READY})
 HELD = frozenset({JobState.HELD})
-UPLOAD_PARAMS = frozenset({"printer", "copies", "posting_number", "tracking_number", "issued_at", "name"})
+UPLOAD_PARAMS = frozenset({"printer", "copies", "posting_number", "tracking_number", "issued_at", "name",
+                           "requested_by", "key"})
+#: An upload's idempotency key: the same key again answers the first upload's jobs (a CUPS job's uuid).
+UPLOAD_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 
 
 class OperationError(LabeldError):
@@ -97,6 +101,7 @@ class ReprintRequest:
 class Operations:
     def __init__(self, daemon: DaemonView) -> None:
         self.daemon = daemon
+        self._keyed_uploads = threading.Lock()
 
     @property
     def spool(self) -> Spool:
@@ -185,7 +190,18 @@ class Operations:
             raise BadRequest(f"name {name!r} is not a plain file name (no slashes, no leading dot)")
         if "printer" in params:
             self._check_printer(params["printer"])
-        return self.daemon.acceptor.accept(data, name=name, source="api", sidecar=_sidecar(params))
+        sidecar = _sidecar(params)
+        if "key" not in params:
+            return self.daemon.acceptor.accept(data, name=name, source="api", sidecar=sidecar)
+        if not UPLOAD_KEY.match(params["key"]):
+            raise BadRequest("key must be 1 to 200 visible ASCII characters (no spaces)")
+        intake_key = f"api:{params['key']}"
+        with self._keyed_uploads:  # one keyed upload at a time: a key is stored once
+            known = self.spool.document_by_intake_key(intake_key)
+            if known is not None:
+                document, jobs = known
+                return Accepted(document, tuple(j for j, _ in jobs), tuple(p for _, p in jobs), repeat=True)
+            return self.daemon.acceptor.accept(data, name=name, source="api", sidecar=sidecar, intake_key=intake_key)
 
     # ----- changing jobs --------------------------------------------------------------------
 
@@ -338,7 +354,7 @@ def _check_posting(posting: str) -> None:
 
 
 def _sidecar(params: dict[str, str]) -> Sidecar:
-    raw: dict[str, Any] = {k: v for k, v in params.items() if k != "name"}
+    raw: dict[str, Any] = {k: v for k, v in params.items() if k not in ("name", "key")}
     if "copies" in raw:
         try:
             raw["copies"] = int(raw["copies"])

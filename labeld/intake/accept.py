@@ -27,9 +27,13 @@ def inspect_in_process(data: bytes, max_pages: int, max_page_mm: float) -> Docum
 
 @dataclass(frozen=True)
 class Accepted:
+    """A committed document. ``repeat`` is True when an upload's ``key`` named a document the
+    spool already had: nothing new was stored and these are that document's jobs."""
+
     document_name: str
     job_ids: tuple[int, ...]
     printers: tuple[str, ...]
+    repeat: bool = False
 
 
 class Acceptor:
@@ -82,6 +86,8 @@ class Acceptor:
         doc = NewDocument(sha256=sha, name=name, source=source, size=len(data), pages=len(labels), kind=info.kind,
                           intake_key=intake_key, sidecar=sidecar.to_json() or None, folder=folder)
         where = f"from {source}" + (f" ({folder}/)" if folder else "")
+        if sidecar.requested_by:
+            where += f", requested by {sidecar.requested_by}"
         job_ids = self.spool.add_document(doc, labels, f"accepted {name} {where}")
         return Accepted(name, tuple(job_ids), tuple(printers))
 

@@ -1,4 +1,5 @@
-"""Sidecar JSON beside a PDF: printer, copies, posting and tracking numbers, issue time."""
+"""Sidecar JSON beside a PDF: printer, copies, posting and tracking numbers, issue time, and who
+asked for the print (``requested_by``: a person or system, shown in the job's history)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ class Sidecar:
     posting_number: str | None = None
     tracking_number: str | None = None
     issued_at: float | None = None
+    requested_by: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -39,7 +41,7 @@ def parse_sidecar(data: bytes) -> Sidecar:
 
 
 def sidecar_from_mapping(raw: dict[str, Any]) -> Sidecar:
-    known = {"printer", "copies", "posting_number", "tracking_number", "issued_at"}
+    known = {"printer", "copies", "posting_number", "tracking_number", "issued_at", "requested_by"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise RejectedInput(f"sidecar has unknown keys {', '.join(unknown)}; known: {', '.join(sorted(known))}")
@@ -47,10 +49,12 @@ def sidecar_from_mapping(raw: dict[str, Any]) -> Sidecar:
     copies = raw.get("copies", 1)
     if isinstance(copies, bool) or not isinstance(copies, int) or not 1 <= copies <= MAX_COPIES:
         problems.append(f"copies must be a whole number from 1 to {MAX_COPIES}, not {copies!r}")
-    for key in ("printer", "posting_number", "tracking_number"):
+    for key in ("printer", "posting_number", "tracking_number", "requested_by"):
         value = raw.get(key)
         if value is not None and (not isinstance(value, str) or not value or len(value) > 200):
-            problems.append(f"{key} must be a non-empty string, not {value!r}")
+            problems.append(f"{key} must be a non-empty string of at most 200 characters, not {value!r}")
+        elif isinstance(value, str) and not value.isprintable():
+            problems.append(f"{key} must be printable text without control characters, not {value!r}")
     issued: float | None = None
     if raw.get("issued_at") is not None:
         try:
@@ -59,7 +63,8 @@ def sidecar_from_mapping(raw: dict[str, Any]) -> Sidecar:
             problems.append(f"issued_at: {error}")
     if problems:
         raise RejectedInput("sidecar: " + "; ".join(problems), {"sidecar": raw})
-    return Sidecar(raw.get("printer"), copies, raw.get("posting_number"), raw.get("tracking_number"), issued)
+    return Sidecar(raw.get("printer"), copies, raw.get("posting_number"), raw.get("tracking_number"), issued,
+                   raw.get("requested_by"))
 
 
 def parse_timestamp(value: object) -> float:

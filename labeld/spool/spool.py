@@ -81,6 +81,7 @@ class Job:
     document_kind: str
     document_source: str
     preflight: dict[str, Any] = field(default_factory=dict)
+    requested_by: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -113,6 +114,7 @@ class Job:
                 "sha256": self.document_sha256,
                 "kind": self.document_kind,
                 "source": self.document_source,
+                "requested_by": self.requested_by,
             },
         }
 
@@ -135,7 +137,8 @@ _JOB_SELECT = """
     SELECT j.id, j.label_id, j.printer, j.copies, j.state, j.reason, j.confirmed, j.created_at,
            j.updated_at, j.attempts, j.reprint_of, j.duplicate_of, j.forced, j.interrupted,
            l.document_id, l.page, l.posting, l.tracking, l.issued_at, l.expires_at, l.content_hash,
-           l.width_mm, l.height_mm, d.name, d.sha256, d.kind, d.source, l.preflight
+           l.width_mm, l.height_mm, d.name, d.sha256, d.kind, d.source, l.preflight,
+           json_extract(d.sidecar, '$.requested_by')
     FROM jobs j JOIN labels l ON l.id = j.label_id JOIN documents d ON d.id = l.document_id
 """
 
@@ -145,9 +148,10 @@ def _job(row: Sequence[Any]) -> Job:
     values[4] = JobState(values[4])
     for index in (6, 12, 13):
         values[index] = bool(values[index])
+    requested_by = values.pop()
     raw_preflight = values.pop()
     preflight = json.loads(raw_preflight) if raw_preflight else {}
-    return Job(*values, preflight=preflight)  # type: ignore[misc]  # the row's columns are Job's fields in order
+    return Job(*values, preflight=preflight, requested_by=requested_by)  # type: ignore[misc]  # the row's columns are Job's fields in order
 
 
 class Spool:
@@ -239,6 +243,15 @@ class Spool:
 
     def has_intake_key(self, key: str) -> bool:
         return bool(self._query("SELECT 1 FROM documents WHERE intake_key = ?", (key,)))
+
+    def document_by_intake_key(self, key: str) -> tuple[str, list[tuple[int, str]]] | None:
+        """The name and original (not reprint) jobs ``(id, printer)`` of the document taken with ``key``."""
+        rows = self._query(
+            "SELECT d.name, j.id, j.printer FROM documents d JOIN labels l ON l.document_id = d.id"
+            " JOIN jobs j ON j.label_id = l.id WHERE d.intake_key = ? AND j.reprint_of IS NULL ORDER BY j.id", (key,))
+        if not rows:
+            return None
+        return rows[0][0], [(int(job_id), printer) for _, job_id, printer in rows]
 
     def add_reprint(self, job: Job, printer: str, copies: int, reason: str, forced: bool) -> int:
         with self.transaction() as db:
