@@ -18,12 +18,12 @@ from labeld import __version__
 from labeld.cli import formatting as fmt
 from labeld.cli.client import Client, DaemonUnreachable, RequestRefused, path_part, socket_path
 from labeld.cli.completion import bash_completion
+from labeld.cli.follow import event_mark, follow
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 WATCH_POLL = 25.0
 #: Uploads at least this large show a progress line on a terminal.
 PROGRESS_BYTES = 2 << 20
-FINISHED = {"printed", "rejected", "superseded", "duplicate", "cancelled", "failed", "held", "uncertain"}
 
 Command = Callable[[Client, argparse.Namespace], Any]
 
@@ -161,6 +161,7 @@ def cmd_print(client: Client, args: argparse.Namespace) -> int:
         raise RequestRefused(0, "file", f"cannot read {args.file}: {error.strerror}") from None
     query = {"name": args.file.name, "printer": args.printer, "copies": args.copies, "posting_number": args.posting}
     show = sys.stderr.isatty() and len(data) >= PROGRESS_BYTES and not args.json
+    mark = event_mark(client) if args.wait else 0
     answer = client.upload(data, query, progress=_upload_progress if show else None)
     if show:
         print(file=sys.stderr)
@@ -169,7 +170,7 @@ def cmd_print(client: Client, args: argparse.Namespace) -> int:
     code = emit(args, answer, f"accepted {answer['document']}: {len(ids)} label{'s' if len(ids) != 1 else ''} "
                 f"as {fmt.job_ids(ids)} on {printers}")
     if args.wait:
-        return _wait_printed(client, ids, show_progress=sys.stderr.isatty())
+        return _wait_printed(client, ids, mark, show_progress=sys.stderr.isatty())
     return code
 
 
@@ -178,25 +179,14 @@ def _upload_progress(sent: int, total: int) -> None:
           file=sys.stderr, flush=True)
 
 
-def _wait_printed(client: Client, ids: list[int], show_progress: bool) -> int:
+def _wait_printed(client: Client, ids: list[int], mark: int, show_progress: bool) -> int:
     """Follow the events of ``ids`` until each has finished; 1 if any did not print."""
-    states: dict[int, str] = {}
-    start = min(ids)
-    last: int | None = None
-    wanted = set(ids)
-    for job in client.call("GET", "/v1/jobs", query={"limit": 1000})["jobs"]:
-        if job["id"] in wanted:
-            states[job["id"]] = job["state"]
-    while sum(states.get(i) in FINISHED for i in ids) < len(ids):
-        answer = client.call("GET", "/v1/events", query={"after": last, "timeout": WATCH_POLL},
-                             timeout=WATCH_POLL + 15)
-        last = answer["last"]
-        for event in answer["events"]:
-            if event["job"] >= start and event["job"] in wanted:
-                states[event["job"]] = event["to"]
-        if show_progress:
-            done = sum(s == "printed" for s in states.values())
-            print(f"\rprinted {done} of {len(ids)}", end="", file=sys.stderr, flush=True)
+
+    def progress(states: dict[int, str]) -> None:
+        done = sum(s == "printed" for s in states.values())
+        print(f"\rprinted {done} of {len(ids)}", end="", file=sys.stderr, flush=True)
+
+    states = follow(client, ids, mark, poll=WATCH_POLL, on_tick=progress if show_progress else None)
     if show_progress:
         print(file=sys.stderr)
     failed = [i for i in ids if states.get(i) != "printed"]
