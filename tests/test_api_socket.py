@@ -144,7 +144,8 @@ def test_submit_user_gets_in_by_acl_and_may_only_submit(accounts: tuple[str, str
     sections = {"daemon": {"socket": str(sock), "socket_group": group, "submit_users": [submitter]}}
     with DaemonProcess(private / "d", sections=sections):
         assert stat.S_IMODE(sock.stat().st_mode) == 0o660 and stat.S_IMODE(private.stat().st_mode) == 0o710
-        status, body = request_as(submitter, sock, "POST", "/v1/documents?requested_by=cups", batch_pdf(1, first_posting=84000000))
+        pdf = batch_pdf(1, first_posting=84000000)
+        status, body = request_as(submitter, sock, "POST", "/v1/documents?requested_by=cups", pdf)
         assert status == 201, body
         job = json.loads(body)["job_ids"][0]
         assert request_as(submitter, sock, "GET", f"/v1/jobs/{job}")[0] == 200

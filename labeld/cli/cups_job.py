@@ -200,10 +200,10 @@ def verdict(jobs: Sequence[Mapping[str, object]], waited: float) -> Verdict:
         head = f"{len(refused)} of {count} label{_s(count)} not printed"
         if printed:
             head += f" ({len(printed)} printed)"
-        return Verdict(Exit.FAILED, f"{head}: {_reasons(refused)}")
+        return Verdict(Exit.FAILED, f"{head}: {_reasons(refused, count)}")
     if held:
         first = held[0]["id"]
-        return Verdict(Exit.HOLD, f"labeld holds {len(held)} of {count} label{_s(count)}: {_reasons(held)}. "
+        return Verdict(Exit.HOLD, f"labeld holds {len(held)} of {count} label{_s(count)}: {_reasons(held, count)}. "
                                   f"After `labelctl release {first}`, release this job in CUPS to follow it "
                                   "(nothing is sent twice)")
     if len(printed) < count:
@@ -213,14 +213,14 @@ def verdict(jobs: Sequence[Mapping[str, object]], waited: float) -> Verdict:
                             f"(labeld {job_ids(sorted(int(str(j['id'])) for j in jobs))})")
 
 
-def _reasons(jobs: Sequence[Mapping[str, object]]) -> str:
-    """The distinct reasons of ``jobs``, each with the pages it applies to."""
+def _reasons(jobs: Sequence[Mapping[str, object]], total: int) -> str:
+    """The distinct reasons of ``jobs``, each with the pages it applies to (of a ``total``-page document)."""
     pages: dict[str, list[str]] = {}
     for job in jobs:
         label = job.get("label")
         page = str(label.get("page", "?")) if isinstance(label, dict) else "?"
         pages.setdefault(_reason_text(job), []).append(page)
-    return "; ".join(f"page {', '.join(p)}: {text}" if len(jobs) > 1 else text for text, p in pages.items())
+    return "; ".join(f"page {', '.join(p)}: {text}" if total > 1 else text for text, p in pages.items())
 
 
 def _reason_text(job: Mapping[str, object]) -> str:
