@@ -71,6 +71,12 @@ def test_bad_invocations_are_told_apart() -> None:
         cups_job(uri="socket://10.0.0.5:9100")
     with pytest.raises(BadDeviceUri):
         cups_job(uri="labeld:/a/b")
+    for uri in ("labeld:/a?wait=soon", "labeld:/a?wait=-1", "labeld:/a?speed=2"):
+        with pytest.raises(BadDeviceUri):
+            cups_job(uri=uri)
+    assert cups_job(uri="labeld:/zd420?wait=30").uri_wait == 30.0
+    assert cups_job(uri="labeld:/zd420?wait=30").upload_query()["printer"] == "zd420"
+    assert cups_job().uri_wait is None
     err = io.StringIO()
     assert main(["17", "alice", "t", "1", "", "/nonexistent"], {"DEVICE_URI": "ipp://x/"}, stderr=err) == Exit.STOP
     assert err.getvalue().startswith("ERROR: device URI 'ipp://x/' is not a labeld URI")

@@ -4,12 +4,13 @@ CUPS starts it (as ``lp``: the file is mode 0755) once per document with the job
 ``DEVICE_URI=labeld:/PRINTER``. It is a client of labeld's control socket, like ``labelctl``:
 it hands the PDF over (``POST /v1/documents`` with copies, the title as the document name, the
 requesting user, ``printer=``/``posting=`` job options and the CUPS job's uuid as the upload's
-key), follows the labels until they are printed, refused or held — at most ``LABELD_CUPS_WAIT``
-seconds (cupsd.conf ``SetEnv``; default 300, 0 = do not wait) — and tells CUPS how it went
+key), follows the labels until they are printed, refused or held — at most ``wait`` seconds from
+the device URI (``labeld:/PRINTER?wait=60``), else ``LABELD_CUPS_WAIT`` (cups-files.conf ``SetEnv``),
+else 300; 0 = do not wait — and tells CUPS how it went
 through ``STATE:``/``INFO:``/``ERROR:`` lines on stderr and its exit code (filter(7),
 backend(7)). Run with no arguments it lists its devices (``lpinfo -v``).
 
-The socket is ``LABELD_SOCKET`` (cupsd.conf ``SetEnv``) or ``/run/labeld/labeld.sock``.
+The socket is ``LABELD_SOCKET`` (cups-files.conf ``SetEnv``) or ``/run/labeld/labeld.sock``.
 """
 
 from __future__ import annotations
@@ -85,7 +86,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         report.error(str(error))
         return Exit.FAILED
     try:
-        return Backend(job, Client(socket_path(None)), report, wait_seconds(env)).run()
+        wait = job.uri_wait if job.uri_wait is not None else wait_seconds(env)
+        return Backend(job, Client(socket_path(None)), report, wait).run()
     finally:
         report.mirror(set())
 

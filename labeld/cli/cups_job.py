@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote
 
 from labeld.cli.formatting import job_ids
 
@@ -68,6 +68,7 @@ class CupsJob:
         if not device_uri:
             raise UsageError("DEVICE_URI is not set: CUPS sets it to the queue's device URI (labeld:/PRINTER)")
         printer_from_uri(device_uri)
+        wait_from_uri(device_uri)
         return cls(job_id=args[0], user=args[1], title=args[2], copies=args[3], options=parse_options(args[4]),
                    file=args[5] if len(args) == 6 else None, queue=environ.get("PRINTER", ""),
                    device_uri=device_uri)
@@ -75,6 +76,11 @@ class CupsJob:
     @property
     def uri_printer(self) -> str | None:
         return printer_from_uri(self.device_uri)
+
+    @property
+    def uri_wait(self) -> float | None:
+        """``labeld:/PRINTER?wait=SECONDS``: this queue's bound on waiting for the labels, if it sets one."""
+        return wait_from_uri(self.device_uri)
 
     @property
     def printer(self) -> str | None:
@@ -110,6 +116,24 @@ def printer_from_uri(uri: str) -> str | None:
     if "/" in name:
         raise BadDeviceUri(f"device URI {uri!r}: write labeld:/PRINTER with one printer name")
     return name or None
+
+
+def wait_from_uri(uri: str) -> float | None:
+    """The ``wait`` query parameter of a labeld device URI, in seconds, or None."""
+    query = parse_qs(uri.partition("?")[2], keep_blank_values=True)
+    unknown = sorted(set(query) - {"wait"})
+    if unknown:
+        raise BadDeviceUri(f"device URI {uri!r}: unknown parameter {', '.join(unknown)} (only wait=SECONDS)")
+    if "wait" not in query:
+        return None
+    raw = query["wait"][-1]
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 86400:
+        raise BadDeviceUri(f"device URI {uri!r}: wait must be a number of seconds from 0 to 86400, not {raw!r}")
+    return seconds
 
 
 def parse_options(text: str) -> dict[str, str]:
