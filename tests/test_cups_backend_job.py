@@ -12,7 +12,7 @@ import pytest
 
 from labeld.cli.cups_backend import Reporter, main
 from labeld.cli.cups_job import BadDeviceUri, CupsJob, Exit, UsageError, document_name, parse_options, verdict
-from tests.cups_helpers import REPO
+from tests.cups_helpers import PPD, REPO
 
 UUID = "urn:uuid:27c0d8a4-7713-3025-7bbc-01fdb90b7f29"
 OPTIONS = (f"finishings=3 number-up=1 job-uuid={UUID} job-originating-host-name=192.168.1.20 "
@@ -141,3 +141,9 @@ def test_discovery_lists_the_scheme_without_a_daemon() -> None:
     out = io.StringIO()
     assert main([], {"LABELD_SOCKET": "/nonexistent/labeld.sock"}, stdout=out) == Exit.OK
     assert out.getvalue() == 'direct labeld "Unknown" "labeld label print server"\n'
+
+
+def test_ppd_passes_cupstestppd_without_warnings() -> None:
+    """CUPS's own PPD checker finds no error and no warning in cups/labeld.ppd."""
+    result = subprocess.run(["cupstestppd", "-W", "all", str(PPD)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "PASS" in result.stdout and "WARN" not in result.stdout, result.stdout

@@ -9,6 +9,7 @@ decoded; CUPS's own view of each job (state, reasons, message) is read over IPP.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import subprocess
@@ -152,15 +153,19 @@ def _copies(rig: Rig, job: dict[str, Any]) -> int:
 
 
 def test_lp_prints_dot_exact_and_cups_reports_completed(rig: Rig) -> None:
-    """lp of a 2-label PDF: both print on the Zebra exactly as labeld rendered them, decoded; CUPS
-    says completed; the title is the document name and the CUPS user and job are recorded."""
+    """lp of a 2-label PDF: labeld gets the very bytes (no CUPS filter touched them), both labels print
+    on the Zebra exactly as labeld rendered them, decoded; CUPS says completed; the title is the
+    document name."""
     before = len(rig.zebra.labels)
-    job_id = rig.lp(labels(0, 2), "-t", "Ozon: order 7/2")
+    pdf = labels(0, 2)
+    job_id = rig.lp(pdf, "-t", "Ozon: order 7/2")
     attributes = rig.wait_cups(job_id, (IPP_JOB_COMPLETED, IPP_JOB_ABORTED))
     assert attributes["job-state"] == IPP_JOB_COMPLETED, attributes
     jobs = rig.labeld_jobs(job_id)
     assert [j["state"] for j in jobs] == ["printed", "printed"]
     assert {j["document"] for j in jobs} == {"Ozon: order 7_2"}
+    stored = rig.daemon.query("SELECT DISTINCT sha256 FROM documents WHERE name = ?", ("Ozon: order 7_2",))
+    assert stored == [(hashlib.sha256(pdf).hexdigest(),)], "CUPS must hand the PDF over untouched"
     assert_dot_exact(rig, jobs, printed_since(rig, before, 2), [0, 1])
     assert all(j["confirmed"] for j in jobs)
 
