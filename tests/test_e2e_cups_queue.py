@@ -299,6 +299,24 @@ def test_ipp_from_another_client_over_tcp(rig: Rig, tmp_path: Path) -> None:
     assert_dot_exact(rig, jobs, printed_since(rig, before, 2), [50, 50])
 
 
+def test_postscript_job_arrives_as_pdf_and_prints(rig: Rig, tmp_path: Path) -> None:
+    """A PostScript job (what Windows' PS class driver and older macOS send) goes through CUPS's
+    gstopdf into the backend's standard input as a PDF: two copies (not four), both scan."""
+    before = len(rig.zebra.labels)
+    pdf = tmp_path / "label.pdf"
+    pdf.write_bytes(labels(70, 1))
+    ps = tmp_path / "label.ps"
+    subprocess.run(["gs", "-q", "-dBATCH", "-dNOPAUSE", "-sDEVICE=ps2write", f"-sOutputFile={ps}", str(pdf)],
+                   check=True, timeout=60)
+    job_id = rig.lp(ps.read_bytes(), "-n", "2", name="label.ps")
+    assert rig.wait_cups(job_id, (IPP_JOB_COMPLETED, IPP_JOB_ABORTED))["job-state"] == IPP_JOB_COMPLETED
+    (job,) = rig.labeld_jobs(job_id)
+    assert _copies(rig, job) == 2
+    assert "Started filter" in rig.cupsd.log() and "gstopdf" in rig.cupsd.log()
+    for printed in printed_since(rig, before, 2):
+        assert set(decode(printed)) == {posting(70), tracking(70)}
+
+
 def test_printer_out_of_labels_job_retried_and_followed_not_sent_twice(rig: Rig) -> None:
     """The labeld printer is out of labels: the backend waits its bound (wait=2 in the device URI),
     CUPS retries the job and each retry follows the same labeld job (the upload's key is the CUPS
