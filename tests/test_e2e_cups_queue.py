@@ -25,6 +25,8 @@ import numpy as np
 import pymupdf
 import pytest
 
+from labeld.config import PrinterConfig
+from labeld.convert import convert_document
 from labeld.testing.cupsd import PrivateCupsd
 from labeld.testing.daemon import DaemonProcess
 from labeld.testing.emulator_base import Fault, TcpServer
@@ -315,6 +317,29 @@ def test_postscript_job_arrives_as_pdf_and_prints(rig: Rig, tmp_path: Path) -> N
     assert "Started filter" in rig.cupsd.log() and "gstopdf" in rig.cupsd.log()
     for printed in printed_since(rig, before, 2):
         assert set(decode(printed)) == {posting(70), tracking(70)}
+
+
+def test_raw_zpl_job_goes_through_unchanged(rig: Rig, tmp_path: Path) -> None:
+    """lp -o raw of a ZPL file: CUPS does not touch it, labeld sends it to the ZPL printer as it is."""
+    before = len(rig.zebra.labels)
+    pdf = tmp_path / "label.pdf"
+    pdf.write_bytes(labels(80, 1))
+    zpl = tmp_path / "label.zpl"
+    printer = PrinterConfig(name="z", driver="zpl", uri="dir:///dev/null", media="75x120mm", dpi=203)
+    assert convert_document(pdf, printer, zpl).ok
+    job_id = rig.lp(zpl.read_bytes(), "-o", "raw", name="label.zpl")
+    assert rig.wait_cups(job_id, (IPP_JOB_COMPLETED, IPP_JOB_ABORTED))["job-state"] == IPP_JOB_COMPLETED
+    (printed,) = printed_since(rig, before, 1)
+    assert set(decode(printed)) == {posting(80), tracking(80)}
+    stored = rig.daemon.query("SELECT DISTINCT sha256, kind FROM documents WHERE name = 'label.zpl'")
+    assert stored == [(hashlib.sha256(zpl.read_bytes()).hexdigest(), "zpl")]
+
+
+def test_lpinfo_lists_labelds_printers(rig: Rig) -> None:
+    """Device discovery (the backend with no arguments, run by cupsd as lp) lists labeld:/ and each printer."""
+    devices = rig.cupsd.run("lpinfo", "-l", "-v")
+    assert "uri = labeld:/zd420" in devices and "uri = labeld:/dry" in devices and "uri = labeld\n" in devices
+    assert "labeld zd420 (zpl, 75x120mm)" in devices
 
 
 def test_printer_out_of_labels_job_retried_and_followed_not_sent_twice(rig: Rig) -> None:
