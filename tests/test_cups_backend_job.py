@@ -124,6 +124,9 @@ def test_reporter_writes_filter_protocol_lines() -> None:
     report.mirror({"media-empty"})
     report.mirror({"cover-open"})
     report.mirror(set())
+    cyrillic = io.StringIO()
+    Reporter(cyrillic, {"CUPS_MAX_MESSAGE": "20"}).error("метка не напечатана")
+    assert len(cyrillic.getvalue().encode()) <= 20 and cyrillic.getvalue().startswith("ERROR: метк")
     assert out.getvalue().splitlines() == [
         "INFO: two lines", "ERROR: " + "x" * 32, "STATE: +media-empty-warning",
         "STATE: -media-empty-warning", "STATE: +cover-open-warning", "STATE: -cover-open-warning"]

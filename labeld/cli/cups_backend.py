@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import signal
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -49,7 +50,10 @@ class Reporter:
         self.reasons: set[str] = set()
 
     def line(self, prefix: str, text: str) -> None:
-        print(f"{prefix}: {plain_text(text, max(1, self.limit - len(prefix) - 3))}", file=self.stream, flush=True)
+        """One ``PREFIX: text`` line of at most ``CUPS_MAX_MESSAGE`` bytes, newline included."""
+        room = max(1, self.limit - len(prefix) - 3)
+        cut = plain_text(text, room).encode()[:room].decode(errors="ignore")
+        print(f"{prefix}: {cut}", file=self.stream, flush=True)
 
     def info(self, text: str) -> None:
         self.line("INFO", text)
@@ -77,6 +81,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     report = Reporter(stderr or sys.stderr, env)
     if not args:
         return discover(stdout or sys.stdout, env)
+    if argv is None:  # cupsd stops a backend with SIGTERM (job cancelled, cupsd stopping): clean up first
+        signal.signal(signal.SIGTERM, _terminated)
     try:
         job = CupsJob.from_invocation(args, env)
     except BadDeviceUri as error:  # the queue is set up wrong: stop it, keep the job
@@ -90,6 +96,10 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         return Backend(job, Client(socket_path(None)), report, wait).run()
     finally:
         report.mirror(set())
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(Exit.FAILED)  # unwinds through main's finally, which clears the mirrored reasons
 
 
 def wait_seconds(environ: Mapping[str, str]) -> float:
