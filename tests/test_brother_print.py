@@ -12,9 +12,9 @@ from labeld.bitmap import from_png
 from labeld.config import PrinterConfig
 from labeld.devices.base import open_device
 from labeld.drivers.brother_ql import BrotherQLDriver
+from labeld.labelmaker import LabelSpec, Symbol
 from labeld.testing.brother_emulator import BrotherQLCore
 from labeld.testing.emulator_base import Emulator, TcpServer
-from labeld.testing.labels import LabelSpec, Symbol
 from tests.conftest import decode, render
 
 POSTING = "12345678-0012-1"

@@ -18,12 +18,12 @@ import pymupdf
 import pytest
 
 from labeld.bitmap import from_png
+from labeld.labelmaker import LabelSpec, Symbol, label_pdf
 from labeld.spool.store import DocumentStore
 from labeld.testing.bench import BROTHER_QL_820NWB, EmulatorBench
 from labeld.testing.brother_emulator import BrotherQLCore
 from labeld.testing.daemon import DaemonProcess
 from labeld.testing.emulator_base import Emulator, Fault
-from labeld.testing.labels import LabelSpec, Symbol, label_pdf
 from tests.conftest import decode
 
 FAST_MM_S = 5000.0

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 from labeld.bitmap import Bitmap
+from labeld.labelmaker import LabelSpec, Symbol, label_pdf
 from labeld.testing.cupsd import PrivateCupsd
 from labeld.testing.daemon import DaemonProcess
 from labeld.testing.emulator_base import Emulator, TcpServer
-from labeld.testing.labels import LabelSpec, Symbol, label_pdf
 from labeld.testing.zpl_emulator import ZplCore, make_emulator
 from tests.conftest import decode
 

@@ -22,11 +22,11 @@ import pytest
 from labeld.bitmap import Bitmap
 from labeld.config import PrinterConfig
 from labeld.drivers.zpl import ZplDriver
+from labeld.labelmaker import LabelSpec, Symbol, label_pdf, module_pattern
 from labeld.spool.store import DocumentStore
 from labeld.testing.bench import ZEBRA_ZD420, EmulatorBench
 from labeld.testing.daemon import DaemonProcess
 from labeld.testing.emulator_base import Emulator, Fault
-from labeld.testing.labels import LabelSpec, Symbol, label_pdf, module_pattern
 from labeld.testing.zpl_emulator import make_emulator
 from tests.conftest import decode
 
