@@ -32,10 +32,6 @@ LABELS = {
 EXPECTED = {"62": {POSTING, "https://ozon.example/t/TRK1"}, "62x29": {POSTING, "TRK62X29"}, "29": {"12345678", "TRK29"}}
 
 
-
-
-
-
 def driver(media: str, uri: str = "tcp://127.0.0.1:9100") -> BrotherQLDriver:
     return BrotherQLDriver(PrinterConfig(name="ql", driver="brother_ql", uri=uri, media=media))
 

@@ -39,10 +39,6 @@ def cupsd() -> Iterator[PrivateCupsd]:
         yield server
 
 
-
-
-
-
 def cups_driver(uri: str, fmt: str, media: str, dpi: int = 0) -> CupsDriver:
     driver = make_driver(PrinterConfig(name="c", driver="cups", uri=uri, format=fmt, media=media, dpi=dpi))
     assert isinstance(driver, CupsDriver)

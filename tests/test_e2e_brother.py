@@ -69,14 +69,8 @@ def batch(first: int, count: int, size: tuple[float, float]) -> bytes:
     return label_pdf([label_spec(n, size) for n in range(first, first + count)])
 
 
-
-
-
-
 def jobs_of(daemon: DaemonProcess, printer: str) -> list[dict[str, Any]]:
     return [job for job in daemon.jobs() if job["printer"] == printer]
-
-
 
 
 def assert_printed_in_job_order(daemon: DaemonProcess, emulator: Emulator, printer: str, first: int) -> None:

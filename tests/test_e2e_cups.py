@@ -42,8 +42,6 @@ def zebra(tmp_path: Path) -> Iterator[TcpServer]:
     server.emulator.close()
 
 
-
-
 def start_daemon(daemons: list[DaemonProcess], root: Path, printer: dict[str, Any]) -> DaemonProcess:
     table = {"name": "cz", "driver": "cups", "dpi": 203, "default": True, "confirm_timeout": "20s", **printer}
     process = DaemonProcess(root / "labeld", printers=[table])
@@ -68,12 +66,6 @@ def batch(first: int, count: int, size: tuple[float, float] = SIZE) -> bytes:
         ))
         for n in range(first, first + count)
     ])
-
-
-
-
-
-
 
 
 def cups_jobs(cupsd: PrivateCupsd, queue: str) -> list[str]:

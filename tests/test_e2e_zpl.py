@@ -74,12 +74,6 @@ def batch(first: int, count: int, size: tuple[float, float] = SIZE, lines: int =
     return label_pdf([label_spec(n, size, lines) for n in range(first, first + count)])
 
 
-
-
-
-
-
-
 def assert_printed_in_job_order(daemon: DaemonProcess, emulator: Emulator, printer: str, first: int) -> None:
     """Each job's label came out once, in job order, dot for dot, with its own barcodes."""
     jobs = [job for job in daemon.jobs() if job["printer"] == printer]

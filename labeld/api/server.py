@@ -259,4 +259,3 @@ def set_socket_access(path: Path, group: str) -> None:
         return
     if os.stat(path).st_gid != gid:  # under systemd it already has the group: no chown needed
         os.chown(path, -1, gid)
-

@@ -177,4 +177,3 @@ class Pipeline:
                                   duplicate_of=verdict.duplicate_of)
         except InvalidTransition as error:
             log.info("job_changed_meanwhile", job=job.id, detail=str(error))
-
