@@ -157,8 +157,9 @@ def test_media_mismatch_holds_the_job_naming_both_media(bench: EmulatorBench, da
     daemon.drop("one.pdf", batch(300, 1, DIE_CUT))
     daemon.wait_states(1, ("held",), timeout=30)
 
-    reason = daemon.jobs()[0]["reason"]
-    assert reason.startswith("media-mismatch")
+    [held] = daemon.query("SELECT reason, reason_code FROM jobs")
+    reason, code = held
+    assert code == "printer.media_mismatch"
     assert "62 mm endless" in reason and "62×29 mm die-cut" in reason
     shown = daemon.printer("ql")
     assert shown["state"] == "stopped" and shown["reasons"] == ["media-mismatch"]

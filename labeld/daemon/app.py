@@ -41,6 +41,7 @@ from labeld.reasons import Reason
 from labeld.render.sandbox import RenderSandbox
 from labeld.service import notify as sd
 from labeld.spool.spool import Spool
+from labeld.spool.states import JobState
 from labeld.spool.store import DocumentStore
 
 log = structlog.get_logger("labeld")
@@ -289,9 +290,9 @@ class Daemon:
         parts = [f"{len(printers)} printer{'s' if len(printers) != 1 else ''}"]
         if stopped:
             parts.append(f"{len(stopped)} need attention ({', '.join(stopped)})")
-        parts.append(f"{counts['queued'] + counts['ready']} waiting")
-        if counts["held"]:
-            parts.append(f"{counts['held']} held")
+        parts.append(f"{counts[JobState.QUEUED] + counts[JobState.READY]} waiting")
+        if counts[JobState.HELD]:
+            parts.append(f"{counts[JobState.HELD]} held")
         if self.clock is not None:
             parts.append(f"clock {self.clock.snapshot().state}")
         return ", ".join(parts)

@@ -132,7 +132,7 @@ class Operations:
     def _printer_json(self, state: PrinterState) -> dict[str, Any]:
         counts = self.spool.counts(state.name)
         return {**state.to_json(), "paused": self.spool.paused(state.name),
-                "waiting": counts["queued"] + counts["ready"], "held": counts["held"],
+                "waiting": counts[JobState.QUEUED] + counts[JobState.READY], "held": counts[JobState.HELD],
                 "default": self.daemon.config.default_printer.name == state.name}
 
     def jobs(self, *, state: str | None = None, printer: str | None = None, posting: str | None = None,

@@ -357,13 +357,13 @@ class Spool:
         with self.changed:
             self.changed.wait(timeout)
 
-    def counts(self, printer: str | None = None) -> dict[str, int]:
+    def counts(self, printer: str | None = None) -> dict[JobState, int]:
         if printer is None:
             rows = self._query("SELECT state, COUNT(*) FROM jobs GROUP BY state")
         else:
             rows = self._query("SELECT state, COUNT(*) FROM jobs WHERE printer = ? GROUP BY state", (printer,))
-        counts = {state.value: 0 for state in JobState}
-        counts.update({row[0]: row[1] for row in rows})
+        counts = dict.fromkeys(JobState, 0)
+        counts.update({JobState(row[0]): row[1] for row in rows})
         return counts
 
     def labels_for_posting(self, posting: str, exclude_label: int) -> list[Job]:
