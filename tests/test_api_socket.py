@@ -19,7 +19,7 @@ import pytest
 
 from labeld.cli.client import UnixHTTPConnection
 from labeld.testing.daemon import DaemonProcess
-from labeld.testing.labels import batch_pdf
+from labeld.labelmaker import batch_pdf
 from tests.conftest import become
 
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="creating users and switching to them needs root")
