@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from labeld.cli.client import UnixHTTPConnection
-from labeld.testing.daemon import DaemonProcess
 from labeld.labelmaker import batch_pdf
+from labeld.testing.daemon import DaemonProcess
 from tests.conftest import become
 
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="creating users and switching to them needs root")

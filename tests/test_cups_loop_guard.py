@@ -20,9 +20,9 @@ from labeld.config import PrinterConfig
 from labeld.devices import open_device
 from labeld.drivers import make_driver
 from labeld.drivers.cups import CupsDriver
+from labeld.labelmaker import batch_pdf
 from labeld.testing.cupsd import PrivateCupsd
 from labeld.testing.daemon import DaemonProcess, toml_text
-from labeld.labelmaker import batch_pdf
 from tests.cups_helpers import PPD, cupsd_with_labeld
 
 LOOP = "feeds labeld itself (device URI labeld:/zd420)"

@@ -27,10 +27,10 @@ import pytest
 
 from labeld.config import PrinterConfig
 from labeld.convert import convert_document
+from labeld.labelmaker import LabelSpec, Symbol, label_pdf
 from labeld.testing.cupsd import PrivateCupsd
 from labeld.testing.daemon import DaemonProcess
 from labeld.testing.emulator_base import Fault, TcpServer
-from labeld.labelmaker import LabelSpec, Symbol, label_pdf
 from labeld.testing.zpl_emulator import make_emulator
 from tests.conftest import decode
 from tests.cups_helpers import PPD, cupsd_with_labeld
