@@ -29,13 +29,14 @@ Class attributes: ``language`` (the CLI name, e.g. ``"zpl"``), ``replies_over_tc
 and ``reads_during_fault`` (False by default: over TCP the printer stops reading while in a
 fault; True for a core that keeps what arrives meanwhile in its own buffer, as ZPL does, so
 that it can still answer status requests on that connection).
-The core reads ``self.machine.error`` (``None``, ``"paper-out"`` or ``"cover-open"``) to
-build its status answers. ``labeld.testing.emulator_cli`` builds a core with
+The core reads ``self.machine.error`` (``None``, ``"paper-out"``, ``"cover-open"``, ``"jam"`` or
+``"offline"``) to build its status answers; ``loaded_media()`` and ``snmp_status()`` (MAY) feed
+the emulated network card (:mod:`labeld.testing.snmp_agent`). ``labeld.testing.emulator_cli`` builds a core with
 ``make_core(model=..., media=..., dpi=...)`` from the module ``labeld.testing.<lang>_emulator``.
 
 Faults (``KIND@N``: N labels print normally, the fault strikes after them)
 ---------------------------------------------------------------------------
-``paper-out@N`` / ``cover-open@N``
+``paper-out@N`` / ``cover-open@N`` / ``jam@N`` / ``offline@N``
     After label N the printer is in error and prints nothing. Over USB and usblp it keeps
     answering status requests (reporting the error) and refuses any page that arrives with an
     error status, discarding that job up to the next job start (``ESC @``), as a real printer
@@ -43,7 +44,8 @@ Faults (``KIND@N``: N labels print normally, the fault strikes after them)
     TCP, where a printer cannot tell the host anything, it stops reading instead (flow
     control), so that what was sent meanwhile is neither lost nor printed out of order —
     unless the core's ``reads_during_fault`` says it buffers such data itself (ZPL).
-    :meth:`Emulator.clear_fault` (SIGUSR1 in the CLI) loads paper / closes the cover.
+    :meth:`Emulator.clear_fault` (SIGUSR1 in the CLI) loads paper / closes the cover / clears the
+    jam / puts it back online.
 ``disconnect@N``
     The connection drops in the middle of label N+1 (at the first chunk of bytes that arrives
     after the chunk in which its raster data began): that label is discarded, the transport
@@ -76,8 +78,8 @@ from typing import Any, ClassVar
 from labeld.bitmap import Bitmap, to_png
 
 DEFAULT_SPEED_MM_S = 176.0
-FAULT_KINDS = ("paper-out", "cover-open", "disconnect", "slow")
-BLOCKING_FAULTS = ("paper-out", "cover-open")
+FAULT_KINDS = ("paper-out", "cover-open", "jam", "offline", "disconnect", "slow")
+BLOCKING_FAULTS = ("paper-out", "cover-open", "jam", "offline")
 READ_CHUNK = 4096
 
 
@@ -106,6 +108,14 @@ class PrinterCore(ABC):
 
     def fault_changed(self) -> None:
         """MAY: a fault started or cleared; send an unsolicited status if the language does."""
+        return None
+
+    def loaded_media(self) -> tuple[float, float | None] | None:
+        """MAY: the loaded media's width and length in mm (None for endless), or None if unknown."""
+        return None
+
+    def snmp_status(self) -> bytes | None:
+        """MAY: the value of the printer maker's own status object over SNMP (Brother's 32 bytes)."""
         return None
 
 
@@ -259,6 +269,11 @@ class Emulator:
         with self._lock:
             self._in_label = False
             self.core.abort()
+
+    def snapshot(self) -> tuple[str | None, int, bool]:
+        """(fault, labels printed, printing right now), read together: what the network card reports."""
+        with self._lock:
+            return self.error, len(self.labels), time.monotonic() < self._ready_at
 
     @property
     def current_speed(self) -> float:
