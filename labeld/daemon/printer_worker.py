@@ -235,6 +235,7 @@ class PrinterWorker:
                 suffix = f"-{copy}" if len(chunks) > 1 else ""
                 device.write(data, name=f"job-{job.id:06d}{suffix}.{self.driver.extension}")
                 sent += len(data)
+            failpoints.hit("after-send")
             if status.known:
                 confirmed = self.driver.confirm(device, self.printer.confirm_timeout, _labels(job))
             else:

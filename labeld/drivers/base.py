@@ -142,10 +142,14 @@ class Driver(ABC, Generic[D]):
         """MAY: how the printer is while nothing prints (the engine asks now and then). Default:
         connect, ask :meth:`status`, close; :class:`labeld.errors.DeviceError` when it cannot be
         reached."""
+        return self.connected(self.status)
+
+    def connected(self, ask: Callable[[D], PrinterStatus]) -> PrinterStatus:
+        """Open a connection of this printer's own, ``ask`` it, close it."""
         device = self.connect()
         device.open()
         try:
-            return self.status(device)
+            return ask(device)
         finally:
             device.close()
 

@@ -122,6 +122,10 @@ class BrotherQLDriver(Driver[Device]):
     def status(self, device: Device) -> PrinterStatus:
         if self.snmp is not None and (status := self.snmp.status()) is not None:
             return status
+        return self._answer(device)
+
+    def _answer(self, device: Device) -> PrinterStatus:
+        """The status the connection itself gives (none over TCP)."""
         if not _answers(device):
             return PrinterStatus.unknown("a Brother QL does not answer over a raw TCP connection")
         drain_input(device, STATUS_SIZE)
@@ -154,7 +158,7 @@ class BrotherQLDriver(Driver[Device]):
 
     def probe(self) -> PrinterStatus:
         if self.snmp is not None:
-            return self.snmp.probe(super().probe)
+            return self.snmp.probe(lambda: self.connected(self._answer))
         return super().probe()
 
     def media_mismatch(self, status: PrinterStatus) -> Reason | None:

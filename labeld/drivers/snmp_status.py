@@ -39,6 +39,8 @@ COUNTER_POLL = 0.1
 COUNTER_POLL_MAX = 0.5
 #: After the counter wait, how long the write-only end of the job may take at least.
 FINISH_MIN = 2.0
+#: Once SNMP went silent, ask again at most this often (each silent read costs the whole timeout).
+RETRY_SILENT = 10.0
 #: USM requires passphrases of at least 8 characters.
 MIN_KEY_LENGTH = 8
 
@@ -57,6 +59,7 @@ class SnmpStatus:
         self._decided = self.mode == "snmp"
         self._off = False
         self._lost: str | None = None
+        self._silence: tuple[float, PrinterStatus] | None = None
         self._last: MibReading | None = None
         self.log = log.bind(printer=printer.name, snmp=str(target))
 
@@ -79,6 +82,8 @@ class SnmpStatus:
         takes TCP connections: only then does ``auto`` give up on SNMP for good."""
         if self._off:
             return None
+        if self._silence is not None and time.monotonic() - self._silence[0] < RETRY_SILENT:
+            return self._silence[1]  # still unknown; asking again would cost the whole timeout
         try:
             reading = self.read()
         except SnmpError as error:
@@ -91,6 +96,9 @@ class SnmpStatus:
         (:class:`DeviceError`: shown ``offline``; ``auto`` does not decide then)."""
         if self._off:
             return connect()
+        if self._silence is not None and time.monotonic() - self._silence[0] < RETRY_SILENT:
+            connect()
+            return self._silence[1]
         try:
             reading = self.read()
         except SnmpError as error:
@@ -107,6 +115,7 @@ class SnmpStatus:
         if self._lost is not None:
             self.log.info("snmp_status_back", after=self._lost)
             self._lost = None
+        self._silence = None
         self._last = reading
         return reading.to_printer_status()
 
@@ -127,8 +136,10 @@ class SnmpStatus:
         self._last = None
         wait = self.printer.status_lost == "wait"
         reason = Reason("printer.status_unknown_wait" if wait else "printer.status_unknown", error=str(error))
-        return PrinterStatus(reasons=("status-unknown",), message=reason.text(), reason=reason, known=wait,
-                             detail={"snmp": str(self.target)})
+        status = PrinterStatus(reasons=("status-unknown",), message=reason.text(), reason=reason, known=wait,
+                               detail={"snmp": str(self.target)})
+        self._silence = (time.monotonic(), status)
+        return status
 
     def confirm(self, device: Device, timeout: float, labels: int | None) -> bool | None:
         """Wait until the page counter went up by ``labels`` since the last status: True. None where

@@ -111,6 +111,10 @@ class ZplDriver(Driver[Device]):
     def status(self, device: Device) -> PrinterStatus:
         if self.snmp is not None and (status := self.snmp.status()) is not None:
             return status
+        return self._answer(device)
+
+    def _answer(self, device: Device) -> PrinterStatus:
+        """``~HS`` and ``~HQES`` on the print connection."""
         if not device.bidirectional:
             return PrinterStatus.unknown()
         try:
@@ -122,7 +126,7 @@ class ZplDriver(Driver[Device]):
 
     def probe(self) -> PrinterStatus:
         if self.snmp is not None:
-            return self.snmp.probe(super().probe)
+            return self.snmp.probe(lambda: self.connected(self._answer))
         return super().probe()
 
     def confirm(self, device: Device, timeout: float, labels: int | None = None) -> bool:

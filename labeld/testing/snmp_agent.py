@@ -171,7 +171,10 @@ class SnmpAgent:
             self._loop.run_forever()
         finally:
             transport.close_transport()
-            self._loop.run_until_complete(asyncio.sleep(0))
+            pending = asyncio.all_tasks(self._loop)
+            for task in pending:
+                task.cancel()
+            self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             self._loop.close()
 
 
