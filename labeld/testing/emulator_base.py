@@ -153,6 +153,9 @@ class Emulator:
         self._slow = False
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
+        #: Guards what the network card reports (fault, count, printing); never held while the head
+        #: moves, so SNMP answers while a label prints (``_lock`` is held for a whole feed).
+        self._state = threading.RLock()
         self._replies = bytearray()
         self._ready_at = 0.0
         self._in_label = False
@@ -178,7 +181,7 @@ class Emulator:
             self.event("not-printed", label=len(self.labels) + 1, reason=self.error)
             return False
         self._wait_for_head()
-        with self._changed:
+        with self._changed, self._state:
             self.labels.append(bitmap.copy())
             self.red_planes.append(None if red is None else red.copy())
             number = len(self.labels)
@@ -257,10 +260,11 @@ class Emulator:
     def clear_fault(self) -> None:
         """A person loaded paper / closed the cover (SIGUSR1 in the CLI)."""
         with self._changed:
-            cleared = self.error
-            self.error = None
-            self._slow = False
-            self._pending = [f for f in self._pending if f.kind == "disconnect"]
+            with self._state:
+                cleared = self.error
+                self.error = None
+                self._slow = False
+                self._pending = [f for f in self._pending if f.kind == "disconnect"]
             self.event("fault-cleared", fault=cleared)
             self.core.fault_changed()
             self._changed.notify_all()
@@ -272,7 +276,7 @@ class Emulator:
 
     def snapshot(self) -> tuple[str | None, int, bool]:
         """(fault, labels printed, printing right now), read together: what the network card reports."""
-        with self._lock:
+        with self._state:
             return self.error, len(self.labels), time.monotonic() < self._ready_at
 
     @property
