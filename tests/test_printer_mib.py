@@ -50,7 +50,8 @@ def values(**extra: object) -> dict[tuple[int, ...], object]:
     }
     names = {"device": mib.HR_DEVICE_STATUS, "printer": mib.HR_PRINTER_STATUS,
              "errors": mib.HR_PRINTER_ERROR_STATE, "unit": mib.PRT_MARKER_COUNTER_UNIT,
-             "count": mib.PRT_MARKER_LIFE_COUNT, "dim_unit": mib.PRT_INPUT_DIM_UNIT, "width": mib.PRT_INPUT_XFEED_CHOSEN, "length": mib.PRT_INPUT_FEED_CHOSEN, "brother": mib.BROTHER_STATUS}
+             "count": mib.PRT_MARKER_LIFE_COUNT, "dim_unit": mib.PRT_INPUT_DIM_UNIT,
+             "width": mib.PRT_INPUT_XFEED_CHOSEN, "length": mib.PRT_INPUT_FEED_CHOSEN, "brother": mib.BROTHER_STATUS}
     base.update({names[k]: v for k, v in extra.items()})
     return base
 
