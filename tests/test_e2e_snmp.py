@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
+from labeld.cli.client import Client
 from labeld.testing.bench import EmulatorBench
 from labeld.testing.daemon import DaemonProcess
-from labeld.testing.emulator_base import Emulator, Fault
+from labeld.testing.emulator_base import Emulator, Fault, TcpServer
 from labeld.testing.snmp_agent import SnmpAgent, V3User
 from tests.test_e2e_brother import DIE_CUT, assert_printed_in_job_order, batch, plug
 
@@ -192,8 +193,6 @@ def test_crash_mid_batch_is_settled_by_the_page_counter(bench: EmulatorBench, da
 
 
 def _restart_tcp(bench: EmulatorBench, emulator: Emulator, port: int) -> None:
-    from labeld.testing.emulator_base import TcpServer
-
     bench.servers.append(TcpServer(emulator, port=port))
 
 
@@ -202,15 +201,13 @@ def test_idle_printer_switched_off_shows_offline_and_back(bench: EmulatorBench, 
     """No job in sight: the printer is switched off (TCP and SNMP gone) → ``offline`` in the
     printer list and in /metrics within a few probes; TCP back without SNMP → ``status-unknown``;
     SNMP back too → plainly idle."""
-    from labeld.cli.client import Client
-
     emulator, uri = plug(bench, "tcp", "ql", "62x29")
     agent = bench.attach_snmp(emulator)
     daemon = start(daemons, tmp_path, snmp_printer(agent, uri, status="snmp"))
     daemon.wait_for(lambda: daemon.printer("ql")["loaded_media"] == "62×29 mm die-cut", 30, "the first probe")
-    tcp = next(s for s in bench.servers if getattr(s, "emulator", None) is emulator and hasattr(s, "uri"))
+    tcp = next(s for s in bench.servers if isinstance(s, TcpServer) and s.emulator is emulator)
     port = int(uri.rsplit(":", 1)[1])
-    tcp.stop()  # type: ignore[union-attr]
+    tcp.stop()
     agent.stop()
     daemon.wait_for(lambda: daemon.printer("ql")["reasons"] == ["offline"], 30, "offline")
     metrics = Client(daemon.socket).fetch("/metrics").decode()

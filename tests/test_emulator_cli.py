@@ -16,7 +16,9 @@ import pytest
 from labeld.bitmap import from_png
 from labeld.config import PrinterConfig
 from labeld.devices.base import open_device
+from labeld.devices.snmp import SnmpCredentials, SnmpError, SnmpTarget, parse_target, shared_client
 from labeld.drivers.brother_ql import BrotherQLDriver
+from labeld.drivers.printer_mib import read_mib
 from labeld.testing.brother_emulator import BrotherQLCore
 from labeld.testing.emulator_base import Emulator, Fault
 
@@ -143,3 +145,27 @@ def test_speed_model_spaces_labels(tmp_path: Path) -> None:
         started = time.monotonic()
         emulator.feed(driver.encode(label(0)) + driver.encode(label(1)))
         assert time.monotonic() - started >= minimum
+
+
+def test_cli_network_card_answers_snmp_with_the_fault_and_v3(tmp_path: Path, stop_all: list[subprocess.Popen[str]]
+                                                           ) -> None:
+    """``--snmp`` starts the agent: a jam shows as ``jammed`` in the MIB for the community from its
+    file and for an SNMPv3 user; SIGUSR1 clears it; a wrong community gets no answer."""
+    (tmp_path / "community").write_text("floor-2\n")
+    (tmp_path / "auth").write_text("auth-key-123\n")
+    (tmp_path / "priv").write_text("priv-key-123\n")
+    process, ready = start(tmp_path, "--fault", "jam@0", "--snmp", "127.0.0.1:0", "--counter-start", "77",
+                           "--snmp-community-file", str(tmp_path / "community"), "--snmp-user", "ops",
+                           "--snmp-auth-file", str(tmp_path / "auth"), "--snmp-priv-file", str(tmp_path / "priv"))
+    stop_all.append(process)
+    host, port = parse_target(ready["snmp"], "")
+    v2c = SnmpTarget(host, port, SnmpCredentials(community="floor-2"))
+    v3 = SnmpTarget(host, port, SnmpCredentials(user="ops", auth_key="auth-key-123", priv_key="priv-key-123"))
+    for target in (v2c, v3):
+        jammed = read_mib(shared_client(), target, brother=True)
+        assert jammed.errors == {"jammed"} and jammed.life_count == 77 and "Media jam" in jammed.alerts
+    process.send_signal(signal.SIGUSR1)
+    assert wait_for(lambda: not read_mib(shared_client(), v2c, brother=True).errors)
+    with pytest.raises(SnmpError) as silent:
+        read_mib(shared_client(), SnmpTarget(host, port, SnmpCredentials(community="public")), brother=True)
+    assert silent.value.silent
