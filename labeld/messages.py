@@ -197,6 +197,7 @@ MESSAGES: dict[str, str] = {
     "posting.not_listed": N_("the marketplace does not list {posting} among {marketplace}'s postings that wait "
                              "for a label"),
     "op.no_sources": N_("no [[source]] is configured"),
+    "op.bad_source_name": N_("{source!r} is not a source name (letters, digits, '_', '.', '-')"),
     "op.no_source": N_("there is no source {source!r} (sources: {sources:list})"),
     "op.posting_unknown": N_("no source has seen posting {posting}; name one with --source (sources: "
                              "{sources:list})"),

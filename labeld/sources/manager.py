@@ -165,7 +165,7 @@ class SourceManager:
     def fetch(self, posting: str, name: str | None = None, wait: float = FETCH_WAIT) -> PostingRow:
         """Fetch ``posting``'s label now (on its source's thread); its row afterwards.
 
-        :class:`TimeoutError` when the source is busy for longer than ``wait``."""
+        :class:`FetchRefused` says why not (also when the source is busy for longer than ``wait``)."""
         coordinator = self.choose(posting, name)
         if coordinator.source is not None:
             problem = coordinator.source.posting_problem(posting)
@@ -174,8 +174,8 @@ class SourceManager:
         try:
             return coordinator.fetch(posting).result(wait)
         except FutureTimeout:
-            raise TimeoutError(Reason("op.fetch_timeout", source=coordinator.config.name, posting=posting,
-                                      wait=wait).text()) from None
+            raise FetchRefused(Reason("op.fetch_timeout", source=coordinator.config.name, posting=posting,
+                                      wait=wait)) from None
 
     def prune(self, older_than: float) -> int:
         return sum(c.state.prune(older_than) for c in self.coordinators.values())
