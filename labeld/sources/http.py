@@ -31,7 +31,7 @@ from labeld.errors import LabeldError
 #: The kinds of failure, as counted per source in the metrics.
 KINDS = ("auth", "rate", "server", "network", "gone", "answer", "refused")
 MESSAGE_CHARS = 200
-MAX_RATE_TRIES = 6
+MAX_RATE_TRIES = 4
 MAX_SERVER_TRIES = 3
 MAX_PAUSE = 60.0
 
@@ -183,7 +183,7 @@ class ApiClient:
                 if rate_tries >= MAX_RATE_TRIES or status == 409:
                     raise ApiFailure("rate", endpoint.name, status=status, message=server_words(response),
                                      retry_after=pause, tries=rate_tries)
-                self.pause(pause if pause is not None else min(MAX_PAUSE, 0.5 * 2 ** rate_tries))
+                self.pause(pause if pause is not None else min(MAX_PAUSE, 0.5 * 2 ** (rate_tries - 1)))
                 continue
             if status >= 500:
                 server_tries += 1
