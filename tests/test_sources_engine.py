@@ -293,6 +293,7 @@ def test_wildberries_401_and_409(wildberries: Any, tls: Tls, tmp_path: Path, eng
     assert engine.snapshot()["trouble"]["reason_code"] == "source.key_refused"
     engine.manager.stop()
     app.fault("conflict", count=2)
-    engine2 = engines(source_toml("wildberries", server, key_file(tmp_path, TOKEN), tls.ca_bundle), spool_dir=tmp_path / "s2")
+    good = source_toml("wildberries", server, key_file(tmp_path, TOKEN), tls.ca_bundle)
+    engine2 = engines(good, spool_dir=tmp_path / "s2")
     engine2.wait(lambda: engine2.snapshot()["postings"]["fetched"] == 2, "2 stickers", timeout=30)
     assert engine2.snapshot()["errors"].get("rate", 0) >= 1
