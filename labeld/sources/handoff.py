@@ -12,6 +12,7 @@ lays a Wildberries SVG sticker on a PDF page of the sticker's size first.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -20,7 +21,6 @@ import pymupdf
 from labeld.errors import RejectedInput
 from labeld.intake.accept import Acceptor
 from labeld.intake.sidecar import Sidecar
-from labeld.labelmaker import PT_PER_MM
 from labeld.reasons import Reason
 from labeld.spool.spool import Spool
 
@@ -65,19 +65,29 @@ def check_complete(data: bytes, kind: str) -> None:
         raise Incomplete("the ZPL has no ^XA … ^XZ")
 
 
+_SVG_ROOT = re.compile(rb"<svg\b[^>]*>", re.IGNORECASE)
+_SIZE_ATTR = re.compile(rb'\s(width|height)\s*=\s*"([0-9.]+)(px)?"')
+
+
 def svg_as_pdf(data: bytes, size_mm: tuple[float, float]) -> bytes:
-    """An SVG sticker on one PDF page of its physical size (Wildberries' SVG is in pixels, 10 to
-    the millimetre, which a PDF reader would take for 0.75 pt each)."""
+    """An SVG sticker as a PDF page of its physical size. Wildberries' SVG is sized in pixels,
+    10 to the millimetre, which a PDF reader would take for 0.75 pt each: the root element's
+    ``width``/``height`` are rewritten in millimetres (its ``viewBox`` kept, or made from them)."""
+    root = _SVG_ROOT.search(data)
+    if root is None:
+        raise RejectedInput(Reason("intake.unreadable_pdf", error="SVG: no <svg> element"))
+    tag = root.group(0)
+    sizes = {m.group(1): m.group(2) for m in _SIZE_ATTR.finditer(tag)}
+    fixed = _SIZE_ATTR.sub(b"", tag)
+    extra = f' width="{size_mm[0]:g}mm" height="{size_mm[1]:g}mm"'.encode()
+    if b"viewbox" not in tag.lower() and len(sizes) == 2:
+        extra += b' viewBox="0 0 ' + sizes[b"width"] + b" " + sizes[b"height"] + b'"'
+    fixed = fixed[:4] + extra + fixed[4:]
     try:
-        svg = pymupdf.open(stream=data, filetype="svg")
-        source = pymupdf.open("pdf", svg.convert_to_pdf())
+        svg = pymupdf.open(stream=data[:root.start()] + fixed + data[root.end():], filetype="svg")
+        pdf: bytes = svg.convert_to_pdf()
     except Exception as error:  # PyMuPDF raises several types for broken files
         raise RejectedInput(Reason("intake.unreadable_pdf", error=f"SVG: {error}")) from error
-    out = pymupdf.open()
-    width, height = size_mm
-    page = out.new_page(width=width * PT_PER_MM, height=height * PT_PER_MM)
-    page.show_pdf_page(page.rect, source, 0)
-    pdf: bytes = out.tobytes(garbage=3, deflate=True)
     return pdf
 
 
