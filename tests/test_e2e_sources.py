@@ -84,7 +84,7 @@ def test_120_postings_over_several_polls_print_once_each(tmp_path: Path, tls: Tl
                                sources=[ozon_source(server, tls, secret_file(tmp_path, KEY))])
         daemons.append(daemon.start())
         for wave in (1, 2):
-            daemon.wait_for(lambda: len(daemon.jobs()) >= 40 * wave, 90, f"wave {wave}")
+            daemon.wait_for(lambda wanted=40 * wave: len(daemon.jobs()) >= wanted, 90, f"wave {wave}")
             expected += app.add_postings(40, first=50000000 + 40 * wave, ready_after=random.choice((0.0, 1.5)))
         daemon.wait_states(120, timeout=240)
         emulator = printers["zpl"][0]
