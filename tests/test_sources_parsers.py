@@ -145,3 +145,29 @@ def test_systemd_credential(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     (tmp_path / "ozon-key").chmod(0o400)
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
     assert load_secret(None, "ozon-key") == Secret("k")
+
+
+def test_the_emulator_command_serves_a_marketplace(tmp_path: Path) -> None:
+    """``labeld-emulator ozon`` prints its URL, CA bundle and key file, and answers over verified TLS."""
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    import httpx
+
+    process = subprocess.Popen([sys.executable, "-m", "labeld.testing.emulator_cli", "ozon", "--out", str(tmp_path),
+                                "--postings", "3", "--ready-after", "0"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        ready = json.loads(process.stdout.readline())
+        key = Path(ready["api_key_file"]).read_text().strip()
+        assert Path(ready["api_key_file"]).stat().st_mode & 0o077 == 0
+        answer = httpx.post(ready["url"] + "/v3/posting/fbs/unfulfilled/list", verify=ready["ca_bundle"],
+                            headers={"Client-Id": ready["client_id"], "Api-Key": key},
+                            json={"filter": {"cutoff_from": "2020-01-01T00:00:00Z", "cutoff_to": "2099-01-01T00:00:00Z",
+                                             "status": "awaiting_deliver"}, "limit": 10, "offset": 0})
+        assert answer.json()["result"]["count"] == 3
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(10)
