@@ -166,7 +166,6 @@ MESSAGES: dict[str, str] = {
                                       "for it"),
     "op.document_gone": N_("the document of job {job} is no longer in the spool"),
     # ----- marketplace sources (#17): a source's trouble, a posting's label, operator requests -----------
-    "source.paused": N_("paused by an operator; `labelctl sources resume {source}` polls again"),
     "source.key_unusable": N_("the API key cannot be used: {error}"),
     "source.key_refused": N_("{marketplace} refused the API key (HTTP {status}: {message}); {advice:reason}"),
     "source.advice_ozon_key": N_("an Ozon key lives 90 days and needs the permission to print labels: make a new "
@@ -194,8 +193,6 @@ MESSAGES: dict[str, str] = {
                              "{wait:duration}"),
     "posting.rejected": N_("labeld cannot print the label the marketplace sent: {why:reason}; `labelctl fetch "
                            "{posting}` tries again"),
-    "posting.not_listed": N_("the marketplace does not list {posting} among {marketplace}'s postings that wait "
-                             "for a label"),
     "op.no_sources": N_("no [[source]] is configured"),
     "op.bad_source_name": N_("{source!r} is not a source name (letters, digits, '_', '.', '-')"),
     "op.no_source": N_("there is no source {source!r} (sources: {sources:list})"),
