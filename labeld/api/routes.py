@@ -160,7 +160,7 @@ class Router:
     # ----- handlers with more than one line ---------------------------------------------------
 
     def list_jobs(self, request: Request) -> Response:
-        query = _only(request, {"state", "printer", "posting", "limit"})
+        query = only_params(request, {"state", "printer", "posting", "limit"})
         limit = _int(query.get("limit", "50"), "limit")
         jobs = self.ops.jobs(state=query.get("state") or None, printer=query.get("printer") or None,
                              posting=query.get("posting") or None, limit=limit)
@@ -195,7 +195,7 @@ class Router:
         return Response.json(snapshot)
 
     def events(self, request: Request) -> Response:
-        query = _only(request, {"after", "timeout"})
+        query = only_params(request, {"after", "timeout"})
         after = _int(query["after"], "after") if "after" in query else None
         timeout = _float(query.get("timeout", "25"), "timeout")
         if not 0 <= timeout <= MAX_EVENT_WAIT:
@@ -232,7 +232,7 @@ def _job_id(request: Request) -> int:
     return int(raw)
 
 
-def _only(request: Request, known: set[str]) -> dict[str, str]:
+def only_params(request: Request, known: set[str]) -> dict[str, str]:
     unknown = sorted(set(request.query) - known)
     if unknown:
         raise BadRequest(Reason("op.unknown_params", names=unknown, known=sorted(known)))

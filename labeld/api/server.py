@@ -26,6 +26,7 @@ import structlog
 from labeld import __version__
 from labeld.api.metrics import Metrics
 from labeld.api.routes import JSON_BODY_LIMIT, ApiError, Request, Response, Router, error_response, parse_query
+from labeld.api.source_routes import register_source_routes
 from labeld.daemon.operations import DaemonView, Operations
 from labeld.errors import LabeldError
 from labeld.service.peercred import Authorizer, Decision
@@ -194,6 +195,7 @@ class ApiServer:
     def start(self) -> None:
         config = self.daemon.config.daemon
         router = Router(self.operations, self.metrics.exposition)
+        register_source_routes(router)
         server = UnixHTTPServer(self.path, router, Authorizer(config.socket_group, submit_users=config.submit_users),
                                 self.daemon.config.intake.max_file_size)
         try:

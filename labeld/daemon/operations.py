@@ -32,6 +32,7 @@ from labeld.intake.sidecar import MAX_COPIES, Sidecar, sidecar_from_mapping
 from labeld.labelmaker import LabelSpec, Symbol, label_pdf, module_count
 from labeld.media import parse_media
 from labeld.reasons import Reason
+from labeld.sources import SourceManager
 from labeld.spool.spool import Job, Spool
 from labeld.spool.states import CANCELLABLE, InvalidTransition, JobState
 from labeld.spool.store import DocumentStore
@@ -91,6 +92,7 @@ class DaemonView(Protocol):
     pipeline: Pipeline
     rules: LabelRules
     render_observers: list[RenderObserver]
+    sources: SourceManager
 
     def printer_states(self) -> list[PrinterState]: ...
 
@@ -124,6 +126,7 @@ class Operations:
             "summary": daemon.status_line(),
             "jobs": self.spool.counts(),
             "printers": self.printers(),
+            "sources": daemon.sources.snapshots(),
             "clock": self.clock(),
         }
 

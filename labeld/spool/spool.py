@@ -264,6 +264,10 @@ class Spool:
         with self.changed:
             self.changed.notify_all()
 
+    def read(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        """A read for the spool's other modules (``labeld.spool.source_state``)."""
+        return self._query(sql, args)
+
     def _query(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
         """A read on this thread's own connection; it sees everything committed before it."""
         reader: sqlite3.Connection | None = getattr(self._readers, "db", None)
