@@ -28,7 +28,7 @@ from labeld.api.metrics import Metrics
 from labeld.api.routes import JSON_BODY_LIMIT, ApiError, Request, Response, Router, error_response, parse_query
 from labeld.daemon.operations import DaemonView, Operations
 from labeld.errors import LabeldError
-from labeld.service.peercred import Authorizer, Decision
+from labeld.service.peercred import Authorizer, Decision, peer_credentials
 
 log = structlog.get_logger("labeld.api")
 
@@ -71,7 +71,8 @@ class ApiHandler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
-        self.decision: Decision = self.server.authorizer.check_socket(self.connection)
+        self.peer = peer_credentials(self.connection)
+        self.decision: Decision = self.server.authorizer.check(self.peer)
         if not self.decision:
             log.warning("api_peer_refused", reason=self.decision.reason)
 
@@ -93,7 +94,7 @@ class ApiHandler(BaseHTTPRequestHandler):
         target = urlsplit(self.path)
         try:
             request = Request(self.command, target.path, parse_query(target.query),
-                              self.headers.get("Content-Type", ""), self._read_body)
+                              self.headers.get("Content-Type", ""), self._read_body, peer=self.peer)
             response = self.server.router.dispatch(request)
         except ApiError as error:
             response = error_response(error)
