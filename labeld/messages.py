@@ -137,6 +137,8 @@ MESSAGES: dict[str, str] = {
     "printer.paused": N_("paused by an operator (labelctl resume)"),
     "printer.printing_job": N_("printing job {job}"),
     "printer.printed_job": N_("printed job {job}"),
+    "printer.stopped": N_("printer {printer} stopped ({reasons:list}): {message:reason}"),
+    "printer.back": N_("printer {printer} is ready again (was: {previous:list})"),
     "printer.media_mismatch": N_("the printer has {loaded} labels loaded, but this printer's labels need {wanted} "
                                  "(Brother {label_id})"),
     # ----- operations refused ---------------------------------------------------------------------
@@ -188,4 +190,78 @@ MESSAGES: dict[str, str] = {
     "op.bad_upload_key": N_("key must be 1 to 200 visible ASCII characters (no spaces)"),
     "op.submit_only": N_("this user may only submit documents and follow their jobs (daemon.submit_users); "
                          "labelctl needs membership of daemon.socket_group"),
+    # ----- marketplace sources (#17): a source's trouble, a posting's label, operator requests -----------
+    "source.key_unusable": N_("the API key cannot be used: {error}"),
+    "source.key_refused": N_("{marketplace} refused the API key (HTTP {status}: {message}); {advice:reason}"),
+    "source.advice_ozon_key": N_("an Ozon key lives 90 days and needs the permission to print labels: make a new "
+                                 "one in the seller portal (Settings → Seller API), put it in {where}, then "
+                                 "`systemctl reload labeld`"),
+    "source.advice_wb_token": N_("make a new token with the Marketplace category in the seller portal (Settings → "
+                                 "API access), put it in {where}, then `systemctl reload labeld`"),
+    "source.rate_limited": N_("{marketplace} asks labeld to slow down (HTTP {status}, {tries} tries); polling "
+                              "again in {wait:duration}"),
+    "source.server_error": N_("{marketplace} answered HTTP {status} to {endpoint} ({message}); polling again in "
+                              "{wait:duration}"),
+    "source.unreachable": N_("cannot reach {marketplace} at {host}: {error}; polling again in {wait:duration}"),
+    "source.bad_answer": N_("{marketplace}'s answer to {endpoint} cannot be read ({error}); polling again in "
+                            "{wait:duration}"),
+    "source.refused": N_("{marketplace} refused {endpoint} (HTTP {status}: {message}); polling again in "
+                         "{wait:duration}"),
+    "source.endpoint_gone": N_("{endpoint} answers 404: {marketplace} has switched it off or moved it; set the "
+                               "new path under [[source]] paths (docs/operators/marketplaces.md)"),
+    "source.unknown_paths": N_("unknown names under paths: {names:list}; known: {known:list}"),
+    "posting.not_ready": N_("the marketplace has not made this label yet ({message}); trying again in "
+                            "{wait:duration}"),
+    "posting.task_failed": N_("the marketplace could not make the label ({message}); trying again in "
+                              "{wait:duration}"),
+    "posting.incomplete": N_("the label file arrived incomplete or damaged ({error}); fetching it again in "
+                             "{wait:duration}"),
+    "posting.rejected": N_("labeld cannot print the label the marketplace sent: {why:reason}; `labelctl fetch "
+                           "{posting}` tries again"),
+    "op.no_sources": N_("no [[source]] is configured"),
+    "op.bad_source_name": N_("{source!r} is not a source name (letters, digits, '_', '.', '-')"),
+    "op.no_source": N_("there is no source {source!r} (sources: {sources:list})"),
+    "op.posting_unknown": N_("no source has seen posting {posting}; name one with --source (sources: "
+                             "{sources:list})"),
+    "op.fetch_timeout": N_("source {source} is busy and did not get to {posting} within {wait:duration}; it "
+                           "stays queued"),
+    # ----- the clock (#20: reasons as codes) ------------------------------------------------------
+    "clock.not_measured": N_("the clock has not been measured yet"),
+    "clock.behind": N_("clock is {offset:.1f} s behind; signed label links break beyond {threshold:g} s "
+                       "({sources:reason})"),
+    "clock.ahead": N_("clock is {offset:.1f} s ahead; signed label links break beyond {threshold:g} s "
+                      "({sources:reason})"),
+    "clock.within": N_("clock is within {offset:.3f} s of true time, inside the {threshold:g} s limit "
+                       "({sources:reason})"),
+    "clock.median": N_("median of {n} sources"),
+    "clock.one_source": N_("1 source"),
+    "clock.outvoted": N_("{assessment:reason}; outvoted: {outliers:parts}"),
+    "clock.says": N_("{name} says {offset:+.1f} s"),
+    "clock.no_source": N_("no time source is configured: add SNTP servers under [clock] servers"),
+    "clock.no_source_here": N_("no time source: no SNTP server is configured under [clock] servers, and neither "
+                               "chrony nor systemd-timesyncd answers on this machine; add a server, e.g. "
+                               "servers = [\"pool.ntp.org\"]"),
+    "clock.silent": N_("no time source answered: {errors:reasons}"),
+    "clock.off": N_("clock monitoring is off ([clock] has no servers and local_sources = false)"),
+    # ----- the packing station (#20): alarms, rejected files, scans, overrides --------------------
+    "alarm.relabel": N_("relabel parcel {posting}: the label of job {job} was printed, then a newer label replaced "
+                        "it (job {new_job}, tracking {new_tracking}); put the new label on the parcel, then "
+                        "`labelctl ack {job}`"),
+    "alarm.rejected": N_("file {file} was rejected: {why:reason} (moved to {where})"),
+    "alarm.acknowledged": N_("acknowledged by {by}"),
+    "job.released_override": N_("released past the label rules by {by}: \u201c{why}\u201d; rendering it again, "
+                                "printing it once"),
+    "rule.override": N_("only a held or rejected job can be released with an override"),
+    "op.bad_override": N_("an override needs a reason in words (1 to {limit} characters)"),
+    "op.nothing_to_ack": N_("job {job} has no alarm to acknowledge"),
+    "op.no_rejected": N_("there is no rejected file {id} (it never existed or was pruned after the retention time)"),
+    "op.rejected_acknowledged": N_("rejected file {id} was acknowledged already"),
+    "op.code_alone": N_("code finds jobs by what a label holds; it cannot be combined with other filters but limit"),
+    "op.missing_param": N_("the parameter {name} is missing"),
+    "scan.empty": N_("{code!r} holds nothing to look up once blanks and control characters are removed"),
+    "scan.no_match": N_("no label in the spool matches {code!r} (read as {tried:list})"),
+    "scan.ambiguous": N_("{code!r} matches labels of more than one posting ({postings:list}); scan the posting "
+                         "number instead"),
+    "scan.newer_label": N_("the scanned label {label} was replaced by a newer label of posting {posting}: printed "
+                           "the newest (label {newest})"),
 }

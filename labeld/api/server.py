@@ -26,9 +26,10 @@ import structlog
 from labeld import __version__
 from labeld.api.metrics import Metrics
 from labeld.api.routes import JSON_BODY_LIMIT, ApiError, Request, Response, Router, error_response, parse_query
+from labeld.api.source_routes import register_source_routes
 from labeld.daemon.operations import DaemonView, Operations
 from labeld.errors import LabeldError
-from labeld.service.peercred import Authorizer, Decision
+from labeld.service.peercred import Authorizer, Decision, peer_credentials
 from labeld.service.socket_acl import grant_submit_users
 
 log = structlog.get_logger("labeld.api")
@@ -72,7 +73,8 @@ class ApiHandler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
-        self.decision: Decision = self.server.authorizer.check_socket(self.connection)
+        self.peer = peer_credentials(self.connection)
+        self.decision: Decision = self.server.authorizer.check(self.peer)
         if not self.decision:
             log.warning("api_peer_refused", reason=self.decision.reason)
 
@@ -94,7 +96,8 @@ class ApiHandler(BaseHTTPRequestHandler):
         target = urlsplit(self.path)
         try:
             request = Request(self.command, target.path, parse_query(target.query),
-                              self.headers.get("Content-Type", ""), self._read_body, scope=self.decision.scope)
+                              self.headers.get("Content-Type", ""), self._read_body, scope=self.decision.scope,
+                              peer=self.peer)
             response = self.server.router.dispatch(request)
         except ApiError as error:
             response = error_response(error)
@@ -194,6 +197,7 @@ class ApiServer:
     def start(self) -> None:
         config = self.daemon.config.daemon
         router = Router(self.operations, self.metrics.exposition)
+        register_source_routes(router)
         server = UnixHTTPServer(self.path, router, Authorizer(config.socket_group, submit_users=config.submit_users),
                                 self.daemon.config.intake.max_file_size)
         try:

@@ -22,6 +22,8 @@ from labeld.cli.follow import event_mark, follow
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 WATCH_POLL = 25.0
+#: The daemon waits up to 120 s for a busy source to fetch a posting.
+FETCH_TIMEOUT = 150.0
 #: Uploads at least this large show a progress line on a terminal.
 PROGRESS_BYTES = 2 << 20
 
@@ -79,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("preview", cmd_preview, "save the exact bitmap of a job as PNG")
     p.add_argument("job", metavar="JOB", type=job_id)
     completes_files(p.add_argument("-o", "--output", metavar="FILE.png", type=Path, required=True))
+    p = command("sources", cmd_sources, "marketplace sources: polls, postings, trouble; pause or resume one")
+    p.add_argument("action", nargs="?", choices=["pause", "resume"], help="pause or resume the source NAME")
+    p.add_argument("name", nargs="?", metavar="NAME")
+    p = command("fetch", cmd_fetch, "fetch a posting's label from its marketplace now")
+    p.add_argument("posting", metavar="POSTING", help="Ozon posting number or Wildberries order id")
+    p.add_argument("--source", help="the source to ask (default: the one that has seen the posting)")
     command("clock", cmd_clock, "clock offset per source, threshold, state")
     command("watch", cmd_watch, "follow job state changes live until interrupted")
     p = command("completion", cmd_completion, "print a shell completion script")
@@ -219,6 +227,23 @@ def cmd_preview(client: Client, args: argparse.Namespace) -> int:
         raise RequestRefused(0, "file", f"cannot write {args.output}: {error.strerror}") from None
     answer = {"job": int(args.job), "file": str(args.output), "bytes": len(png)}
     return emit(args, answer, f"wrote the bitmap of job {args.job} to {args.output}")
+
+
+def cmd_sources(client: Client, args: argparse.Namespace) -> int:
+    if args.action is None:
+        answer = client.call("GET", "/v1/sources")
+        return emit(args, answer, fmt.sources_table(answer["sources"], time.time()))
+    if not args.name:
+        raise RequestRefused(0, "usage", f"labelctl sources {args.action} NAME: name the source")
+    source = client.call("POST", f"/v1/sources/{path_part(args.name)}/{args.action}")
+    words = "paused; it does not poll until `labelctl sources resume`" if args.action == "pause" else "polls again"
+    return emit(args, source, f"source {source['name']} {words}")
+
+
+def cmd_fetch(client: Client, args: argparse.Namespace) -> int:
+    answer = client.call("POST", f"/v1/postings/{path_part(args.posting)}/fetch", query={"source": args.source},
+                         timeout=FETCH_TIMEOUT)
+    return emit(args, answer, fmt.fetch_text(answer, time.time()))
 
 
 def cmd_clock(client: Client, args: argparse.Namespace) -> int:
