@@ -299,8 +299,11 @@ class _Reader:
             self.problem("printer", i, "snmp", str(error))
         v3 = {"snmp_auth_key_file": printer.snmp_auth_key_file, "snmp_priv_key_file": printer.snmp_priv_key_file}
         for key, path in (("snmp_community_file", printer.snmp_community_file), *v3.items()):
-            if path is not None and not path.is_file():
-                self.problem("printer", i, key, f"{path}: no such file (it holds the secret, one line)")
+            if path is not None:
+                try:
+                    read_secret_file(path)
+                except SecretUnavailable as error:
+                    self.problem("printer", i, key, str(error))
         if not printer.snmp_user and any(v3.values()):
             self.problem("printer", i, "snmp_user", "SNMPv3 keys are given, but no snmp_user")
         if printer.snmp_user and printer.snmp_community_file is not None:

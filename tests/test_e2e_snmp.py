@@ -117,9 +117,9 @@ def test_wrong_community_and_wrong_v3_key_are_named(bench: EmulatorBench, daemon
                               users=(V3User("labeld", "right-auth-key", "right-priv-key"),))
     secrets = tmp_path / "secrets"
     secrets.mkdir()
-    (secrets / "community").write_text("wrong-community\n")
-    (secrets / "auth").write_text("wrong-auth-key\n")
-    (secrets / "priv").write_text("right-priv-key\n")
+    for name, value in (("community", "wrong-community"), ("auth", "wrong-auth-key"), ("priv", "right-priv-key")):
+        (secrets / name).write_text(value + "\n")
+        (secrets / name).chmod(0o600)
     cases = [
         ({"snmp_community_file": str(secrets / "community")}, "a wrong community gets no answer either"),
         ({"snmp_user": "labeld", "snmp_auth_key_file": str(secrets / "auth"),

@@ -15,6 +15,7 @@ import pytest
 
 from labeld.bitmap import from_png
 from labeld.config import PrinterConfig
+from labeld.credentials import Secret
 from labeld.devices.base import open_device
 from labeld.devices.snmp import SnmpCredentials, SnmpError, SnmpTarget, parse_target, shared_client
 from labeld.drivers.brother_ql import BrotherQLDriver
@@ -159,13 +160,14 @@ def test_cli_network_card_answers_snmp_with_the_fault_and_v3(tmp_path: Path, sto
                            "--snmp-auth-file", str(tmp_path / "auth"), "--snmp-priv-file", str(tmp_path / "priv"))
     stop_all.append(process)
     host, port = parse_target(ready["snmp"], "")
-    v2c = SnmpTarget(host, port, SnmpCredentials(community="floor-2"))
-    v3 = SnmpTarget(host, port, SnmpCredentials(user="ops", auth_key="auth-key-123", priv_key="priv-key-123"))
+    v2c = SnmpTarget(host, port, SnmpCredentials(community=Secret("floor-2")))
+    v3 = SnmpTarget(host, port, SnmpCredentials(user="ops", auth_key=Secret("auth-key-123"),
+                                                priv_key=Secret("priv-key-123")))
     for target in (v2c, v3):
         jammed = read_mib(shared_client(), target, brother=True)
         assert jammed.errors == {"jammed"} and jammed.life_count == 77 and "Media jam" in jammed.alerts
     process.send_signal(signal.SIGUSR1)
     assert wait_for(lambda: not read_mib(shared_client(), v2c, brother=True).errors)
     with pytest.raises(SnmpError) as silent:
-        read_mib(shared_client(), SnmpTarget(host, port, SnmpCredentials(community="public")), brother=True)
+        read_mib(shared_client(), SnmpTarget(host, port, SnmpCredentials(community=Secret("public"))), brother=True)
     assert silent.value.silent

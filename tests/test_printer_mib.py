@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from labeld.credentials import Secret
 from labeld.devices.snmp import SnmpCredentials, parse_target
 from labeld.drivers import printer_mib as mib
 from labeld.drivers.base import PrinterStatus
@@ -132,9 +133,10 @@ def test_bad_snmp_targets_are_refused(text: str) -> None:
 
 def test_credentials_never_show_their_secrets() -> None:
     """repr and describe name the source file and the level, never the community or the keys."""
-    v2 = SnmpCredentials(community="hush-community", source="/etc/labeld/community")
-    v3 = SnmpCredentials(user="labeld", auth_key="hush-auth-key", priv_key="hush-priv-key", source="/etc/k")
+    v2 = SnmpCredentials(community=Secret("hush-community"), source="/etc/labeld/community")
+    v3 = SnmpCredentials(user="labeld", auth_key=Secret("hush-auth-key"), priv_key=Secret("hush-priv-key"),
+                         source="/etc/k")
     for shown in (repr(v2), v2.describe(), repr(v3), v3.describe()):
         assert "hush" not in shown
     assert v3.level == "authPriv" and "authPriv" in v3.describe()
-    assert SnmpCredentials(user="u", auth_key="12345678").level == "authNoPriv"
+    assert SnmpCredentials(user="u", auth_key=Secret("12345678")).level == "authNoPriv"

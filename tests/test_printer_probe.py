@@ -107,9 +107,8 @@ def test_v3_users_at_each_security_level_read_the_mib(plugged: Plugged, tmp_path
     from files."""
     users = (V3User("plain"), V3User("signed", "auth-key-0001"), V3User("secret", "auth-key-0002", "priv-key-0002"))
     _, tcp, agent = plugged.printer(BrotherQLCore(media="62x29"), users=users)
-    (tmp_path / "a1").write_text("auth-key-0001\n")
-    (tmp_path / "a2").write_text("auth-key-0002\n")
-    (tmp_path / "p2").write_text("priv-key-0002\n")
+    for name, key in (("a1", "auth-key-0001"), ("a2", "auth-key-0002"), ("p2", "priv-key-0002")):
+        secret_file(tmp_path / name, key)
     for keys in ({"snmp_user": "plain"}, {"snmp_user": "signed", "snmp_auth_key_file": tmp_path / "a1"},
                  {"snmp_user": "secret", "snmp_auth_key_file": tmp_path / "a2", "snmp_priv_key_file": tmp_path / "p2"}):
         assert BrotherQLDriver(config(tcp.uri, agent, **keys)).probe().page_counter == 1000
@@ -117,11 +116,11 @@ def test_v3_users_at_each_security_level_read_the_mib(plugged: Plugged, tmp_path
 
 def test_short_v3_key_and_unreadable_secret_file_name_the_key(tmp_path: Path) -> None:
     """USM keys need 8 characters; a secret file that cannot be read is named, its content never."""
-    (tmp_path / "short").write_text("seven77\n")
+    secret_file(tmp_path / "short", "seven77")
     with pytest.raises(ValueError, match="snmp_auth_key_file: an SNMPv3 key needs at least 8"):
         BrotherQLDriver(config("tcp://127.0.0.1:9", None, status="snmp", snmp_user="u",
                                snmp_auth_key_file=tmp_path / "short"))
-    with pytest.raises(ValueError, match=r"snmp_community_file .*missing: cannot read it") as error:
+    with pytest.raises(ValueError, match=r"snmp_community_file: .*missing does not exist") as error:
         BrotherQLDriver(config("tcp://127.0.0.1:9", None, status="snmp", snmp_community_file=tmp_path / "missing"))
     assert "seven77" not in str(error.value)
 
@@ -141,6 +140,13 @@ def test_media_width_from_the_printer_mib_is_checked(plugged: Plugged) -> None:
     reason = wrong.media_mismatch(status)
     assert reason is not None and reason.code == "printer.media_mismatch" and "62 mm wide" in reason.text()
     assert BrotherQLDriver(config(tcp.uri, agent, media="62")).media_mismatch(status) is None
+
+
+def secret_file(path: Path, value: str) -> Path:
+    """A one-line secret, readable by its owner only (labeld refuses anything looser)."""
+    path.write_text(value + "\n")
+    path.chmod(0o600)
+    return path
 
 
 def worker_for(driver: Driver[object], tmp_path: Path) -> PrinterWorker:
@@ -196,7 +202,7 @@ def test_snmp_silent_but_tcp_alive_is_status_unknown_never_ready(plugged: Plugge
 @pytest.mark.parametrize(("keys", "problem"), [
     ({"status": "snmp", "uri": "usb://0x04f9:0x209d"}, "status: \"snmp\" is for brother_ql and zpl printers on tcp://"),
     ({"snmp": "printer:99999"}, "snmp: 'printer:99999': the port must be a number"),
-    ({"snmp_community_file": "/nonexistent/community"}, "snmp_community_file: /nonexistent/community: no such file"),
+    ({"snmp_community_file": "/nonexistent/community"}, "snmp_community_file: /nonexistent/community does not exist"),
     ({"snmp_auth_key_file": "/etc/hostname"}, "snmp_user: SNMPv3 keys are given, but no snmp_user"),
     ({"snmp_user": "u", "snmp_priv_key_file": "/etc/hostname"}, "privacy needs authentication too"),
     ({"status_lost": "pray"}, "status_lost: 'pray' is not one of"),

@@ -8,7 +8,7 @@ or ``None`` where the agent has no such object). What the values mean is the dri
 
 pysnmp's engine runs on its own asyncio loop in one thread for the whole process
 (:func:`shared_client`); the printer threads block on :meth:`SnmpClient.get`. Secrets (the
-community, the v3 keys) live only in :class:`SnmpCredentials` and never appear in its
+community, the v3 keys) are :class:`labeld.credentials.Secret` values: they never appear in a
 ``repr``, in errors or in logs.
 """
 
@@ -36,6 +36,7 @@ from pysnmp.hlapi.v3arch.asyncio import (
 )
 from pysnmp.proto import errind, rfc1905
 
+from labeld.credentials import Secret
 from labeld.errors import DeviceError
 
 Oid = tuple[int, ...]
@@ -63,15 +64,15 @@ class SnmpCredentials:
     """v2c (a community) or, when ``user`` is set, v3 (USM; auth and priv keys optional).
 
     ``source`` says where the secrets came from (a file name), for messages; the secrets
-    themselves are left out of ``repr`` and :meth:`describe`.
+    themselves are masked (:class:`Secret`) and left out of :meth:`describe`.
     """
 
-    community: str = field(default="public", repr=False)
+    community: Secret = field(default_factory=lambda: Secret("public"))
     user: str = ""
     auth_protocol: str = "sha"
-    auth_key: str = field(default="", repr=False)
+    auth_key: Secret | None = None
     priv_protocol: str = "aes"
-    priv_key: str = field(default="", repr=False)
+    priv_key: Secret | None = None
     source: str = ""
 
     @property
@@ -95,9 +96,10 @@ class SnmpCredentials:
 
     def auth_data(self) -> CommunityData | UsmUserData:
         if not self.user:
-            return CommunityData(self.community, mpModel=1)
+            return CommunityData(self.community.reveal(), mpModel=1)
         return UsmUserData(
-            self.user, self.auth_key or None, self.priv_key or None,
+            self.user, self.auth_key.reveal() if self.auth_key else None,
+            self.priv_key.reveal() if self.priv_key else None,
             authProtocol=AUTH_PROTOCOLS[self.auth_protocol] if self.auth_key else hlapi.USM_AUTH_NONE,
             privProtocol=PRIV_PROTOCOLS[self.priv_protocol] if self.priv_key else hlapi.USM_PRIV_NONE,
         )

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import structlog
 
 from labeld.config import SNMP_SCHEMES, PrinterConfig
+from labeld.credentials import Secret, SecretUnavailable, read_secret_file
 from labeld.devices.base import Device
 from labeld.devices.snmp import SnmpClient, SnmpCredentials, SnmpError, SnmpTarget, parse_target, shared_client
 from labeld.drivers.base import PrinterStatus
@@ -181,32 +182,27 @@ def snmp_status_for(printer: PrinterConfig, *, brother: bool) -> SnmpStatus | No
 
 
 def credentials(printer: PrinterConfig) -> SnmpCredentials:
-    """The community or the v3 user and keys, read from their files."""
+    """The community or the v3 user and keys, read from their files (mode 0600, one line)."""
     if printer.snmp_user:
         auth = _secret(printer, "snmp_auth_key_file", printer.snmp_auth_key_file)
         priv = _secret(printer, "snmp_priv_key_file", printer.snmp_priv_key_file)
         for key, value in (("snmp_auth_key_file", auth), ("snmp_priv_key_file", priv)):
-            if value and len(value) < MIN_KEY_LENGTH:
+            if value is not None and len(value.reveal()) < MIN_KEY_LENGTH:
                 raise ValueError(f"printer {printer.name!r}: {key}: an SNMPv3 key needs at least "
                                  f"{MIN_KEY_LENGTH} characters")
         files = [str(p) for p in (printer.snmp_auth_key_file, printer.snmp_priv_key_file) if p is not None]
         return SnmpCredentials(user=printer.snmp_user, auth_protocol=printer.snmp_auth_protocol, auth_key=auth,
                                priv_protocol=printer.snmp_priv_protocol, priv_key=priv, source=", ".join(files))
-    if printer.snmp_community_file is not None:
-        community = _secret(printer, "snmp_community_file", printer.snmp_community_file)
-        return SnmpCredentials(community=community, source=str(printer.snmp_community_file))
-    return SnmpCredentials()
+    community = _secret(printer, "snmp_community_file", printer.snmp_community_file)
+    if community is None:
+        return SnmpCredentials()
+    return SnmpCredentials(community=community, source=str(printer.snmp_community_file))
 
 
-def _secret(printer: PrinterConfig, key: str, path: Path | None) -> str:
+def _secret(printer: PrinterConfig, key: str, path: Path | None) -> Secret | None:
     if path is None:
-        return ""
+        return None
     try:
-        value = path.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as error:
-        why = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
-        raise ValueError(f"printer {printer.name!r}: {key} {path}: cannot read it ({why})") from None
-    if not value:
-        raise ValueError(f"printer {printer.name!r}: {key} {path} is empty")
-    return value
-
+        return read_secret_file(path)
+    except SecretUnavailable as error:
+        raise ValueError(f"printer {printer.name!r}: {key}: {error}") from None
