@@ -36,7 +36,7 @@ from labeld.reasons import Reason
 log = structlog.get_logger("labeld.snmp")
 
 #: Between two reads of the page counter while a label comes out.
-COUNTER_POLL = 0.1
+COUNTER_POLL = 0.02
 COUNTER_POLL_MAX = 0.5
 #: After the counter wait, how long the write-only end of the job may take at least.
 FINISH_MIN = 2.0
