@@ -157,7 +157,7 @@ class PrinterWorker:
             self._set(state=PrinterCondition.STOPPED, reasons=("paused",), message=Reason("printer.paused"))
             return IDLE
         if self._settling is not None:
-            if not self._settling.step(self._probe()):
+            if self._settling.candidates and not self._settling.step(self._probe()):
                 return self._next_backoff()
             self._settling = None
         job = self.spool.next_ready(self.printer.name)
