@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from labeld.bitmap import to_png
 from labeld.config import PrinterConfig, parse_config
 from labeld.daemon.printer_worker import PrinterCondition, PrinterWorker
 from labeld.drivers.base import Driver
@@ -20,7 +21,9 @@ from labeld.drivers.brother_ql import BrotherQLDriver
 from labeld.drivers.zpl import ZplDriver
 from labeld.errors import ConfigError
 from labeld.labelmaker import LabelSpec
-from labeld.spool.spool import Spool
+from labeld.reasons import Reason
+from labeld.spool.spool import NewDocument, NewLabel, Spool
+from labeld.spool.states import JobState
 from labeld.spool.store import DocumentStore
 from labeld.testing.brother_emulator import BrotherQLCore
 from labeld.testing.emulator_base import Emulator, Fault, PrinterCore, TcpServer
@@ -214,3 +217,32 @@ def test_config_refuses_snmp_settings_that_cannot_work(keys: dict[str, str], pro
     with pytest.raises(ConfigError) as error:
         parse_config(text)
     assert problem in str(error.value)
+
+
+def test_zebra_with_snmp_status_is_confirmed_by_its_counter(plugged: Plugged, tmp_path: Path) -> None:
+    """A ZD420 with ``status = "snmp"``: the worker records the counter before each label and confirms
+    each one when the counter rose by its copies (3 copies → +3), printed dot for dot."""
+    emulator, tcp, agent = plugged.printer(ZplCore(), counter_start=50)
+    driver = ZplDriver(config(tcp.uri, agent, "zpl", "58x40mm"))
+    worker = worker_for(driver, tmp_path)
+    now = time.time()
+    jobs = worker.spool.add_document(NewDocument("z", "z.pdf", "test", 100, 2),
+                                     [NewLabel(0, "p", now, now + 3600, copies=3), NewLabel(1, "p", now, now + 3600)],
+                                     "test")
+    bitmaps = {}
+    for n, job in enumerate(jobs):
+        bitmaps[job] = render(LabelSpec(size_mm=(54.0, 36.0), posting=f"5555000{n}-0001-1"), driver.geometry)
+        worker.store.put_bitmap(job, to_png(bitmaps[job]))
+        worker.spool.transition(job, JobState.READY, Reason("job.ready_raw", printer="p"))
+    for _ in range(20):
+        if worker.spool.counts()[JobState.PRINTED] == 2:
+            break
+        worker.step()
+    printed = [worker.spool.job(job) for job in jobs]
+    assert all(job is not None and job.state == JobState.PRINTED and job.confirmed for job in printed)
+    sending = [next(e.reason for e in worker.spool.history(job) if e.to_state == JobState.PRINTING) for job in jobs]
+    assert [(r.code, r.params["counter"], r.params["labels"]) for r in sending] == [
+        ("job.sending_counted", 50, 3), ("job.sending_counted", 53, 1)]
+    assert len(emulator.labels) == 4
+    assert [bool((label == bitmaps[job]).all()) for label, job in zip(emulator.labels, [jobs[0]] * 3 + [jobs[1]],
+                                                                        strict=True)] == [True] * 4
