@@ -165,4 +165,6 @@ MESSAGES: dict[str, str] = {
     "op.preview_printer_unusable": N_("printer {printer!r} of job {job} is not usable, so labeld cannot render "
                                       "for it"),
     "op.document_gone": N_("the document of job {job} is no longer in the spool"),
+    # ----- the station page (#18) ---------------------------------------------------------------
+    "op.web_off": N_("the station page is off ([web] listen = []); set [web] listen and reload labeld"),
 }

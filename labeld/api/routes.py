@@ -15,6 +15,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
+from labeld.api.web_login import login_answer
 from labeld.daemon.operations import (
     BadRequest,
     NotFound,
@@ -146,6 +147,7 @@ class Router:
         add("POST", "/v1/printers/{name}/test", lambda r: _accepted(self.ops.test_page(r.params["name"])))
         add("GET", "/v1/clock", self.clock)
         add("GET", "/v1/events", self.events)
+        add("POST", "/v1/web/login", lambda r: Response.json(login_answer(self.ops.daemon.frontends)))
         add("GET", "/metrics", self.metrics_text)
         add("GET", "/openapi.yaml", lambda r: Response(200, openapi_document(), "application/yaml"))
 
