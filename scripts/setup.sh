@@ -13,8 +13,11 @@ if [ "$purpose" = test ]; then
     # cups: the socket/lpd/usb backends (the tests' queues print to socket://), cups-daemon: cupsd,
     # cups-client: lpadmin/lpstat/lp, cups-bsd: lpr, cups-filters: the PDF filters of driver queues,
     # cups-ipp-utils: ipptool; systemd: systemd-analyze for the unit checks; passwd/util-linux: the
-    # throwaway users of the socket-permission tests.
-    system_packages+=(cups cups-daemon cups-client cups-bsd cups-filters cups-ipp-utils systemd passwd util-linux)
+    # throwaway users of the socket-permission tests; chromium + chromium-driver: the headless browser of
+    # the station page's tests (Selenium drives it; nothing downloads a browser), fonts-noto-cjk: its
+    # Chinese text in the screenshots.
+    system_packages+=(cups cups-daemon cups-client cups-bsd cups-filters cups-ipp-utils systemd passwd util-linux
+                      chromium chromium-driver fonts-noto-cjk)
 fi
 
 missing=()

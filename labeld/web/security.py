@@ -5,7 +5,7 @@ page answers without a session: a one-time login link from ``labelctl web`` (soc
 authority) or, for a supervisor's tablet on the LAN, a password checked against an scrypt hash.
 
 Fences, outermost first: response headers (a Content-Security-Policy without inline script, no
-framing, no referrer), the Host check (DNS rebinding: a page of evil.example resolving to 127.0.0.1
+framing, no referrer to other sites), the Host check (DNS rebinding: a page of evil.example resolving to 127.0.0.1
 still sends ``Host: evil.example``), the signed session cookie (HttpOnly, SameSite=Strict), then
 :class:`Guard`: no session → 303 to the login page, never data; a state-changing request from
 another origin → 403. Each state-changing endpoint also checks the session's CSRF token
@@ -45,7 +45,7 @@ SECURITY_HEADERS = [
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
+    (b"referrer-policy", b"same-origin"),  # "no-referrer" would make the browser send Origin: null
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"cross-origin-resource-policy", b"same-origin"),
 ]
