@@ -38,16 +38,7 @@ from labeld.reasons import Reason
 from labeld.spool.states import JobState
 from labeld.web.events import EventStream
 from labeld.web.language import LANGUAGES, negotiate, translator
-from labeld.web.security import (
-    CsrfRefused,
-    Guard,
-    SecurityHeaders,
-    Tickets,
-    check_password,
-    csrf_token,
-    logged_in,
-    require_csrf,
-)
+from labeld.web.security import Guard, SecurityHeaders, Tickets, check_password, csrf_checked, csrf_token, logged_in
 from labeld.web.views import Filters, Views
 
 log = structlog.get_logger("labeld.web")
@@ -110,21 +101,16 @@ def action(site: Site, run: Callable[[Request, FormData], str | None]) -> Endpoi
     """A state-changing endpoint: CSRF checked, ``run`` in a worker thread (it returns the message
     to show, in the reader's language), refusals shown as messages, then 303 back."""
 
-    async def endpoint(request: Request) -> Response:
-        try:
-            form = await require_csrf(request)
-        except CsrfRefused:
-            return PlainTextResponse("refused: the form's security token is missing or stale; reload the page", 403)
-        lang = site.lang(request)
+    @csrf_checked
+    async def endpoint(request: Request, form: FormData) -> Response:
         try:
             done = await run_in_threadpool(run, request, form)
             if done:
                 site.flash(request, "ok", done)
         except OperationError as error:
-            site.flash(request, "error", error.reason.text(lang))
+            site.flash(request, "error", error.reason.text(site.lang(request)))
         return RedirectResponse(back(form), 303)
 
-    endpoint.csrf_checked = True  # type: ignore[attr-defined]  # read by the test that every POST is an action
     return endpoint
 
 
@@ -166,17 +152,12 @@ def station_routes(site: Site, stream: EventStream) -> list[BaseRoute]:
     async def events(request: Request) -> Response:
         return stream.response(request, site.lang(request), filters_of(request), csrf_token(request))
 
-    async def language(request: Request) -> Response:
-        try:
-            form = await require_csrf(request)
-        except CsrfRefused:
-            return PlainTextResponse("refused: the form's security token is missing or stale; reload the page", 403)
+    @csrf_checked
+    async def language(request: Request, form: FormData) -> Response:
         chosen = form.get("lang")
         if chosen in LANGUAGES:
             request.session["lang"] = chosen
         return RedirectResponse(back(form), 303)
-
-    language.csrf_checked = True  # type: ignore[attr-defined]
 
     def scan(request: Request, form: FormData) -> str | None:
         request.session["scan"] = str(form.get("code", ""))[:200]
@@ -269,11 +250,8 @@ def login_routes(site: Site) -> list[BaseRoute]:
             return RedirectResponse("/", 303)
         return site.page(request, "login.html", error=False, has_password=site.password_hash is not None)
 
-    async def login_password(request: Request) -> Response:
-        try:
-            form = await require_csrf(request)
-        except CsrfRefused:
-            return PlainTextResponse("refused: the form's security token is missing or stale; reload the page", 403)
+    @csrf_checked
+    async def login_password(request: Request, form: FormData) -> Response:
         password = form.get("password")
         ok = (site.password_hash is not None and isinstance(password, str)
               and await run_in_threadpool(check_password, password, site.password_hash))
@@ -282,17 +260,10 @@ def login_routes(site: Site) -> list[BaseRoute]:
             return site.page(request, "login.html", 403, error=True, has_password=site.password_hash is not None)
         return _logged_in(request, "password")
 
-    login_password.csrf_checked = True  # type: ignore[attr-defined]
-
-    async def logout(request: Request) -> Response:
-        try:
-            await require_csrf(request)
-        except CsrfRefused:
-            return PlainTextResponse("refused: the form's security token is missing or stale; reload the page", 403)
+    @csrf_checked
+    async def logout(request: Request, form: FormData) -> Response:
         request.session.clear()
         return RedirectResponse("/login", 303)
-
-    logout.csrf_checked = True  # type: ignore[attr-defined]
 
     return [
         Route("/login", login_form),

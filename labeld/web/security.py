@@ -21,13 +21,13 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from urllib.parse import quote
 
 from starlette.datastructures import FormData
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import PlainTextResponse, RedirectResponse
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from labeld.errors import LabeldError
@@ -53,8 +53,8 @@ SCRYPT = {"n": 2**15, "r": 8, "p": 1}
 SCRYPT_MAXMEM = 64 * 1024 * 1024
 
 
-class BadPasswordFile(LabeldError):
-    """``[web] password_file`` is missing or does not hold a hash written by ``labeld hash-password``."""
+class BadSecretFile(LabeldError):
+    """A secret file of [web] (password_file, metrics_token_file) is missing or malformed."""
 
 
 # ----- secrets and passwords ---------------------------------------------------------------------
@@ -86,10 +86,10 @@ def read_password_hash(path: Path) -> str:
     try:
         text = path.read_text(encoding="utf-8").strip()
     except OSError as error:
-        raise BadPasswordFile(f"cannot read [web] password_file {path}: {error.strerror}") from None
+        raise BadSecretFile(f"cannot read [web] password_file {path}: {error.strerror}") from None
     parts = text.split("$")
     if len(parts) != 6 or parts[0] != "scrypt" or not all(p.isdigit() for p in parts[1:4]):
-        raise BadPasswordFile(f"{path} does not hold an scrypt hash; write one with `labeld hash-password > {path}`")
+        raise BadSecretFile(f"{path} does not hold an scrypt hash; write one with `labeld hash-password > {path}`")
     return text
 
 
@@ -163,11 +163,27 @@ async def require_csrf(request: Request) -> FormData:
     return form
 
 
+FormEndpoint = Callable[[Request, FormData], Awaitable[Response]]
+
+
+def csrf_checked(handler: FormEndpoint) -> Callable[[Request], Awaitable[Response]]:
+    """An endpoint that changes something: it runs only with the session's CSRF token (else 403)."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            form = await require_csrf(request)
+        except CsrfRefused:
+            return PlainTextResponse("refused: the form's security token is missing or stale; reload the page", 403)
+        return await handler(request, form)
+
+    return endpoint
+
+
 # ----- middleware ---------------------------------------------------------------------------------
 
 
-class SecurityHeaders:
-    """Adds the CSP and its companions to every answer."""
+class HttpMiddleware:
+    """Pure ASGI middleware that looks at HTTP requests only (``handle``); anything else passes."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -176,7 +192,16 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.handle(scope, receive, send)
 
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class SecurityHeaders(HttpMiddleware):
+    """Adds the CSP and its companions to every answer."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
@@ -185,17 +210,11 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-class Guard:
+class Guard(HttpMiddleware):
     """No session → 303 to the login page (never data); a state-changing request whose Origin is not
     this page's own → 403 before anything runs."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         connection = HTTPConnection(scope)
         path: str = scope["path"]
         if scope["method"] not in SAFE_METHODS and not same_origin(connection):

@@ -23,7 +23,7 @@ from labeld.daemon.operations import DaemonView, Operations, Refused
 from labeld.reasons import Reason
 from labeld.web.app import Site, build_app
 from labeld.web.events import EventStream
-from labeld.web.security import BadPasswordFile, Tickets, read_password_hash, session_secret
+from labeld.web.security import BadSecretFile, Tickets, read_password_hash, session_secret
 
 log = structlog.get_logger("labeld.web")
 
@@ -129,9 +129,9 @@ def read_token(path: Path) -> str:
     try:
         token = path.read_text(encoding="utf-8").strip()
     except OSError as error:
-        raise BadPasswordFile(f"cannot read [web] metrics_token_file {path}: {error.strerror}") from None
+        raise BadSecretFile(f"cannot read [web] metrics_token_file {path}: {error.strerror}") from None
     if len(token) < 16:
-        raise BadPasswordFile(f"{path}: the metrics token is shorter than 16 characters; make a long random one")
+        raise BadSecretFile(f"{path}: the metrics token is shorter than 16 characters; make a long random one")
     return token
 
 
