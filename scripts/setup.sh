@@ -12,12 +12,13 @@ system_packages=(python3 python3-venv python3-dev gcc pkg-config libcups2-dev)
 if [ "$purpose" = test ]; then
     # cups: the socket/lpd/usb backends (the tests' queues print to socket://), cups-daemon: cupsd,
     # cups-client: lpadmin/lpstat/lp, cups-bsd: lpr, cups-filters: the PDF filters of driver queues,
-    # cups-ipp-utils: ipptool; systemd: systemd-analyze for the unit checks; passwd/util-linux: the
-    # throwaway users of the socket-permission tests; chromium + chromium-driver: the headless browser of
-    # the station page's tests (Selenium drives it; nothing downloads a browser), fonts-noto-cjk: its
-    # Chinese text in the screenshots.
-    system_packages+=(cups cups-daemon cups-client cups-bsd cups-filters cups-ipp-utils systemd passwd util-linux
-                      chromium chromium-driver fonts-noto-cjk)
+    # cups-ipp-utils: ipptool; ghostscript: gs, for CUPS's gstopdf and the PostScript test job;
+    # systemd: systemd-analyze for the unit checks; passwd/util-linux: the throwaway users of the
+    # socket-permission tests; chromium + chromium-driver: the headless browser of the station page's
+    # tests (Selenium drives it; nothing downloads a browser), fonts-noto-cjk: its Chinese text in the
+    # screenshots.
+    system_packages+=(cups cups-daemon cups-client cups-bsd cups-filters cups-ipp-utils ghostscript systemd passwd
+                      util-linux chromium chromium-driver fonts-noto-cjk)
 fi
 
 missing=()
