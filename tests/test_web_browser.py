@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import requests
+from selenium.webdriver.common.keys import Keys
 
 from labeld.bitmap import from_png
 from labeld.i18n import LOCALE_DIR
@@ -44,12 +45,13 @@ def ozon_label(n: int) -> LabelSpec:
 class Station:
     """A labeld with the page on a free loopback port and one ZPL emulator ``zd`` on TCP."""
 
-    def __init__(self, root: Path, bench: EmulatorBench, faults: tuple[Fault, ...] = ()) -> None:
+    def __init__(self, root: Path, bench: EmulatorBench, faults: tuple[Fault, ...] = (),
+                 web: dict[str, str] | None = None) -> None:
         self.emulator: Emulator = make_emulator(root / "zd-out", dpi=203, speed_mm_s=5000.0, faults=faults, name="zd")
         uri = bench.attach(self.emulator, "tcp", "zd")
         self.daemon = DaemonProcess(root / "labeld", printers=[
             {"name": "zd", "driver": "zpl", "uri": uri, "dpi": 203, "media": "58x40mm", "default": True}],
-            sections={"web": {"listen": ["127.0.0.1:0"]}}, env=bench.env)
+            sections={"web": {"listen": ["127.0.0.1:0"], **(web or {})}}, env=bench.env)
         self.daemon.start()
         self.url = self.daemon.web_url()
 
@@ -67,8 +69,8 @@ class Station:
 
 @pytest.fixture
 def station(bench: EmulatorBench, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Station]:
-    marker = request.node.get_closest_marker("faults")
-    made = Station(tmp_path, bench, marker.args if marker else ())
+    faults, web = request.node.get_closest_marker("faults"), request.node.get_closest_marker("web")
+    made = Station(tmp_path, bench, faults.args if faults else (), web.kwargs if web else None)
     yield made
     made.daemon.stop()
 
@@ -130,7 +132,7 @@ def test_paper_out_raises_the_banner_and_loading_paper_clears_it(browser: Browse
     station.drop("two.pdf", range(2))
     browser.wait(lambda: "paper out" in browser.text("#alarms"), "the paper-out banner")
     assert "zd" in browser.text("#alarms .alarm")
-    assert browser.script("return document.body.dataset.alarms").startswith("printer:zd:")
+    assert browser.script("return document.body.dataset.alarms") == "printer:zd"
     assert "waiting: paper out" in browser.text(".printer[data-printer=zd] .state")
     browser.screenshot("alarm")
 
@@ -139,6 +141,64 @@ def test_paper_out_raises_the_banner_and_loading_paper_clears_it(browser: Browse
     browser.wait(lambda: history_states(browser) == ["printed", "printed"], "both labels printed")
     assert browser.script("return document.body.dataset.alarms") == ""
     assert len(station.emulator.labels) == 2
+
+
+def scan(browser: Browser, code: str) -> None:
+    """Type into the page as a keyboard-wedge scanner does: key by key into whatever has focus, then Enter."""
+    assert browser.script("return document.activeElement.id") == "scan"
+    focused = browser.driver.switch_to.active_element
+    for key in code:
+        focused.send_keys(key)
+    focused.send_keys(Keys.ENTER)
+
+
+def test_scanning_the_qr_text_shows_the_label_and_one_press_reprints_it(browser: Browser, station: Station) -> None:
+    """``OZON:<posting>`` typed key by key + Enter shows that label's picture and state; one press on
+    Reprint prints it again: the emulator decodes the same label twice."""
+    log_in(browser, station)
+    station.drop("one.pdf", range(1))
+    browser.wait(lambda: history_states(browser) == ["printed"], "the printed row")
+    scan(browser, f"OZON:{posting(0)}")
+    browser.wait(lambda: browser.script("const i = document.querySelector('#scanned img.picture');"
+                                        "return i && i.complete && i.naturalWidth > 0"), "the scanned label's picture")
+    assert posting(0) in browser.text("#scanned h2")
+    assert browser.script("return document.activeElement.id") == "scan"  # ready for the next parcel
+    browser.screenshot("scan")
+
+    browser.find("#reprint").click()
+    browser.wait(lambda: "job 2" in browser.text(".flash.ok"), "the reprint message")
+    assert station.emulator.wait_labels(2, timeout=30)
+    first, again = station.emulator.labels
+    assert np.array_equal(first, again)
+    assert set(decode(again)) == {posting(0), f"OZON:{posting(0)}"}
+
+
+@pytest.mark.web(scan_action="reprint")
+def test_scan_action_reprint_prints_at_once_and_an_unknown_code_says_so(browser: Browser, station: Station) -> None:
+    """With scan_action = "reprint" the scan alone reprints (a posting typed with spaces for dashes);
+    a code no label holds is answered in words, and nothing prints."""
+    log_in(browser, station)
+    station.drop("one.pdf", range(1))
+    browser.wait(lambda: history_states(browser) == ["printed"], "the printed row")
+    scan(browser, posting(0).replace("-", " "))
+    assert station.emulator.wait_labels(2, timeout=30)
+    browser.wait(lambda: "job 2" in browser.text(".flash.ok"), "the reprint message")
+    scan(browser, "OZON:99999999-0000-1")
+    browser.wait(lambda: "99999999-0000-1" in browser.text("#scanned .error"), "the no-match answer")
+    assert len(station.emulator.labels) == 2
+
+
+def test_a_file_rejected_whole_raises_an_alarm_until_done(browser: Browser, station: Station) -> None:
+    """A file that is not a PDF shows in the banner and under "Files refused whole" with its reason;
+    "Done" clears the banner, the list keeps it."""
+    log_in(browser, station)
+    station.daemon.drop("garbage.pdf", b"this is not a PDF at all\n")
+    browser.wait(lambda: "garbage.pdf" in browser.text("#alarms"), "the rejected-file banner")
+    assert "not a PDF" in browser.text("#alarms")
+    browser.wait(lambda: "garbage.pdf" in browser.text(".rejected"), "the rejected file in its list")
+    browser.find("#alarms .alarm button").click()
+    browser.wait(lambda: not browser.all("#alarms .alarm"), "the banner to clear")
+    assert "garbage.pdf" in browser.text(".rejected")
 
 
 def english_fragments() -> set[str]:

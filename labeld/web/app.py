@@ -32,7 +32,7 @@ from starlette.staticfiles import StaticFiles
 
 from labeld.api.metrics import Metrics
 from labeld.config import WebConfig
-from labeld.daemon.operations import NotFound, OperationError, Operations, ReprintRequest
+from labeld.daemon.operations import Actor, NotFound, OperationError, Operations, ReprintRequest
 from labeld.i18n import N_
 from labeld.reasons import Reason
 from labeld.spool.states import JobState
@@ -45,8 +45,8 @@ log = structlog.get_logger("labeld.web")
 
 PACKAGE = resources.files("labeld.web")
 SESSION_COOKIE = "labeld_session"
-JOB_ACTIONS = ("reprint", "release", "hold", "cancel")
-PRINTER_ACTIONS = ("pause", "resume", "test")
+#: The longest scan kept (a scanner whose trigger sticks types on and on).
+MAX_SCAN = 512
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -160,11 +160,37 @@ def station_routes(site: Site, stream: EventStream) -> list[BaseRoute]:
         return RedirectResponse(back(form), 303)
 
     def scan(request: Request, form: FormData) -> str | None:
-        request.session["scan"] = str(form.get("code", ""))[:200]
-        return None
+        """Remember the scan (the page shows its label); reprint at once where scan_action says so."""
+        code = str(form.get("code", ""))[:MAX_SCAN]
+        request.session["scan"] = code
+        return reprint_scanned(request, code) if site.web.scan_action == "reprint" else None
+
+    def scan_reprint(request: Request, form: FormData) -> str:
+        return reprint_scanned(request, str(form.get("code", ""))[:MAX_SCAN])
+
+    def reprint_scanned(request: Request, code: str) -> str:
+        """The posting's newest label for a scanned code (saying so when the scanned one was older)."""
+        views = site.views(request)
+        answer = views.station.reprint_code(code, ReprintRequest())
+        done = views._(N_("Reprint queued as job {job}")).format(job=answer["job_ids"][0])
+        if "reason_code" in answer:
+            done += " — " + views.words(Reason.from_json({"code": answer["reason_code"],
+                                                          "params": answer["reason_params"]}))
+        return done
+
+    def ack(request: Request, form: FormData) -> str:
+        """"Done" on an alarm: the parcel was relabelled, or the rejected file was seen to."""
+        views, what = site.views(request), request.url.path.split("/")[2]
+        number = job_id_of(request)
+        actor = Actor(None, f"station page ({_client(request)})")
+        if what == "jobs":
+            views.station.ack_job(number, actor)
+        else:
+            views.station.ack_rejected(number, actor)
+        return views._(N_("Done: the alarm is cleared"))
 
     def printer_action(request: Request, form: FormData) -> str:
-        name, what = request.path_params["name"], request.path_params["action"]
+        name, what = request.path_params["name"], request.url.path.rsplit("/", 1)[1]
         _ = translator(site.lang(request))
         if what == "pause":
             site.ops.pause(name)
@@ -180,7 +206,10 @@ def station_routes(site: Site, stream: EventStream) -> list[BaseRoute]:
         Route("/events", events),
         Route("/language", language, methods=["POST"]),
         Route("/scan", action(site, scan), methods=["POST"]),
-        Route("/printers/{name}/{action:str}", action(site, printer_action), methods=["POST"]),
+        Route("/scan/reprint", action(site, scan_reprint), methods=["POST"]),
+        *(Route(f"/alarms/{what}/{{id}}/ack", action(site, ack), methods=["POST"]) for what in ("jobs", "rejected")),
+        *(Route(f"/printers/{{name}}/{what}", action(site, printer_action), methods=["POST"])
+          for what in ("pause", "resume", "test")),
     ]
 
 
@@ -189,7 +218,7 @@ def scanned_view(site: Site, views: Views, request: Request) -> dict[str, Any] |
     code = request.session.get("scan")
     if not isinstance(code, str) or not code:
         return None
-    return {"code": code, "job": None}
+    return views.scanned(code)
 
 
 # ----- one job ---------------------------------------------------------------------------------------
@@ -219,7 +248,7 @@ def job_routes(site: Site) -> list[BaseRoute]:
         return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
     def job_action(request: Request, form: FormData) -> str:
-        job_id, what = job_id_of(request), request.path_params["action"]
+        job_id, what = job_id_of(request), request.url.path.rsplit("/", 1)[1]
         _ = translator(site.lang(request))
         if what == "reprint":
             new = site.ops.reprint_job(job_id, ReprintRequest(force=form.get("force") == "1"))
@@ -231,7 +260,8 @@ def job_routes(site: Site) -> list[BaseRoute]:
     return [
         Route("/jobs/{id}", job_page),
         Route("/jobs/{id}/picture.png", picture),
-        Route("/jobs/{id}/{action:str}", action(site, job_action), methods=["POST"]),
+        *(Route(f"/jobs/{{id}}/{what}", action(site, job_action), methods=["POST"])
+          for what in ("reprint", "release", "hold", "cancel")),
     ]
 
 

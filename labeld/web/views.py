@@ -11,10 +11,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from labeld.daemon.operations import Operations
+from labeld.daemon.operations import OperationError, Operations
 from labeld.daemon.printer_worker import PrinterCondition, PrinterState
+from labeld.daemon.station import Station
 from labeld.i18n import N_
-from labeld.reasons import Reason, format_duration
+from labeld.reasons import Reason
 from labeld.spool.spool import Job
 from labeld.spool.states import JobState
 from labeld.web.language import translator
@@ -61,6 +62,7 @@ class Views:
 
     def __init__(self, ops: Operations, lang: str, now: Callable[[], float] = time.time) -> None:
         self.ops = ops
+        self.station = Station(ops)
         self.lang = lang
         self._ = translator(lang)
         self.now = now
@@ -77,7 +79,7 @@ class Views:
         """Printers and alarms: what the live stream sends whenever it changes."""
         states = self.ops.daemon.printer_states()
         today = self._recent_jobs(since=midnight(self.now()))
-        return {"printers": [self.printer(state, today) for state in states], "alarms": self.alarms(states)}
+        return {"printers": [self.printer(state, today) for state in states], "alarms": self.alarms()}
 
     def printer(self, state: PrinterState, today: Iterable[Job]) -> dict[str, Any]:
         counts = self.ops.spool.counts(state.name)
@@ -95,21 +97,36 @@ class Views:
             "paused": paused, "driver": state.driver,
         }
 
-    def alarms(self, states: Iterable[PrinterState]) -> list[dict[str, str]]:
-        """A printer that stopped on its own (not paused by a person) and a drifting clock."""
-        alarms = []
-        for state in states:
-            if state.state == PrinterCondition.STOPPED and set(state.reasons) != {"paused"}:
-                why = ", ".join(self._(PRINTER_REASON_WORDS.get(r, r)) for r in state.reasons) or self._(N_("fault"))
-                text = self._(N_("Printer {printer} stopped: {why}")).format(printer=state.name, why=why)
-                alarms.append({"key": f"printer:{state.name}:{','.join(state.reasons)}", "text": text,
-                               "detail": self.words(state.message), "ack": ""})
-        clock = self.ops.clock()
-        if clock is not None and clock.get("state") == "drifting":
-            offset = format_duration(float(clock.get("offset") or 0.0), self.lang)
-            text = self._(N_("The clock is off by {offset}: signed label links may fail")).format(offset=offset)
-            alarms.append({"key": "clock:drifting", "text": text, "detail": "", "ack": ""})
-        return alarms
+    def alarms(self) -> list[dict[str, str]]:
+        """What needs a person now, as the station core says (printers stopped by themselves, the
+        clock, parcels to relabel, files rejected whole), with the path of its "Done" button."""
+        return [self._alarm(alarm) for alarm in self.station.alarms()]
+
+    def _alarm(self, alarm: dict[str, Any]) -> dict[str, str]:
+        reason = Reason.from_json({"code": alarm["reason_code"], "params": alarm["reason_params"],
+                                   "text": alarm["reason"]})
+        ack = {"relabel": f"/alarms/jobs/{alarm.get('job')}/ack",
+               "rejected": f"/alarms/rejected/{alarm.get('rejected')}/ack"}.get(alarm["kind"], "")
+        if alarm["kind"] != "printer":
+            return {"key": alarm["id"], "kind": alarm["kind"], "text": self.words(reason), "detail": "", "ack": ack}
+        why = ", ".join(dict.fromkeys(self._(PRINTER_REASON_WORDS.get(r, r)) for r in alarm["reasons"]))
+        text = self._(N_("Printer {printer} stopped: {why}")).format(printer=alarm["printer"],
+                                                                      why=why or self._(N_("fault")))
+        message = reason.params.get("message")
+        detail = Reason.from_json(message).text(self.lang) if isinstance(message, dict) else ""
+        return {"key": alarm["id"], "kind": "printer", "text": text, "detail": detail, "ack": ""}
+
+    # ----- a scanned code ---------------------------------------------------------------------
+
+    def scanned(self, code: str) -> dict[str, Any]:
+        """The label a scan names (its newest job), or why there is none, in the reader's words."""
+        try:
+            answer = self.station.lookup(code)
+        except OperationError as error:
+            return {"code": code, "job": None, "problem": self.words(error.reason), "others": 0}
+        matches = answer["matches"]
+        return {"code": code, "job": self.job_row(self.ops.job(matches[0]["job"]["id"])), "problem": "",
+                "others": len(matches) - 1}
 
     # ----- the station: queue, history, batches ------------------------------------------------
 
@@ -122,7 +139,9 @@ class Views:
             "queue": [self.job_row(j) for j in reversed(pending) if filters.admits(j)],
             "history": [self.job_row(j) for j in history if filters.admits(j)][:HISTORY_ROWS],
             "batches": self.batches([j for j in recent if j.state in PENDING or j.created_at >= start]),
-            "rejected": [],
+            "rejected": [{"name": r.name, "reason": self.words(r.reason), "acknowledged": r.acknowledged_at is not None,
+                          "when": time.strftime("%H:%M:%S", time.localtime(r.at))}
+                         for r in self.station.rejected(today=True)],
         }
 
     def _recent_jobs(self, since: float | None = None) -> list[Job]:
@@ -178,8 +197,8 @@ class Views:
             "barcodes": record.get("barcodes", []),
             "images": record.get("images", []),
             "history": [{"when": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.at)),
-                         "from": self.state_word(e.from_state.value) if e.from_state else "",
-                         "to": self.state_word(e.to_state.value), "reason": self.words(e.reason)} for e in history],
+                         "from": self.state_word(str(e.from_state)) if e.from_state else "",
+                         "to": self.state_word(str(e.to_state)), "reason": self.words(e.reason)} for e in history],
             "actions": [name for name, states in ACTIONS.items() if job.state in states],
         }
 
