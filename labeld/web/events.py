@@ -3,7 +3,7 @@
 Each open page gets a stream that follows the spool's event sequence (the same one ``/v1/events``
 and ``labelctl watch`` read) and looks at printers and clock once a second. It sends
 
-``panel``  printers and alarms as HTML (made by the same template as the page), when they change;
+``panel``  alarms and printers as HTML (made by the same templates as the page), when they change;
 ``lists``  queue, history and batches as HTML, when a job changed.
 
 The browser's ``EventSource`` reconnects by itself after a restart of labeld; the first message
@@ -54,8 +54,8 @@ class EventStream:
         quiet_since = time.monotonic()
         while not self.stopping.is_set() and not await request.is_disconnected():
             panel = await anyio.to_thread.run_sync(self._panel, views, lang, csrf)
-            if panel["html"] != last_panel:
-                last_panel = panel["html"]
+            if panel["alarms_html"] + panel["printers_html"] != last_panel:
+                last_panel = panel["alarms_html"] + panel["printers_html"]
                 quiet_since = time.monotonic()
                 yield sse("panel", panel)
             if lists_due:
@@ -70,7 +70,9 @@ class EventStream:
 
     def _panel(self, views: Views, lang: str, csrf: str) -> dict[str, Any]:
         panel = views.panel()
-        return {"html": self.render("_panel.html", lang, {"panel": panel, "csrf": csrf}),
+        context = {"panel": panel, "csrf": csrf}
+        return {"alarms_html": self.render("_alarms.html", lang, context),
+                "printers_html": self.render("_printers.html", lang, context),
                 "alarms": [alarm["key"] for alarm in panel["alarms"]]}
 
     def _lists(self, views: Views, lang: str, filters: Filters, csrf: str) -> str:

@@ -4,7 +4,8 @@
 
 (function () {
   const scan = document.getElementById("scan");
-  const panel = document.getElementById("panel");
+  const alarms = document.getElementById("alarms-box");
+  const printers = document.getElementById("printers-box");
   const lists = document.getElementById("lists");
   const mute = document.getElementById("mute");
   const FIELDS = "input, select, textarea, button, a";
@@ -76,13 +77,14 @@
   }
 
   // ----- live updates ----------------------------------------------------------------------------
-  if (panel && panel.dataset.events && window.EventSource) {
-    const initial = Array.from(panel.querySelectorAll(".alarm")).map((el) => el.dataset.key);
+  if (alarms && alarms.dataset.events && window.EventSource) {
+    const initial = Array.from(alarms.querySelectorAll(".alarm")).map((el) => el.dataset.key);
     alarmsChanged(initial);
-    const source = new EventSource(panel.dataset.events);
+    const source = new EventSource(alarms.dataset.events);
     source.addEventListener("panel", (event) => {
       const data = JSON.parse(event.data);
-      panel.innerHTML = data.html;
+      alarms.innerHTML = data.alarms_html;
+      printers.innerHTML = data.printers_html;
       alarmsChanged(data.alarms);
       document.body.dataset.live = "1";
       refocus();
