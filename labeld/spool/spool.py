@@ -11,7 +11,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,11 +156,13 @@ class Spool:
     wait for the writer).
 
     ``changed`` is notified after every commit, so workers and ``watch`` wait instead of polling.
+    ``wall`` is the clock read for the times written into rows and history (tests pass a fake one).
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, wall: Callable[[], float] = time.time) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.wall = wall
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._lock = threading.RLock()
         self._readers = threading.local()
@@ -203,7 +205,7 @@ class Spool:
 
     def add_document(self, doc: NewDocument, labels: Sequence[NewLabel], reason: str) -> list[int]:
         """Commit a document with its labels and one queued job per label; returns the job ids."""
-        now = time.time()
+        now = self.wall()
         with self.transaction() as db:
             cur = db.execute(
                 "INSERT INTO documents(sha256, name, source, intake_key, kind, received_at, size, pages, sidecar,"
@@ -242,7 +244,7 @@ class Spool:
 
     def add_reprint(self, job: Job, printer: str, copies: int, reason: str, forced: bool) -> int:
         with self.transaction() as db:
-            return self._insert_job(db, job.label_id, printer, copies, reason, time.time(), job.id, forced)
+            return self._insert_job(db, job.label_id, printer, copies, reason, self.wall(), job.id, forced)
 
     # ----- reading ------------------------------------------------------------------------
 
@@ -328,7 +330,7 @@ class Spool:
         ``expect`` guards against races (an operator cancelled while a worker rendered): the
         move happens only from one of those states, else :class:`InvalidTransition`.
         """
-        now = time.time()
+        now = self.wall()
         with self.transaction() as db:
             row = db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
             if row is None:
@@ -358,7 +360,7 @@ class Spool:
         with self.transaction() as db:
             row = db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
             db.execute("INSERT INTO events(job_id, at, from_state, to_state, reason) VALUES (?,?,?,?,?)",
-                       (job_id, time.time(), row[0], row[0], reason))
+                       (job_id, self.wall(), row[0], row[0], reason))
 
     def update_label(self, label_id: int, **values: Any) -> None:
         allowed = {"posting", "tracking", "content_hash", "preflight", "expires_at", "width_mm", "height_mm"}
