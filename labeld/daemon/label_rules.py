@@ -7,6 +7,7 @@ again (validity only) just before it prints.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,14 +37,18 @@ CARRY_ON = Verdict(None, "")
 
 
 class LabelRules:
-    def __init__(self, config: PreflightConfig, spool: Spool, clock: Any = None) -> None:
+    """``clock`` is the drift monitor (or None); ``wall`` reads the local clock (tests pass a fake one)."""
+
+    def __init__(self, config: PreflightConfig, spool: Spool, clock: Any = None, *,
+                 wall: Callable[[], float] = time.time) -> None:
         self.config = config
         self.spool = spool
         self.clock = clock
+        self.wall = wall
 
     def now(self) -> float:
         """True time: the local clock corrected by the measured drift while it drifts."""
-        return time.time() + (self.clock.correction() if self.clock is not None else 0.0)
+        return self.wall() + (self.clock.correction() if self.clock is not None else 0.0)
 
     def clock_note(self) -> str | None:
         """While the clock drifts, the sentence that goes into each label's pre-flight record."""
