@@ -61,28 +61,30 @@ class Pipeline:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                self._round()
+                if not self.step():
+                    self.spool.wait_for_change(1.0)
             except Exception as error:  # the render thread must outlive any single failure
                 log.exception("render_loop_error", error=str(error))
                 self._stop.wait(1.0)
 
-    def _round(self) -> None:
-        while not self._stop.is_set():
-            jobs = self.spool.queued(limit=8)
-            if not jobs:
-                self.busy = False
-                self.spool.wait_for_change(1.0)
-                continue
-            self.busy = True
-            for job in jobs:
-                if self._stop.is_set():
-                    return
-                try:
-                    self.process(job)
-                except Exception as error:
-                    log.exception("render_worker_error", job=job.id, error=str(error))
-                    self._move(job, Verdict(JobState.HELD, f"labeld could not prepare this label ({error}); "
-                                            "`labelctl release` tries again"))
+    def step(self, limit: int = 8) -> int:
+        """Render and decide up to ``limit`` queued jobs, oldest first; returns how many it took.
+
+        Never waits: the render thread waits for the spool to change when nothing was queued, and
+        tests call this directly to run the pipeline one step at a time.
+        """
+        jobs = self.spool.queued(limit=limit)
+        self.busy = bool(jobs)
+        for job in jobs:
+            if self._stop.is_set():
+                break
+            try:
+                self.process(job)
+            except Exception as error:
+                log.exception("render_worker_error", job=job.id, error=str(error))
+                self._move(job, Verdict(JobState.HELD, f"labeld could not prepare this label ({error}); "
+                                        "`labelctl release` tries again"))
+        return len(jobs)
 
     def process(self, job: Job) -> None:
         """Render, check and decide one queued job."""
