@@ -63,14 +63,21 @@ HoldCheck = Callable[[Job], str | None]
 
 
 class PrinterWorker:
+    """``devices`` opens a printer's URI; ``wall`` and ``monotonic`` are the clocks it reads
+    (tests pass an in-memory device and a fake clock)."""
+
     def __init__(self, printer: PrinterConfig, driver: Driver, spool: Spool, store: DocumentStore,
-                 hold_check: HoldCheck | None = None) -> None:
+                 hold_check: HoldCheck | None = None, *, devices: Callable[[str], Device] = open_device,
+                 wall: Callable[[], float] = time.time, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.printer = printer
         self.driver = driver
         self.spool = spool
         self.store = store
         self.hold_check = hold_check
-        self.state = PrinterState(printer.name, printer.driver, printer.uri, printer.media)
+        self.devices = devices
+        self.wall = wall
+        self.monotonic = monotonic
+        self.state = PrinterState(printer.name, printer.driver, printer.uri, printer.media, since=wall())
         self._device: Device | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -97,36 +104,52 @@ class PrinterWorker:
     # ----- the loop -----------------------------------------------------------------------
 
     def _run(self) -> None:
+        if not self.usable():
+            return
+        while not self._stop.is_set():
+            wait = self.step()
+            if wait is None:
+                self.spool.wait_for_change(1.0)
+            elif wait:
+                self._sleep(wait)
+
+    def usable(self) -> bool:
+        """Whether the driver can work here; if not, the printer shows why and its thread ends."""
         problem = self.driver.self_check()
         if problem:
             self._set(state="stopped", reasons=("other",), message=problem)
             self.log.error("printer_unusable", reason=problem)
-            return
-        while not self._stop.is_set():
-            try:
-                self._step()
-            except Exception as error:  # one bad label must not kill the printer's thread
-                self.log.exception("printer_worker_error", error=str(error))
-                self._sleep(self._next_backoff())
+        return problem is None
 
-    def _step(self) -> None:
+    def step(self) -> float | None:
+        """Print the next ready job if the printer can take it, without waiting.
+
+        Returns None when there is nothing to print now (the thread waits for the spool to
+        change), 0 to go on at once, or the seconds to back off before asking a printer that was
+        not ready again. Tests call this directly to run a printer one step at a time.
+        """
+        try:
+            return self._step()
+        except Exception as error:  # one bad label must not kill the printer's thread
+            self.log.exception("printer_worker_error", error=str(error))
+            return self._next_backoff()
+
+    def _step(self) -> float | None:
         if self.spool.paused(self.printer.name):
             self._close()
             self._set(state="stopped", reasons=("paused",), message="paused by an operator (labelctl resume)")
-            self.spool.wait_for_change(1.0)
-            return
+            return None
         job = self.spool.next_ready(self.printer.name)
         if job is None or self.spool.has_earlier_pending(self.printer.name, job.id):
-            if time.monotonic() - self._last_used > IDLE_CLOSE_SECONDS:
+            if self.monotonic() - self._last_used > IDLE_CLOSE_SECONDS:
                 self._close()
             if self.state.state == "printing" or "paused" in self.state.reasons:
                 self._set(state="idle", reasons=(), message="")
-            self.spool.wait_for_change(1.0)
-            return
+            return None
         if self._print(job):
             self._backoff = BACKOFF_START
-        else:
-            self._sleep(self._next_backoff())
+            return 0.0
+        return self._next_backoff()
 
     def _print(self, job: Job) -> bool:
         """Try to print one job; False when the printer is not ready (the job stays ``ready``)."""
@@ -207,7 +230,7 @@ class PrinterWorker:
             self.spool.transition(job.id, JobState.FAILED, f"the printer refused the label: {error}")
             jlog.error("job_failed", reason=str(error))
             return True
-        self._last_used = time.monotonic()
+        self._last_used = self.monotonic()
         how = "confirmed by the printer" if confirmed else "sent; this printer connection cannot confirm printing"
         self.spool.transition(job.id, JobState.PRINTED, f"printed on {self.printer.name} ({how})", confirmed=confirmed)
         self._set(state="printing", reasons=(), message=f"printed job {job.id}", printed=self.state.printed + 1)
@@ -267,7 +290,7 @@ class PrinterWorker:
 
     def _open(self) -> Device:
         if self._device is None:
-            device = open_device(self.printer.uri)
+            device = self.devices(self.printer.uri)
             device.open()
             self._device = device
         return self._device
@@ -281,7 +304,7 @@ class PrinterWorker:
     def _set(self, **changes: Any) -> None:
         new = replace(self.state, **changes)
         if (new.state, new.reasons) != (self.state.state, self.state.reasons):
-            new = replace(new, since=time.time())
+            new = replace(new, since=self.wall())
             if new.state == "idle" and self.state.state == "stopped":
                 self.log.info("printer_ready", previous=list(self.state.reasons))
         self.state = new
