@@ -32,6 +32,7 @@ from labeld.intake.inspect import DocumentInfo
 from labeld.render.job import RenderRequest, RenderResult, render_page_job
 from labeld.render.sandbox import RenderSandbox
 from labeld.service.notify import notify, watchdog_interval
+from labeld.spool import retention
 from labeld.spool.spool import Spool
 from labeld.spool.store import DocumentStore
 
@@ -239,13 +240,9 @@ class Daemon:
         log.info("config_reloaded", source=str(new.source))
 
     def prune(self) -> None:
-        hashes, job_ids = self.spool.prune(time.time() - self.config.daemon.retention)
-        for sha in hashes:
-            self.store.remove_document(sha)
-        for job_id in job_ids:
-            self.store.remove_bitmap(job_id)
-        if job_ids:
-            log.info("spool_pruned", documents=len(hashes), jobs=len(job_ids))
+        documents, jobs = retention.prune(self.spool, self.store, self.config.daemon.retention)
+        if jobs:
+            log.info("spool_pruned", documents=documents, jobs=jobs)
 
     # ----- views used by the API and the status line ---------------------------------------
 
