@@ -1,9 +1,11 @@
-"""Shared fixtures: real daemons in child processes and label PDFs made on demand."""
+"""Shared fixtures: real daemons in child processes, the engine in process, label PDFs made on demand."""
 
 from __future__ import annotations
 
 import os
 import pwd
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +19,11 @@ from labeld.media import Geometry
 from labeld.render.rasterize import render_label
 from labeld.testing.bench import EmulatorBench
 from labeld.testing.daemon import DaemonProcess
+from labeld.testing.engine import Engine
 from labeld.testing.labels import LabelSpec, label_pdf
+
+#: tmpfs, where fsync costs nothing: the in-process engine tests commit thousands of times.
+MEMORY_FS = Path("/dev/shm")
 
 
 @pytest.fixture
@@ -42,6 +48,25 @@ def daemon(tmp_path: Path) -> Iterator[DaemonProcess]:
     """A started labeld with one preview printer (75×120 mm, 300 dpi) writing PNGs."""
     with DaemonProcess(tmp_path / "labeld") as process:
         yield process
+
+
+@pytest.fixture
+def memory_dir(tmp_path: Path) -> Iterator[Path]:
+    """A scratch folder on tmpfs where there is one (else ``tmp_path``): the real spool, fsyncs and
+    all, without waiting for a shared disk."""
+    if not os.access(MEMORY_FS, os.W_OK):
+        yield tmp_path
+        return
+    folder = Path(tempfile.mkdtemp(prefix="labeld-test-", dir=MEMORY_FS))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def engine(memory_dir: Path) -> Iterator[Engine]:
+    """The engine in this process with one memory printer (75×120 mm, 203 dpi) and a fake clock."""
+    with Engine(memory_dir) as assembled:
+        yield assembled
 
 
 def decode(bitmap: Bitmap) -> list[str]:
