@@ -49,6 +49,7 @@ from labeld.spool.spool import Job, Spool
 from labeld.spool.states import JobState
 from labeld.spool.store import DocumentStore
 
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 #: Where a fake clock starts: 26 November 2026, 08:00 UTC.
 START = datetime(2026, 11, 26, 8, 0, tzinfo=UTC).timestamp()
 
@@ -80,7 +81,8 @@ class SimulatedCrash(BaseException):
 
 
 class MemoryPrinter:
-    """A printer in memory: it answers status as scripted, takes PNG labels and keeps each complete one.
+    """A printer in memory: it answers status as scripted and keeps the bytes of each complete label
+    (``received``); ``labels`` decodes them (PNG from the engine's renderer; raw files stay bytes).
 
     ``answers`` False makes it a write-only connection (Brother over TCP): the engine cannot ask
     its status and ends each label with the device's ``finish``. Faults set here strike once, at
@@ -91,7 +93,7 @@ class MemoryPrinter:
         self.name = name
         self.clock = clock
         self.answers = answers
-        self.labels: list[Bitmap] = []
+        self.received: list[bytes] = []
         self.opened = 0
         self.reasons: tuple[str, ...] = ()
         self.message = ""
@@ -106,6 +108,11 @@ class MemoryPrinter:
         self._finish_fails: bool | None = None
         self._refusal: str | None = None
         self._waiting: tuple[str, str] | None = None
+
+    @property
+    def labels(self) -> list[Bitmap]:
+        """Every label that came out, as the bitmap its bytes carry."""
+        return [from_png(data) for data in self.received if data.startswith(PNG_MAGIC)]
 
     # ----- what a test scripts ------------------------------------------------------------
 
@@ -170,7 +177,7 @@ class MemoryPrinter:
         if self._cut_after is not None:
             sent, self._cut_after = min(self._cut_after, len(data)), None
             raise DeviceError(f"{self.name}: connection reset by peer", bytes_sent=sent)
-        self.labels.append(from_png(data))
+        self.received.append(data)
 
     def confirm(self, timeout: float) -> bool:
         if self._cut_in_confirm is not None:
@@ -200,8 +207,8 @@ class MemoryPrinter:
             raise DeviceError(f"{self.name}: did not finish taking the label within {timeout:g} s")
 
     def _lose_last(self, printed: bool) -> None:
-        if not printed and self.labels:
-            self.labels.pop()
+        if not printed and self.received:
+            self.received.pop()
 
 
 def _crash() -> None:
