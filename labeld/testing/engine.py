@@ -101,8 +101,9 @@ class MemoryPrinter:
         self.online = True
         self.confirms = True
         self.confirm_seconds = 0.0
-        self.on_status: Callable[[], None] | None = None
-        self.on_write: Callable[[], None] | None = None
+        #: Called once, at the next status question or label write (an operator acting meanwhile, a crash).
+        self.on_status: Callable[[], object] | None = None
+        self.on_write: Callable[[], object] | None = None
         self._cut_after: int | None = None
         self._cut_in_confirm: bool | None = None
         self._finish_fails: bool | None = None
