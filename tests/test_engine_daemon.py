@@ -1,0 +1,164 @@
+"""The daemon's wiring (``labeld.daemon.app.Daemon``) in this process: start-up recovery, the
+state-directory lock, printers that cannot work, the status line, pruning and reloads.
+
+The whole daemon runs here (real hot folder, real socket, preview printers writing PNGs) with
+the in-process renderer instead of the sandbox; the real process is proven by the e2e tests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+
+from labeld.config import (
+    ClockConfig,
+    Config,
+    DaemonConfig,
+    IntakeConfig,
+    PrinterConfig,
+    load_config,
+)
+from labeld.daemon.app import AlreadyRunning, Daemon
+from labeld.render.job import render_page_job
+from labeld.spool.spool import NewDocument, NewLabel, Spool
+from labeld.spool.states import JobState
+from labeld.testing.daemon import toml_text
+from labeld.testing.labels import batch_pdf
+
+HANG = 30.0  # a bound that only catches a hang
+
+
+def make_config(root: Path, *printers: PrinterConfig) -> Config:
+    preview = PrinterConfig(name="preview", driver="preview", uri=f"dir://{root / 'printed'}", media="75x120mm",
+                            dpi=203, default=True)
+    return Config(
+        daemon=DaemonConfig(state_dir=root / "state", socket=root / "labeld.sock", socket_group=""),
+        intake=IntakeConfig(hot_folder=root / "inbox", archive=root / "archive", rejected=root / "rejected",
+                            min_free_space=0),
+        clock=ClockConfig(servers=(), local_sources=False),
+        printers=printers or (preview,),
+    )
+
+
+@pytest.fixture
+def started(memory_dir: Path) -> Iterator[Daemon]:
+    """A started daemon on a scratch folder with one preview printer; stopped afterwards."""
+    daemon = Daemon(make_config(memory_dir), renderer=render_page_job)
+    daemon.start()
+    yield daemon
+    daemon.stop()
+
+
+def wait_printed(daemon: Daemon, count: int) -> None:
+    daemon.spool.wait_for_change(0)
+    deadline = HANG
+    while daemon.spool.counts()["printed"] < count:
+        assert deadline > 0, f"{count} labels not printed within {HANG:g} s"
+        daemon.spool.wait_for_change(0.1)
+        deadline -= 0.1
+
+
+def test_a_file_in_the_inbox_comes_out_of_the_printer(started: Daemon, memory_dir: Path) -> None:
+    """Hot folder → spool → render → preview printer, with the parts the daemon wired."""
+    (memory_dir / "inbox" / "two.pdf").write_bytes(batch_pdf(2))
+    wait_printed(started, 2)
+    assert sorted(p.name for p in (memory_dir / "printed").iterdir()) == ["job-000001.png", "job-000002.png"]
+    assert started.status_line() == "1 printer, 0 waiting"
+    assert [s.name for s in started.printer_states()] == ["preview"]
+    assert started.api is not None and (memory_dir / "labeld.sock").exists()
+
+
+def test_jobs_caught_printing_are_uncertain_after_a_restart(memory_dir: Path) -> None:
+    """A job left `printing` by a crash is `uncertain` once the daemon has started, and logged."""
+    config = make_config(memory_dir)
+    spool = Spool(config.daemon.state_dir / "spool.db")
+    now = spool.wall()
+    [job] = spool.add_document(NewDocument("0" * 64, "a.pdf", "api", 10, 1),
+                               [NewLabel(0, "preview", now, now + 60)], "accepted")
+    spool.transition(job, JobState.READY, "rendered")
+    spool.transition(job, JobState.PRINTING, "sending")
+    spool.close()
+    daemon = Daemon(config, renderer=render_page_job)
+    with capture_logs() as logs:
+        daemon.start()
+    try:
+        assert daemon.spool.job(job).state is JobState.UNCERTAIN  # type: ignore[union-attr]
+        assert any(entry["event"] == "job_uncertain" and entry["job"] == job for entry in logs)
+    finally:
+        daemon.stop()
+
+
+def test_a_second_daemon_on_the_same_state_directory_is_refused(started: Daemon) -> None:
+    """The state directory is locked; the refusal names the running daemon's pid."""
+    with pytest.raises(AlreadyRunning, match=f"another labeld \\(pid {os.getpid()}\\) is running"):
+        Daemon(started.config, renderer=render_page_job).start()
+
+
+def test_a_printer_whose_driver_cannot_be_made_is_shown_stopped(memory_dir: Path) -> None:
+    """An unknown driver does not stop the daemon: that printer is `stopped` with the reason."""
+    good = PrinterConfig(name="preview", driver="preview", uri=f"dir://{memory_dir / 'printed'}", default=True)
+    bad = PrinterConfig(name="ghost", driver="nonesuch", uri="dir:///nowhere")
+    daemon = Daemon(make_config(memory_dir, good, bad), renderer=render_page_job)
+    daemon.start()
+    try:
+        states = {s.name: s for s in daemon.printer_states()}
+        assert (states["ghost"].state, states["ghost"].reasons) == ("stopped", ("other",))
+        assert "unknown driver 'nonesuch'" in states["ghost"].message
+        assert daemon.status_line() == "2 printers, 1 need attention (ghost), 0 waiting"
+    finally:
+        daemon.stop()
+
+
+def test_prune_forgets_old_documents_and_says_so(started: Daemon, memory_dir: Path) -> None:
+    """The hourly prune forgets documents past `retention` and logs how many went."""
+    (memory_dir / "inbox" / "one.pdf").write_bytes(batch_pdf(1))
+    wait_printed(started, 1)
+    started.config = dataclasses.replace(started.config,
+                                         daemon=dataclasses.replace(started.config.daemon, retention=-60.0))
+    with capture_logs() as logs:
+        started.prune()
+    assert [e for e in logs if e["event"] == "spool_pruned"] == [
+        {"event": "spool_pruned", "documents": 1, "jobs": 1, "log_level": "info"}]
+    assert started.spool.jobs() == []
+
+
+def test_reload_keeps_the_running_config_when_the_new_one_is_broken(memory_dir: Path) -> None:
+    """A file with errors is refused (the running printers stay); a good one swaps them; no file: skipped."""
+    base = make_config(memory_dir)
+    tables: dict[str, Any] = {"daemon": {"state_dir": str(base.daemon.state_dir), "socket": str(base.daemon.socket),
+                         "socket_group": ""},
+              "intake": {"hot_folder": str(base.intake.hot_folder), "archive": str(base.intake.archive),
+                         "rejected": str(base.intake.rejected), "min_free_space": 0},
+              "clock": {"servers": [], "local_sources": False},
+              "printer": [{"name": "preview", "driver": "preview", "uri": f"dir://{memory_dir / 'printed'}",
+                           "default": True}]}
+    path = memory_dir / "config.toml"
+    path.write_text(toml_text(tables))
+    daemon = Daemon(load_config(path), renderer=render_page_job)
+    daemon.start()
+    try:
+        path.write_text(toml_text({**tables, "printer": [{"name": "x", "driver": "zpll", "uri": "tcp://h:9"}]}))
+        with capture_logs() as logs:
+            daemon.reload()
+        assert [e["event"] for e in logs] == ["reload_refused"] and list(daemon.workers) == ["preview"]
+        second = {"name": "second", "driver": "preview", "uri": f"dir://{memory_dir / 'second'}"}
+        path.write_text(toml_text({**tables, "daemon": {**tables["daemon"], "retention": "1d"},
+                                   "printer": [*tables["printer"], second]}))
+        with capture_logs() as logs:
+            daemon.reload()
+        assert [e["event"] for e in logs if e["event"].startswith(("reload", "config"))] == [
+            "reload_partial", "config_reloaded"]
+        assert list(daemon.workers) == ["preview", "second"]
+        assert daemon.config.daemon.retention == base.daemon.retention
+    finally:
+        daemon.stop()
+    builtin = Daemon(dataclasses.replace(base, source=None), renderer=render_page_job)
+    with capture_logs() as logs:
+        builtin.reload()
+    assert [e["event"] for e in logs] == ["reload_skipped"]
