@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import pwd
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pymupdf
@@ -20,7 +22,7 @@ from labeld.render.rasterize import render_label
 from labeld.testing.bench import EmulatorBench
 from labeld.testing.daemon import DaemonProcess
 from labeld.testing.engine import Engine
-from labeld.testing.labels import LabelSpec, label_pdf
+from labeld.testing.labels import LabelSpec, batch_pdf, label_pdf
 
 #: tmpfs, where fsync costs nothing: the in-process engine tests commit thousands of times.
 MEMORY_FS = Path("/dev/shm")
@@ -63,10 +65,24 @@ def memory_dir(tmp_path: Path) -> Iterator[Path]:
 
 
 @pytest.fixture
-def engine(memory_dir: Path) -> Iterator[Engine]:
-    """The engine in this process with one memory printer (75×120 mm, 203 dpi) and a fake clock."""
-    with Engine(memory_dir) as assembled:
+def engine(memory_dir: Path, request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """The engine in this process with one memory printer (75×120 mm, 203 dpi) and a fake clock;
+    pre-flight as configured by default, or as the test module's ``ENGINE_PREFLIGHT`` says."""
+    with Engine(memory_dir, preflight=getattr(request.module, "ENGINE_PREFLIGHT", None)) as assembled:
         yield assembled
+
+
+@functools.cache
+def cached_label(**spec: Any) -> bytes:
+    """``label_pdf(LabelSpec(**spec))``, made once per run: the engine tests print the same few
+    labels again and again, and drawing one costs more than printing it."""
+    return label_pdf(LabelSpec(**spec))
+
+
+@functools.cache
+def cached_batch(count: int, first_posting: int = 10000000) -> bytes:
+    """``batch_pdf(count, first_posting=…)``, made once per run."""
+    return batch_pdf(count, first_posting=first_posting)
 
 
 def decode(bitmap: Bitmap) -> list[str]:

@@ -9,19 +9,21 @@ import numpy as np
 import pytest
 
 from labeld.bitmap import from_png
+from labeld.config import PreflightConfig
 from labeld.daemon.operations import BadRequest, NotFound, OperationError, ReprintRequest
 from labeld.errors import RejectedInput
 from labeld.spool.states import JobState
 from labeld.testing.engine import Engine, memory_printer
-from labeld.testing.labels import LabelSpec, batch_pdf, label_pdf
-from tests.conftest import decode
+from tests.conftest import cached_batch, cached_label, decode
 
 S = JobState
+#: Operations do not depend on pre-flight's barcode checks (tests/test_engine_rules.py pins those).
+ENGINE_PREFLIGHT = PreflightConfig(verify_barcodes=False, barcode_repair="off")
 HOUR = 3600.0
 
 
 def label(tracking: str = "TRK000000001", posting: str = "12345678-0012-1") -> bytes:
-    return label_pdf(LabelSpec(posting=posting, tracking=tracking))
+    return cached_label(posting=posting, tracking=tracking)
 
 
 def refused(call: object, code: str, *words: str) -> OperationError:
@@ -40,7 +42,7 @@ class TestStateChanges:
 
     def test_cancel_from_every_cancellable_state(self, engine: Engine) -> None:
         """queued, ready, held, duplicate, failed and uncertain jobs can be cancelled; the reason says by whom."""
-        jobs = engine.submit(batch_pdf(3))
+        jobs = engine.submit(cached_batch(3))
         engine.render()
         engine.operations.hold(jobs[2])
         for job in jobs:
@@ -56,7 +58,7 @@ class TestStateChanges:
 
     def test_hold_only_a_queued_or_ready_job(self, engine: Engine) -> None:
         """Holding keeps it from printing until released; a printed job cannot be held."""
-        jobs = engine.submit(batch_pdf(2))
+        jobs = engine.submit(cached_batch(2))
         held = engine.operations.hold(jobs[0])
         assert held.reason == "held by an operator; `labelctl release` prints it"
         engine.run()
@@ -121,7 +123,7 @@ class TestRaces:
         """With the real threads: jobs print in order while the operator holds and cancels others."""
         with Engine(memory_dir) as engine, engine.threads():
             engine.operations.pause("memory")
-            jobs = engine.submit(batch_pdf(6))
+            jobs = engine.submit(cached_batch(6))
             engine.wait_for(lambda: engine.states(jobs) == ["ready"] * 6, what="six ready jobs")
             engine.operations.hold(jobs[1])
             engine.operations.cancel(jobs[4])
@@ -205,7 +207,7 @@ class TestReading:
 
     def test_jobs_filters_and_their_validation(self, engine: Engine) -> None:
         """Jobs come newest first, filtered by state, printer and posting; bad filters are refused."""
-        jobs = engine.submit(batch_pdf(3))
+        jobs = engine.submit(cached_batch(3))
         engine.operations.hold(jobs[0])
         engine.run()
         ops = engine.operations
@@ -238,7 +240,7 @@ class TestReading:
 
     def test_status_and_printers(self, engine: Engine) -> None:
         """Status counts jobs by state; each printer shows waiting and held counts and the default mark."""
-        jobs = engine.submit(batch_pdf(2))
+        jobs = engine.submit(cached_batch(2))
         engine.operations.hold(jobs[0])
         engine.render()
         status = engine.operations.status()

@@ -14,10 +14,12 @@ from labeld.config import PreflightConfig
 from labeld.daemon.printer_worker import BACKOFF_MAX, BACKOFF_START, IDLE_CLOSE_SECONDS
 from labeld.spool.states import JobState
 from labeld.testing.engine import Engine, SimulatedCrash, memory_printer
-from labeld.testing.labels import LabelSpec, batch_pdf, label_pdf
-from tests.conftest import decode
+from tests.conftest import cached_batch, cached_label, decode
 
 S = JobState
+#: The worker's decisions do not depend on pre-flight's barcode checks (tests/test_engine_rules.py pins
+#: those); without them a label renders in a tenth of the time. Printed labels are still decoded here.
+ENGINE_PREFLIGHT = PreflightConfig(verify_barcodes=False, barcode_repair="off")
 
 
 def posting(n: int) -> str:
@@ -42,7 +44,7 @@ def assert_came_out_as_rendered(engine: Engine, job_ids: list[int], first: int =
 
 def test_labels_print_in_job_order_dot_for_dot_and_confirmed(engine: Engine) -> None:
     """A 3-label batch goes queued → ready → printing → printed, confirmed, as rendered, in order."""
-    jobs = engine.submit(batch_pdf(3))
+    jobs = engine.submit(cached_batch(3))
     engine.run()
     assert engine.states(jobs) == ["printed"] * 3
     assert_came_out_as_rendered(engine, jobs)
@@ -57,7 +59,7 @@ def test_labels_print_in_job_order_dot_for_dot_and_confirmed(engine: Engine) -> 
 def test_write_only_connection_prints_unconfirmed(memory_dir: Path) -> None:
     """Where the printer cannot answer, the label is printed `confirmed: false`, and the reason says why."""
     with Engine(memory_dir, answers=False) as engine:
-        [job] = engine.submit(label_pdf(LabelSpec()))
+        [job] = engine.submit(cached_label())
         engine.run()
         assert (engine.state(job), engine.job(job).confirmed) == (S.PRINTED, False)
         assert "cannot confirm printing" in engine.job(job).reason
@@ -66,7 +68,7 @@ def test_write_only_connection_prints_unconfirmed(memory_dir: Path) -> None:
 
 def test_copies_are_written_one_by_one_where_the_language_cannot_carry_them(engine: Engine) -> None:
     """Three copies on a driver without native copies: three identical labels, one printed job."""
-    [job] = engine.submit(label_pdf(LabelSpec()), copies=3)
+    [job] = engine.submit(cached_label(), copies=3)
     engine.run()
     assert engine.state(job) is S.PRINTED
     first, *rest = engine.printer().received
@@ -77,7 +79,7 @@ def test_copies_are_written_one_by_one_where_the_language_cannot_carry_them(engi
 def test_blocked_printer_keeps_jobs_ready_and_backs_off(engine: Engine, reason: str) -> None:
     """A blocking reason keeps every job `ready` (never failed); the worker asks again after
     0.25 s doubling to 3 s; once fixed it prints and the backoff starts over."""
-    jobs = engine.submit(batch_pdf(2))
+    jobs = engine.submit(cached_batch(2))
     rendered(engine, jobs)
     engine.printer().jam(reason, "a person is needed")
     with capture_logs() as logs:
@@ -99,7 +101,7 @@ def test_blocked_printer_keeps_jobs_ready_and_backs_off(engine: Engine, reason: 
 
 def test_a_warning_does_not_stop_the_printer(engine: Engine) -> None:
     """`media-low-warning` is shown but not blocking: the label prints."""
-    [job] = engine.submit(label_pdf(LabelSpec()))
+    [job] = engine.submit(cached_label())
     engine.printer().jam("media-low-warning")
     engine.run()
     assert engine.state(job) is S.PRINTED
@@ -107,7 +109,7 @@ def test_a_warning_does_not_stop_the_printer(engine: Engine) -> None:
 
 def test_unreachable_printer_keeps_the_job_ready(engine: Engine) -> None:
     """A printer that cannot be opened is `offline` with the device's sentence; the job waits `ready`."""
-    [job] = engine.submit(label_pdf(LabelSpec()))
+    [job] = engine.submit(cached_label())
     rendered(engine, [job])
     engine.printer().unplug()
     assert engine.step() == BACKOFF_START
@@ -123,7 +125,7 @@ def test_unreachable_printer_keeps_the_job_ready(engine: Engine) -> None:
 def test_connection_cut_mid_label_sends_it_again_flagged(engine: Engine) -> None:
     """Cut after 100 bytes of label 2: it goes back to `ready`, `interrupted`, saying how many bytes
     went; the printer dropped the part, so every label comes out exactly once, in order."""
-    jobs = engine.submit(batch_pdf(3))
+    jobs = engine.submit(cached_batch(3))
     rendered(engine, jobs)
     assert engine.step() == 0.0
     engine.printer().cut_after(100)
@@ -142,7 +144,7 @@ def test_connection_cut_mid_label_sends_it_again_flagged(engine: Engine) -> None
 
 def test_connection_cut_before_the_first_byte_is_not_an_interruption(engine: Engine) -> None:
     """Nothing reached the printer: the job waits `ready`, not flagged, and prints once later."""
-    [job] = engine.submit(label_pdf(LabelSpec()))
+    [job] = engine.submit(cached_label())
     rendered(engine, [job])
     engine.printer().cut_after(0)
     engine.step()
@@ -156,7 +158,7 @@ def test_connection_cut_before_the_first_byte_is_not_an_interruption(engine: Eng
 def test_connection_lost_while_waiting_for_the_printers_word(engine: Engine, came_out: bool) -> None:
     """All bytes went but the connection died before the printer confirmed: sent again, flagged, so a
     second copy (if the first did come out) is one labeld said it might make."""
-    [job] = engine.submit(label_pdf(LabelSpec()))
+    [job] = engine.submit(cached_label())
     rendered(engine, [job])
     engine.printer().cut_while_confirming(printed=came_out)
     engine.step()
@@ -172,7 +174,7 @@ def test_connection_lost_while_waiting_for_the_printers_word(engine: Engine, cam
 def test_write_only_connection_reset_at_the_end_sends_again(memory_dir: Path) -> None:
     """Write-only: the printer reset the connection instead of closing it; the label is sent again, flagged."""
     with Engine(memory_dir, answers=False) as engine:
-        [job] = engine.submit(label_pdf(LabelSpec()))
+        [job] = engine.submit(cached_label())
         rendered(engine, [job])
         engine.printer().finish_fails(printed=False)
         assert engine.step() == BACKOFF_START
@@ -183,7 +185,7 @@ def test_write_only_connection_reset_at_the_end_sends_again(memory_dir: Path) ->
 
 def test_refused_label_fails_and_the_next_one_prints(engine: Engine) -> None:
     """A refusal retrying cannot fix: that job is `failed` with the printer's reason; the printer goes on."""
-    jobs = engine.submit(batch_pdf(2))
+    jobs = engine.submit(cached_batch(2))
     rendered(engine, jobs)
     engine.printer().refuse("job aborted by the CUPS filter")
     assert engine.step() == 0.0
@@ -196,7 +198,7 @@ def test_refused_label_fails_and_the_next_one_prints(engine: Engine) -> None:
 
 def test_label_held_by_the_print_server_waits_ready(engine: Engine) -> None:
     """A stopped queue holds the label: it stays `ready`, the printer shows the queue's reason."""
-    [job] = engine.submit(label_pdf(LabelSpec()))
+    [job] = engine.submit(cached_label())
     rendered(engine, [job])
     engine.printer().hold_in_queue("the queue is stopped", reason="paused")
     assert engine.step() == BACKOFF_START
@@ -211,7 +213,7 @@ def test_slow_printer_confirms_within_its_timeout(memory_dir: Path) -> None:
     """A printer that takes 20 s of its 30 s to say "printed" is confirmed."""
     with Engine(memory_dir) as engine:
         engine.printer().confirm_seconds = 20.0
-        [job] = engine.submit(label_pdf(LabelSpec()))
+        [job] = engine.submit(cached_label())
         before = engine.time.time()
         engine.run()
         assert engine.job(job).confirmed and engine.job(job).updated_at == before + 20.0
@@ -225,7 +227,7 @@ def test_printer_that_does_not_confirm_in_time_prints_unconfirmed(memory_dir: Pa
             engine.printer().confirms = False
         else:
             engine.printer().confirm_seconds = 60.0
-        [job] = engine.submit(label_pdf(LabelSpec()))
+        [job] = engine.submit(cached_label())
         before = engine.time.time()
         engine.run()
         assert (engine.state(job), engine.job(job).confirmed) == (S.PRINTED, False)
@@ -235,7 +237,7 @@ def test_printer_that_does_not_confirm_in_time_prints_unconfirmed(memory_dir: Pa
 
 def test_media_mismatch_holds_the_job_and_stops_the_printer(engine: Engine) -> None:
     """58×40 loaded where 75×120 is configured: held naming both media, printer stopped, nothing out."""
-    [job] = engine.submit(label_pdf(LabelSpec()))
+    [job] = engine.submit(cached_label())
     engine.printer().load(58, 40)
     engine.run()
     assert engine.state(job) is S.HELD
@@ -248,7 +250,7 @@ def test_media_mismatch_holds_the_job_and_stops_the_printer(engine: Engine) -> N
 
 def test_right_media_loaded_prints(engine: Engine) -> None:
     """The loaded medium matches the configured one: the label prints."""
-    [job] = engine.submit(label_pdf(LabelSpec()))
+    [job] = engine.submit(cached_label())
     engine.printer().load(75, 120)
     engine.run()
     assert engine.state(job) is S.PRINTED
@@ -256,7 +258,7 @@ def test_right_media_loaded_prints(engine: Engine) -> None:
 
 def test_label_that_expired_while_waiting_for_paper_is_held(engine: Engine) -> None:
     """Expiry is checked again just before printing: 5 h out of paper turn a ready label into a held one."""
-    [job] = engine.submit(label_pdf(LabelSpec()))
+    [job] = engine.submit(cached_label())
     rendered(engine, [job])
     engine.printer().jam("media-empty")
     engine.step()
@@ -270,7 +272,7 @@ def test_label_that_expired_while_waiting_for_paper_is_held(engine: Engine) -> N
 
 def test_released_expired_label_prints(engine: Engine) -> None:
     """After `release` (forced) the same expired label is no longer held before printing."""
-    [job] = engine.submit(label_pdf(LabelSpec()))
+    [job] = engine.submit(cached_label())
     rendered(engine, [job])
     engine.time.advance(5 * 3600)
     engine.run()
@@ -283,7 +285,7 @@ def test_released_expired_label_prints(engine: Engine) -> None:
 def test_expired_label_prints_when_the_policy_says_print(memory_dir: Path) -> None:
     """`on_expired = "print"`: the check before printing lets it through (and logs it)."""
     with Engine(memory_dir, preflight=PreflightConfig(on_expired="print")) as engine:
-        [job] = engine.submit(label_pdf(LabelSpec()))
+        [job] = engine.submit(cached_label())
         rendered(engine, [job])
         engine.time.advance(5 * 3600)
         with capture_logs() as logs:
@@ -294,7 +296,7 @@ def test_expired_label_prints_when_the_policy_says_print(memory_dir: Path) -> No
 
 def test_a_job_never_passes_an_earlier_one_still_being_rendered(engine: Engine) -> None:
     """Job 2 is ready while job 1 is still queued: the printer waits, then prints 1 before 2."""
-    jobs = engine.submit(batch_pdf(2))
+    jobs = engine.submit(cached_batch(2))
     engine.pipeline.process(engine.job(jobs[1]))
     assert engine.states(jobs) == ["queued", "ready"]
     assert engine.step() is None and engine.printer().received == []
@@ -306,8 +308,8 @@ def test_printers_do_not_wait_for_each_other(memory_dir: Path) -> None:
     """A stopped printer holds only its own jobs; the other prints its labels."""
     printers = [memory_printer("a", default=True), memory_printer("b")]
     with Engine(memory_dir, printers) as engine:
-        on_a = engine.submit(batch_pdf(2), printer="a")
-        on_b = engine.submit(batch_pdf(2, first_posting=10000002), printer="b")
+        on_a = engine.submit(cached_batch(2), printer="a")
+        on_b = engine.submit(cached_batch(2, 10000002), printer="b")
         engine.printer("a").jam("cover-open")
         engine.run()
         assert engine.states(on_a) == ["ready", "ready"] and engine.states(on_b) == ["printed", "printed"]
@@ -316,7 +318,7 @@ def test_printers_do_not_wait_for_each_other(memory_dir: Path) -> None:
 
 def test_paused_printer_keeps_jobs_ready_until_resumed(engine: Engine) -> None:
     """A paused printer prints nothing and shows `paused`; after resume it prints and is idle again."""
-    [job] = engine.submit(label_pdf(LabelSpec()))
+    [job] = engine.submit(cached_label())
     engine.operations.pause("memory")
     engine.run()
     assert engine.state(job) is S.READY
@@ -329,12 +331,12 @@ def test_paused_printer_keeps_jobs_ready_until_resumed(engine: Engine) -> None:
 
 def test_an_idle_connection_is_closed_after_a_while(engine: Engine) -> None:
     """Back-to-back labels share a connection; after 5 s idle it is closed and the next label opens anew."""
-    engine.submit(batch_pdf(2))
+    engine.submit(cached_batch(2))
     engine.run()
     assert engine.printer().opened == 1
     engine.time.advance(IDLE_CLOSE_SECONDS + 1)
     assert engine.step() is None
-    engine.submit(batch_pdf(1, first_posting=10000002))
+    engine.submit(cached_batch(1, 10000002))
     engine.run()
     assert engine.printer().opened == 2
 
@@ -342,7 +344,7 @@ def test_an_idle_connection_is_closed_after_a_while(engine: Engine) -> None:
 @pytest.mark.parametrize("damage", ["missing", "unreadable"])
 def test_lost_bitmap_is_rendered_again(engine: Engine, damage: str) -> None:
     """A ready job whose bitmap is gone or damaged goes back to `queued`, is rendered again and prints."""
-    [job] = engine.submit(batch_pdf(1))
+    [job] = engine.submit(cached_batch(1))
     rendered(engine, [job])
     path = engine.store.bitmap_path(job)
     if damage == "missing":
@@ -369,7 +371,7 @@ def test_raw_zpl_goes_out_as_it_came(memory_dir: Path) -> None:
 def test_crash_while_sending_leaves_that_job_uncertain(engine: Engine) -> None:
     """labeld dies with label 2 on the wire: after the restart job 2 is `uncertain` (it may have come
     out), the others print, and nothing is printed twice."""
-    jobs = engine.submit(batch_pdf(3))
+    jobs = engine.submit(cached_batch(3))
     rendered(engine, jobs)
     engine.step()
     engine.printer().crash_on_write()
@@ -386,7 +388,7 @@ def test_crash_while_sending_leaves_that_job_uncertain(engine: Engine) -> None:
 
 def test_an_unexpected_error_backs_off_and_the_worker_lives(engine: Engine) -> None:
     """A bug in one step is logged and backed off like a busy printer; the job is still printed later."""
-    [job] = engine.submit(label_pdf(LabelSpec()))
+    [job] = engine.submit(cached_label())
     rendered(engine, [job])
 
     def broken() -> None:

@@ -20,7 +20,7 @@ from labeld.render.job import RenderRequest, RenderResult, render_page_job
 from labeld.spool.states import JobState
 from labeld.testing.engine import Engine, FakeClock, memory_printer
 from labeld.testing.labels import LabelSpec, Symbol, label_pdf
-from tests.conftest import decode
+from tests.conftest import cached_label, decode
 
 S = JobState
 HOUR = 3600.0
@@ -31,7 +31,7 @@ NO_REPAIR = PreflightConfig(barcode_repair="off")
 
 
 def label(tracking: str = "TRK000000001", posting: str = POSTING, **spec: object) -> bytes:
-    return label_pdf(LabelSpec(posting=posting, tracking=tracking, **spec))  # type: ignore[arg-type]
+    return cached_label(posting=posting, tracking=tracking, **spec)
 
 
 def events(logs: list[MutableMapping[str, Any]]) -> list[Any]:
@@ -142,7 +142,7 @@ class TestNewerLabels:
     def test_labels_without_a_posting_never_supersede(self, engine: Engine) -> None:
         """No posting number found: two different labels both print."""
         blank = (Symbol("qr", "no posting here", 4, 4, 0.5),)
-        jobs = [engine.submit(label_pdf(LabelSpec(posting="-", tracking=f"TRK00000000{n}", symbols=blank)))[0]
+        jobs = [engine.submit(cached_label(posting="-", tracking=f"TRK00000000{n}", symbols=blank))[0]
                 for n in (1, 2)]
         engine.run()
         assert [engine.job(j).posting for j in jobs] == [None, None]

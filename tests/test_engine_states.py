@@ -14,7 +14,7 @@ from labeld.spool.spool import Job, NewDocument, NewLabel, Spool
 from labeld.spool.states import CANCELLABLE, PENDING, TRANSITIONS, InvalidTransition, JobState, check_transition
 from labeld.spool.store import DocumentStore
 from labeld.testing.engine import START, Engine, FakeClock
-from labeld.testing.labels import LabelSpec, label_pdf
+from tests.conftest import cached_label
 
 S = JobState
 ALLOWED = sorted((a, b) for a, nexts in TRANSITIONS.items() for b in nexts)
@@ -249,7 +249,7 @@ def test_a_shared_file_stays_while_another_document_uses_it(engine: Engine) -> N
 
 
 def label(n: int) -> bytes:
-    return label_pdf(LabelSpec(posting=f"1000000{n}-0001-1", tracking=f"TRK{n}"))
+    return cached_label(posting=f"1000000{n}-0001-1", tracking=f"TRK{n}")
 
 
 def test_store_paths_are_by_content_and_job(tmp_path: Path) -> None:
