@@ -102,6 +102,15 @@ class TestRaces:
         engine.run()
         assert engine.state(job) is S.CANCELLED and engine.printer().received == []
 
+    def test_cancel_while_a_wrong_medium_is_reported_wins(self, engine: Engine) -> None:
+        """Cancelled while the printer reports a wrong medium: it stays cancelled, not held."""
+        [job] = engine.submit(cached_label())
+        engine.render()
+        engine.printer().load(58, 40)
+        engine.printer().on_status = lambda: engine.operations.cancel(job)
+        engine.step()
+        assert engine.state(job) is S.CANCELLED and engine.printer().received == []
+
     def test_cancel_while_on_the_wire_is_refused(self, engine: Engine) -> None:
         """A label already being sent cannot be cancelled; it finishes printing."""
         [job] = engine.submit(label())
@@ -184,6 +193,16 @@ class TestReprints:
         [again] = engine.operations.reprint_posting("12345678-0012-1", ReprintRequest())
         assert engine.job(again).reprint_of == new
 
+    def test_raw_zpl_has_no_validity_to_refuse(self, memory_dir: Path) -> None:
+        """A raw ZPL label carries no issue time labeld can read: its reprint is not refused as expired."""
+        with Engine(memory_dir, [memory_printer(default=True, raw=True)]) as engine:
+            [job] = engine.submit(b"^XA^FDx^FS^XZ", name="x.zpl")
+            engine.run()
+            engine.time.advance(5 * HOUR)
+            [again] = engine.operations.reprint_job(job, ReprintRequest())
+            engine.run()
+            assert engine.state(again) is S.PRINTED and len(engine.printer().received) == 2
+
     def test_reprint_elsewhere_and_bad_requests(self, memory_dir: Path) -> None:
         """--printer sends it to another printer; unknown printers, postings and copy counts are refused."""
         with Engine(memory_dir, [memory_printer("a", default=True), memory_printer("b")]) as engine:
@@ -237,6 +256,7 @@ class TestReading:
         assert [(e["job"], e["to"], e["printer"], e["posting"]) for e in answer["events"]][-1] == \
             (job, "printed", "memory", "12345678-0012-1")
         assert engine.operations.events(answer["last"], 0) == {"events": [], "last": answer["last"]}
+        assert engine.operations.events(answer["last"], 0.05) == {"events": [], "last": answer["last"]}
 
     def test_status_and_printers(self, engine: Engine) -> None:
         """Status counts jobs by state; each printer shows waiting and held counts and the default mark."""

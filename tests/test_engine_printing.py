@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pymupdf
 import pytest
 from structlog.testing import capture_logs
 
@@ -112,7 +113,9 @@ def test_unreachable_printer_keeps_the_job_ready(engine: Engine) -> None:
     [job] = engine.submit(cached_label())
     rendered(engine, [job])
     engine.printer().unplug()
-    assert engine.step() == BACKOFF_START
+    with capture_logs() as logs:
+        assert [engine.step(), engine.step()] == [BACKOFF_START, 0.5]
+    assert [log["event"] for log in logs] == ["printer_unavailable"]  # said once
     assert engine.state(job) is S.READY and engine.job(job).attempts == 0
     state = engine.worker().state
     assert (state.state, state.reasons) == ("stopped", ("offline",))
@@ -329,6 +332,17 @@ def test_paused_printer_keeps_jobs_ready_until_resumed(engine: Engine) -> None:
     assert engine.state(job) is S.PRINTED and engine.worker().state.state == "idle"
 
 
+def test_a_paused_idle_printer_is_ready_again_on_resume(engine: Engine) -> None:
+    """Resuming a printer with nothing to print shows it idle and logs that it is ready."""
+    engine.operations.pause("memory")
+    assert engine.step() is None and engine.worker().state.state == "stopped"
+    engine.operations.resume("memory")
+    with capture_logs() as logs:
+        assert engine.step() is None
+    assert engine.worker().state.state == "idle"
+    assert [(log["event"], log["previous"]) for log in logs] == [("printer_ready", ["paused"])]
+
+
 def test_an_idle_connection_is_closed_after_a_while(engine: Engine) -> None:
     """Back-to-back labels share a connection; after 5 s idle it is closed and the next label opens anew."""
     engine.submit(cached_batch(2))
@@ -355,6 +369,21 @@ def test_lost_bitmap_is_rendered_again(engine: Engine, damage: str) -> None:
     assert engine.state(job) is S.QUEUED and "rendering it again" in engine.job(job).reason
     engine.run()
     assert_came_out_as_rendered(engine, [job])
+
+
+def test_black_and_red_planes_go_out_together(memory_dir: Path) -> None:
+    """On black/red media the pipeline keeps a red plane beside the black one and both are sent;
+    the barcodes stay in the black plane."""
+    doc = pymupdf.open("pdf", cached_batch(1))
+    doc[0].draw_rect(pymupdf.Rect(10, 200, 80, 240), color=None, fill=(1, 0, 0))
+    with Engine(memory_dir, [memory_printer(default=True, red=True)], preflight=ENGINE_PREFLIGHT) as engine:
+        [job] = engine.submit(doc.tobytes())
+        engine.run()
+        [black], [red] = engine.printer().labels, engine.printer().red_planes
+        assert red is not None and red.sum() > 1000 and not (black & red).any()
+        assert np.array_equal(red, from_png(engine.store.bitmap_path(job, "red").read_bytes()))
+        assert np.array_equal(black, from_png(engine.store.bitmap_path(job).read_bytes()))
+        assert posting(0) in decode(black)
 
 
 def test_raw_zpl_goes_out_as_it_came(memory_dir: Path) -> None:

@@ -16,6 +16,7 @@ from labeld.clock.local_sources import SourceReading
 from labeld.clock.monitor import ClockMonitor
 from labeld.config import ClockConfig, PreflightConfig
 from labeld.daemon.operations import ReprintRequest
+from labeld.daemon.pipeline import RenderFailed
 from labeld.render.job import RenderRequest, RenderResult, render_page_job
 from labeld.spool.states import JobState
 from labeld.testing.engine import Engine, FakeClock, memory_printer
@@ -93,6 +94,19 @@ class TestValidity:
             assert engine.states([fresh, stale]) == ["printed", "held"]
             assert "validity computed with the measured offset corrected" in engine.preflight_record(fresh)["clock"]
 
+    def test_a_clock_within_its_threshold_is_not_noted(self, memory_dir: Path) -> None:
+        """1 s off with a 5 s threshold: no correction, no note in the record."""
+        clock = FakeClock()
+        monitor = ClockMonitor(ClockConfig(servers=(), max_offset=5.0), structlog.get_logger("test"),
+                               local_readers=[lambda timeout: SourceReading("chrony", "chrony", offset=1.0)],
+                               clock=clock.time)
+        assert monitor.check_now().state == "ok"
+        with Engine(memory_dir, drift=monitor, clock=clock) as engine:
+            [job] = engine.submit(label())
+            engine.run()
+            assert "clock" not in engine.preflight_record(job)
+            assert engine.job(job).expires_at - engine.rules.now() == 4 * HOUR
+
 
 class TestNewerLabels:
     """A newer label for the same posting (a re-generated one, with a new tracking number) wins."""
@@ -138,6 +152,15 @@ class TestNewerLabels:
         assert engine.reasons(old)[-1].endswith("TRK-A-000001 replaced by TRK-B-000002 — this printed label is "
                                                 "no longer valid")
         assert "printed_label_voided" in events(logs)
+
+    def test_a_cancelled_older_label_is_left_alone(self, engine: Engine) -> None:
+        """An older label an operator cancelled is neither voided nor noted when a newer one arrives."""
+        [old] = engine.submit(label("TRK-OLD-0001"), issued_at=engine.time.time() - 120)
+        engine.operations.cancel(old)
+        history = engine.reasons(old)
+        engine.submit(label("TRK-NEW-0002"))
+        engine.run()
+        assert engine.state(old) is S.CANCELLED and engine.reasons(old) == history
 
     def test_labels_without_a_posting_never_supersede(self, engine: Engine) -> None:
         """No posting number found: two different labels both print."""
@@ -268,16 +291,24 @@ class TestRelease:
 class TestRenderOutcomes:
     """What the pipeline does when rendering itself goes wrong, or the world changed meanwhile."""
 
-    def test_a_page_that_cannot_be_rendered_is_rejected(self, memory_dir: Path) -> None:
-        """The renderer fails on the page: rejected, saying which page and why."""
+    @pytest.mark.parametrize(("error", "reason"), [
+        (ValueError("cannot read xref"), "page 1 could not be rendered: cannot read xref"),
+        (RenderFailed("the page draws nothing"), "the page draws nothing"),
+    ])
+    def test_a_page_that_cannot_be_rendered_is_rejected(self, memory_dir: Path, error: Exception, reason: str
+                                                        ) -> None:
+        """The renderer fails on the page: rejected, saying which page and why; the time is measured."""
         def broken(request: RenderRequest) -> RenderResult:
-            raise ValueError("cannot read xref")
+            raise error
 
+        timed: list[float] = []
         with Engine(memory_dir, renderer=broken) as engine:
+            engine.pipeline.render_seconds = timed.append
             [job] = engine.submit(label())
             engine.run()
             assert engine.state(job) is S.REJECTED
-            assert engine.job(job).reason == "page 1 could not be rendered: cannot read xref"
+            assert engine.job(job).reason == reason
+            assert len(timed) == 1
 
     def test_an_unexpected_error_holds_the_label_for_a_person(self, memory_dir: Path) -> None:
         """A failure after rendering (a bug) holds the label, says so, and the pipeline goes on."""

@@ -22,6 +22,7 @@ races between an operator and the workers.
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -29,6 +30,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+from PIL import Image
 
 from labeld.bitmap import Bitmap, from_png
 from labeld.clock.monitor import ClockMonitor
@@ -112,8 +116,13 @@ class MemoryPrinter:
 
     @property
     def labels(self) -> list[Bitmap]:
-        """Every label that came out, as the bitmap its bytes carry."""
-        return [from_png(data) for data in self.received if data.startswith(PNG_MAGIC)]
+        """Every label that came out, as the (black) bitmap its bytes carry."""
+        return [planes(data)[0] for data in self.received if data.startswith(PNG_MAGIC)]
+
+    @property
+    def red_planes(self) -> list[Bitmap | None]:
+        """The red plane of every label that came out (None for one-colour labels)."""
+        return [planes(data)[1] for data in self.received if data.startswith(PNG_MAGIC)]
 
     # ----- what a test scripts ------------------------------------------------------------
 
@@ -212,6 +221,17 @@ class MemoryPrinter:
             self.received.pop()
 
 
+def planes(png: bytes) -> tuple[Bitmap, Bitmap | None]:
+    """The black and red dots of a label PNG (red only where the image has colour)."""
+    with Image.open(io.BytesIO(png)) as image:
+        if image.mode != "RGB":
+            return from_png(png), None
+        rgb = np.asarray(image)
+    dark: Bitmap = rgb < 128
+    black: Bitmap = np.all(dark, axis=2)
+    return black, ~dark[..., 0] & dark[..., 1] & dark[..., 2]
+
+
 def _crash() -> None:
     raise SimulatedCrash("labeld was killed while sending")
 
@@ -251,6 +271,19 @@ class MemoryDriver(PreviewDriver):
         super().__init__(printer)
         self.memory = memory
 
+    @property
+    def prints_red(self) -> bool:
+        return self.printer.red
+
+    def encode_two_colour(self, bitmap: Bitmap, red: Bitmap, copies: int = 1) -> bytes:
+        """One RGB PNG: black dots black, red dots red (copies are not carried)."""
+        rgb = np.full((*bitmap.shape, 3), 255, dtype=np.uint8)
+        rgb[bitmap] = (0, 0, 0)
+        rgb[red] = (255, 0, 0)
+        out = io.BytesIO()
+        Image.fromarray(rgb, "RGB").save(out, format="PNG")
+        return out.getvalue()
+
     def encode_raw(self, data: bytes) -> bytes:
         if self.printer.driver != "zpl":
             return super().encode_raw(data)
@@ -270,10 +303,11 @@ class MemoryDriver(PreviewDriver):
 
 
 def memory_printer(name: str = "memory", *, media: str = "75x120mm", dpi: int = 203, default: bool = False,
-                   raw: bool = False, confirm_timeout: float = 30.0) -> PrinterConfig:
-    """A ``[[printer]]`` for a memory printer; ``raw`` makes it a ZPL printer (raw files go to it as they are)."""
+                   raw: bool = False, red: bool = False, confirm_timeout: float = 30.0) -> PrinterConfig:
+    """A ``[[printer]]`` for a memory printer; ``raw`` makes it a ZPL printer (raw files go to it as they
+    are), ``red`` one with black/red media."""
     return PrinterConfig(name=name, driver="zpl" if raw else "preview", uri=f"memory://{name}", media=media,
-                         dpi=dpi, default=default, confirm_timeout=confirm_timeout)
+                         dpi=dpi, default=default, red=red, confirm_timeout=confirm_timeout)
 
 
 class Engine:
