@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterator
+import signal
+import socket
+import threading
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -162,3 +165,46 @@ def test_reload_keeps_the_running_config_when_the_new_one_is_broken(memory_dir: 
     with capture_logs() as logs:
         builtin.reload()
     assert [e["event"] for e in logs] == ["reload_skipped"]
+
+
+@pytest.fixture
+def own_signals() -> Iterator[None]:
+    """Daemon.run() installs SIGTERM/SIGINT/SIGHUP handlers in this process; put pytest's back after."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+
+
+def test_run_tells_systemd_reloads_on_sighup_and_stops_on_sigterm(memory_dir: Path, own_signals: None,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The main loop: READY with a status, a watchdog ping, SIGHUP reloads (no file: skipped),
+    SIGTERM stops cleanly with STOPPING — told over a real notify socket."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(str(memory_dir / "notify.sock"))
+    listener.settimeout(HANG)
+    monkeypatch.setenv("NOTIFY_SOCKET", str(memory_dir / "notify.sock"))
+    monkeypatch.setenv("WATCHDOG_USEC", "1000000")  # a ping at the first tick, then every 0.5 s
+    monkeypatch.setattr("labeld.daemon.app.MAIN_LOOP_SECONDS", 0.02)
+    daemon = Daemon(make_config(memory_dir), renderer=render_page_job)
+    told: list[str] = []
+
+    def systemd_and_operator(logs: list[MutableMapping[str, Any]]) -> None:
+        """Reads what the daemon tells; once it is ready sends SIGHUP, once reloaded SIGTERM."""
+        while not told or told[-1] != "STOPPING=1\n":
+            told.append(listener.recv(4096).decode())
+            if told[-1].startswith("READY=1"):
+                os.kill(os.getpid(), signal.SIGHUP)
+            if told[-1] == "WATCHDOG=1\n" and any(e["event"] == "reload_skipped" for e in logs):
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    with capture_logs() as logs:
+        reader = threading.Thread(target=systemd_and_operator, args=(logs,), daemon=True)
+        reader.start()
+        daemon.run()
+    reader.join(HANG)
+    listener.close()
+    assert told[0] == "READY=1\nSTATUS=1 printer, 0 waiting\n"
+    assert "WATCHDOG=1\n" in told and told[-1] == "STOPPING=1\n"
+    assert [e["event"] for e in logs if e["event"].startswith(("reload", "labeld_st"))] == [
+        "labeld_started", "reload_skipped", "labeld_stopping", "labeld_stopped"]
