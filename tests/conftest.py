@@ -17,12 +17,12 @@ import pytest
 import zxingcpp
 
 from labeld.bitmap import Bitmap
+from labeld.labelmaker import LabelSpec, batch_pdf, label_pdf
 from labeld.media import Geometry
 from labeld.render.rasterize import render_label
 from labeld.testing.bench import EmulatorBench
 from labeld.testing.daemon import DaemonProcess
 from labeld.testing.engine import Engine
-from labeld.testing.labels import LabelSpec, batch_pdf, label_pdf
 
 #: tmpfs, where fsync costs nothing: the in-process engine tests commit thousands of times.
 MEMORY_FS = Path("/dev/shm")

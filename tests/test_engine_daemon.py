@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
+from labeld.api.server import ApiServer
 from labeld.config import (
     ClockConfig,
     Config,
@@ -28,11 +29,12 @@ from labeld.config import (
     load_config,
 )
 from labeld.daemon.app import AlreadyRunning, Daemon
-from labeld.render.job import render_page_job
+from labeld.labelmaker import batch_pdf
+from labeld.page_job import render_page_job
+from labeld.reasons import Reason
 from labeld.spool.spool import NewDocument, NewLabel, Spool
 from labeld.spool.states import JobState
 from labeld.testing.daemon import toml_text
-from labeld.testing.labels import batch_pdf
 
 HANG = 30.0  # a bound that only catches a hang
 
@@ -51,8 +53,8 @@ def make_config(root: Path, *printers: PrinterConfig) -> Config:
 
 @pytest.fixture
 def started(memory_dir: Path) -> Iterator[Daemon]:
-    """A started daemon on a scratch folder with one preview printer; stopped afterwards."""
-    daemon = Daemon(make_config(memory_dir), renderer=render_page_job)
+    """A started daemon (with its control socket) on a scratch folder with one preview printer."""
+    daemon = Daemon(make_config(memory_dir), renderer=render_page_job, frontends=[ApiServer])
     daemon.start()
     yield daemon
     daemon.stop()
@@ -74,18 +76,18 @@ def test_a_file_in_the_inbox_comes_out_of_the_printer(started: Daemon, memory_di
     assert sorted(p.name for p in (memory_dir / "printed").iterdir()) == ["job-000001.png", "job-000002.png"]
     assert started.status_line() == "1 printer, 0 waiting"
     assert [s.name for s in started.printer_states()] == ["preview"]
-    assert started.api is not None and (memory_dir / "labeld.sock").exists()
+    assert [type(f) for f in started.frontends] == [ApiServer] and (memory_dir / "labeld.sock").exists()
 
 
 def test_jobs_caught_printing_are_uncertain_after_a_restart(memory_dir: Path) -> None:
     """A job left `printing` by a crash is `uncertain` once the daemon has started, and logged."""
     config = make_config(memory_dir)
     spool = Spool(config.daemon.state_dir / "spool.db")
-    now = spool.wall()
+    now = spool.clock()
     [job] = spool.add_document(NewDocument("0" * 64, "a.pdf", "api", 10, 1),
-                               [NewLabel(0, "preview", now, now + 60)], "accepted")
-    spool.transition(job, JobState.READY, "rendered")
-    spool.transition(job, JobState.PRINTING, "sending")
+                               [NewLabel(0, "preview", now, now + 60)], "api")
+    spool.transition(job, JobState.READY, Reason.plain("rendered"))
+    spool.transition(job, JobState.PRINTING, Reason("job.sending", printer="preview"))
     spool.close()
     daemon = Daemon(config, renderer=render_page_job)
     with capture_logs() as logs:
@@ -112,7 +114,7 @@ def test_a_printer_whose_driver_cannot_be_made_is_shown_stopped(memory_dir: Path
     try:
         states = {s.name: s for s in daemon.printer_states()}
         assert (states["ghost"].state, states["ghost"].reasons) == ("stopped", ("other",))
-        assert "unknown driver 'nonesuch'" in states["ghost"].message
+        assert "unknown driver 'nonesuch'" in states["ghost"].message.text()
         assert daemon.status_line() == "2 printers, 1 need attention (ghost), 0 waiting"
     finally:
         daemon.stop()

@@ -12,6 +12,7 @@ from labeld.bitmap import from_png
 from labeld.config import PreflightConfig
 from labeld.daemon.operations import BadRequest, NotFound, OperationError, ReprintRequest
 from labeld.errors import RejectedInput
+from labeld.reasons import Reason
 from labeld.spool.states import JobState
 from labeld.testing.engine import Engine, memory_printer
 from tests.conftest import cached_batch, cached_label, decode
@@ -47,7 +48,7 @@ class TestStateChanges:
         engine.operations.hold(jobs[2])
         for job in jobs:
             cancelled = engine.operations.cancel(job)
-            assert (cancelled.state, cancelled.reason) == (S.CANCELLED, "cancelled by an operator")
+            assert (cancelled.state, cancelled.reason) == (S.CANCELLED, Reason("job.cancelled"))
 
     def test_printed_job_cannot_be_cancelled(self, engine: Engine) -> None:
         """Refused as `wrong_state`, with the job's state and reason and the rule."""
@@ -60,7 +61,7 @@ class TestStateChanges:
         """Holding keeps it from printing until released; a printed job cannot be held."""
         jobs = engine.submit(cached_batch(2))
         held = engine.operations.hold(jobs[0])
-        assert held.reason == "held by an operator; `labelctl release` prints it"
+        assert held.reason == Reason("job.held_by_operator")
         engine.run()
         assert engine.states(jobs) == ["held", "printed"]
         refused(lambda: engine.operations.hold(jobs[1]), "wrong_state", "only a queued or ready job can be held")
@@ -157,7 +158,7 @@ class TestReprints:
         engine.run()
         assert [engine.job(j).reprint_of for j in (again, newest)] == [job, job]
         assert engine.job(again).copies == 2
-        assert engine.reasons(again)[0] == f"reprint of job {job} requested by an operator"
+        assert engine.reasons(again)[0] == Reason("job.reprint", origin=job)
         assert len(engine.printer().received) == 4
         assert engine.operations.job_detail(job)["reprints"] == [newest, again]
 
@@ -168,7 +169,7 @@ class TestReprints:
         [first] = engine.operations.reprint_job(job, ReprintRequest())
         [second] = engine.operations.reprint_job(first, ReprintRequest())
         assert engine.job(second).reprint_of == first
-        assert engine.reasons(second)[0] == f"reprint of job {job} requested by an operator"
+        assert engine.reasons(second)[0] == Reason("job.reprint", origin=job)
 
     def test_expired_label_is_refused_unless_forced(self, engine: Engine) -> None:
         """Reprinting a label past its validity is refused as `label_invalid`; --force prints it."""
@@ -180,7 +181,7 @@ class TestReprints:
         [forced] = engine.operations.reprint_job(job, ReprintRequest(force=True))
         engine.run()
         assert engine.state(forced) is S.PRINTED and engine.job(forced).forced
-        assert engine.reasons(forced)[0].endswith("(forced)")
+        assert engine.reasons(forced)[0] == Reason("job.reprint_forced", origin=job)
 
     def test_superseded_label_is_refused_and_posting_reprint_takes_the_newest(self, engine: Engine) -> None:
         """An older label of a posting with a newer one is refused by id; by posting, the newest prints."""
@@ -309,7 +310,7 @@ class TestUploads:
         ({"colour": "red"}, "bad_request", "unknown parameter colour"),
         ({"name": "../etc/passwd"}, "bad_request", "not a plain file name"),
         ({"name": ".hidden.pdf"}, "bad_request", "not a plain file name"),
-        ({"copies": "two"}, "bad_request", "copies must be a whole number"),
+        ({"copies": "two"}, "bad_request", "copies must be a number"),
         ({"copies": "0"}, "bad_request", "copies must be a whole number from 1 to 100"),
         ({"printer": "nowhere"}, "not_found", "there is no printer 'nowhere'"),
     ])

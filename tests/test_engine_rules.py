@@ -16,11 +16,12 @@ from labeld.clock.local_sources import SourceReading
 from labeld.clock.monitor import ClockMonitor
 from labeld.config import ClockConfig, PreflightConfig
 from labeld.daemon.operations import ReprintRequest
-from labeld.daemon.pipeline import RenderFailed
-from labeld.render.job import RenderRequest, RenderResult, render_page_job
+from labeld.errors import RenderFailed
+from labeld.labelmaker import LabelSpec, Symbol, label_pdf
+from labeld.page_job import RenderRequest, RenderResult, render_page_job
+from labeld.reasons import Reason
 from labeld.spool.states import JobState
 from labeld.testing.engine import Engine, FakeClock, memory_printer
-from labeld.testing.labels import LabelSpec, Symbol, label_pdf
 from tests.conftest import cached_label, decode
 
 S = JobState
@@ -48,8 +49,9 @@ class TestValidity:
         engine.run()
         assert engine.state(job) is S.HELD
         reason = engine.job(job).reason
-        assert reason.startswith("label expired 1 h ago (issued 5 h ago, valid 4 h)")
-        assert "get a fresh label from the marketplace" in reason and "`labelctl release`" in reason
+        assert (reason.code, dict(reason.params)) == ("label.expired", {"ago": HOUR, "age": 5 * HOUR, "ttl": 4 * HOUR})
+        assert reason.text().startswith("label expired 1 h ago (issued 5 h ago, valid 4 h)")
+        assert "`labelctl release`" in reason.text()
         assert not engine.store.bitmap_path(job).exists() and engine.printer().received == []
 
     @pytest.mark.parametrize(("policy", "state"), [("reject", S.REJECTED), ("print", S.PRINTED)])
@@ -69,7 +71,8 @@ class TestValidity:
         with capture_logs() as logs:
             engine.run()
         assert engine.state(job) is S.PRINTED
-        assert engine.reasons(job)[1].endswith("; warning: label expires in 10 min")
+        ready = engine.reasons(job)[1]
+        assert ready.code == "job.ready_warning" and ready.text().endswith("; warning: label expires in 10 min")
         assert engine.preflight_record(job)["expiring"] == "label expires in 10 min"
         assert "label_expiring" in events(logs)
 
@@ -123,8 +126,8 @@ class TestNewerLabels:
         engine.run()
         assert engine.states([old, new]) == ["superseded", "printed"]
         reason = engine.job(old).reason
-        assert reason.startswith(f"voided by a newer label for posting {POSTING} (label 2, job {new})")
-        assert reason.endswith("tracking TRK-OLD-0001 replaced by TRK-NEW-0002")
+        assert (reason.code, dict(reason.params)) == ("label.voided", {
+            "posting": POSTING, "label": 2, "job": new, "old_tracking": "TRK-OLD-0001", "new_tracking": "TRK-NEW-0002"})
         assert "label_superseded" in events(logs)
         [printed] = engine.printer().labels
         assert "https://ozon.example/t/TRK-NEW-0002" in decode(printed)
@@ -136,8 +139,9 @@ class TestNewerLabels:
         [late] = engine.submit(label("TRK-OLD-0001"), issued_at=engine.time.time() - 120)
         engine.run()
         assert engine.states([new, late]) == ["printed", "superseded"]
-        assert engine.job(late).reason.startswith(f"a newer label for posting {POSTING} arrived (label 1, "
-                                                  "tracking TRK-NEW-0002) before this one printed")
+        reason = engine.job(late).reason
+        assert (reason.code, dict(reason.params)) == ("label.superseded_before_print", {
+            "posting": POSTING, "label": 1, "tracking": "TRK-NEW-0002"})
         assert len(engine.printer().labels) == 1
 
     def test_printed_older_label_is_marked_void_in_its_history(self, engine: Engine) -> None:
@@ -149,8 +153,9 @@ class TestNewerLabels:
             engine.run()
         assert engine.states([old, new]) == ["printed", "printed"]
         assert engine.moves(old)[-1] == ("printed", "printed")
-        assert engine.reasons(old)[-1].endswith("TRK-A-000001 replaced by TRK-B-000002 — this printed label is "
-                                                "no longer valid")
+        note = engine.reasons(old)[-1]
+        assert note.code == "label.voided_after_print"
+        assert (note.params["old_tracking"], note.params["new_tracking"]) == ("TRK-A-000001", "TRK-B-000002")
         assert "printed_label_voided" in events(logs)
 
     def test_a_cancelled_older_label_is_left_alone(self, engine: Engine) -> None:
@@ -184,8 +189,9 @@ class TestRepeats:
         engine.run()
         assert engine.states([first, again]) == ["printed", "duplicate"]
         assert engine.job(again).duplicate_of == first
-        assert engine.job(again).reason.startswith(f"the same label arrived before as job {first} (printed); "
-                                                   "not printed again")
+        reason = engine.job(again).reason
+        assert (reason.code, dict(reason.params)) == ("label.duplicate", {
+            "first": first, "first_state": "printed", "job": again})
         assert len(engine.printer().labels) == 1
 
     def test_a_repeat_with_other_metadata_is_still_a_repeat(self, engine: Engine) -> None:
@@ -224,7 +230,10 @@ class TestPreflightPolicies:
             engine.run()
             assert engine.state(job) is state
             reason = engine.reasons(job)[1]
-            assert "150" in reason and ("warning: " in reason) == (policy == "warn")
+            if policy == "warn":
+                assert reason.code == "job.ready_warning" and "barcode image at 150 dpi" in reason.text()
+            else:
+                assert reason.code == "preflight.low_dpi_barcode" and round(reason.params["dpi"]) == 150
 
     def test_unreadable_barcode_is_held(self, memory_dir: Path) -> None:
         """A Code128 too thin for 203 dpi, repair off: held, saying it does not decode on the printer's bitmap."""
@@ -232,7 +241,9 @@ class TestPreflightPolicies:
             [job] = engine.submit(label(symbols=THIN))
             engine.run()
             assert engine.state(job) is S.HELD
-            assert engine.job(job).reason == f"Code128 {POSTING} does not decode on the 203-dpi printer bitmap"
+            reason = engine.job(job).reason
+            assert reason.code == "preflight.barcode_unreadable"
+            assert reason.text() == f"Code128 {POSTING} does not decode on the 203-dpi printer bitmap"
 
     def test_the_same_barcode_is_repaired_and_prints(self, engine: Engine) -> None:
         """With repair on, the thin code is redrawn on the dot grid and the printed label decodes."""
@@ -250,7 +261,8 @@ class TestPreflightPolicies:
             engine.run()
             assert engine.state(job) is S.REJECTED
             reason = engine.job(job).reason
-            assert "too large for 58×40 mm: it would print at 48%" in reason and "printer big could take it" in reason
+            assert (reason.code, reason.params["printers"]) == ("preflight.too_large_elsewhere", ["big"])
+            assert "too large for 58×40 mm: it would print at 48%" in reason.text()
 
 
 class TestRelease:
@@ -263,7 +275,7 @@ class TestRelease:
             engine.run()
             released = engine.operations.release(job)
             assert (released.state, released.forced) == (S.QUEUED, True)
-            assert released.reason == "released by an operator; rendering and checking it again"
+            assert released.reason.code == "job.released"
             engine.run()
             assert engine.moves(job)[1:] == [("queued", "held"), ("held", "queued"), ("queued", "ready"),
                                              ("ready", "printing"), ("printing", "printed")]
@@ -292,10 +304,11 @@ class TestRenderOutcomes:
     """What the pipeline does when rendering itself goes wrong, or the world changed meanwhile."""
 
     @pytest.mark.parametrize(("error", "reason"), [
-        (ValueError("cannot read xref"), "page 1 could not be rendered: cannot read xref"),
-        (RenderFailed("the page draws nothing"), "the page draws nothing"),
+        (ValueError("cannot read xref"), Reason("render.page_failed", page=1, error="cannot read xref")),
+        (RenderFailed(Reason("render.timeout", task=Reason("task.render_page", page=1), limit=30.0)),
+         Reason("render.timeout", task=Reason("task.render_page", page=1), limit=30.0)),
     ])
-    def test_a_page_that_cannot_be_rendered_is_rejected(self, memory_dir: Path, error: Exception, reason: str
+    def test_a_page_that_cannot_be_rendered_is_rejected(self, memory_dir: Path, error: Exception, reason: Reason
                                                         ) -> None:
         """The renderer fails on the page: rejected, saying which page and why; the time is measured."""
         def broken(request: RenderRequest) -> RenderResult:
@@ -303,7 +316,7 @@ class TestRenderOutcomes:
 
         timed: list[float] = []
         with Engine(memory_dir, renderer=broken) as engine:
-            engine.pipeline.render_seconds = timed.append
+            engine.render_observers.append(timed.append)
             [job] = engine.submit(label())
             engine.run()
             assert engine.state(job) is S.REJECTED
@@ -320,8 +333,7 @@ class TestRenderOutcomes:
             with capture_logs() as logs:
                 assert engine.render() == 2
             assert engine.states(jobs) == ["held", "held"]
-            assert engine.job(jobs[0]).reason.startswith("labeld could not prepare this label (")
-            assert engine.job(jobs[0]).reason.endswith("`labelctl release` tries again")
+            assert engine.job(jobs[0]).reason.code == "job.prepare_failed"
             assert events(logs).count("render_worker_error") == 2
 
     def test_a_printer_removed_from_the_configuration_holds_its_jobs(self, engine: Engine) -> None:
@@ -330,7 +342,7 @@ class TestRenderOutcomes:
         del engine.pipeline.drivers["memory"]
         engine.render()
         assert engine.state(job) is S.HELD
-        assert "no longer configured" in engine.job(job).reason and "reprint --printer" in engine.job(job).reason
+        assert engine.job(job).reason == Reason("job.printer_gone", printer="memory")
 
     def test_a_job_cancelled_while_it_rendered_stays_cancelled(self, engine: Engine) -> None:
         """The worker read the job as queued, an operator cancelled it, the render finishes: still cancelled."""

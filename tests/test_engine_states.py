@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from labeld.daemon.operations import ReprintRequest
+from labeld.reasons import Reason
 from labeld.spool.spool import Job, NewDocument, NewLabel, Spool
 from labeld.spool.states import CANCELLABLE, PENDING, TRANSITIONS, InvalidTransition, JobState, check_transition
 from labeld.spool.store import DocumentStore
@@ -19,6 +20,7 @@ from tests.conftest import cached_label
 S = JobState
 ALLOWED = sorted((a, b) for a, nexts in TRANSITIONS.items() for b in nexts)
 FORBIDDEN = sorted((a, b) for a in S for b in S if b not in TRANSITIONS[a])
+BECAUSE = Reason.plain("because a test said so")
 TERMINAL = {S.PRINTED, S.REJECTED, S.SUPERSEDED, S.CANCELLED}
 
 
@@ -49,19 +51,19 @@ def clock() -> FakeClock:
 @pytest.fixture
 def spool(memory_dir: Path, clock: FakeClock) -> Iterator[Spool]:
     """A spool on a scratch folder with a fake clock."""
-    store = Spool(memory_dir / "spool.db", wall=clock.time)
+    store = Spool(memory_dir / "spool.db", clock=clock.time)
     yield store
     store.close()
 
 
 def new_job(spool: Spool, state: JobState = S.QUEUED, posting: str | None = None) -> int:
     """A committed one-label document whose job was moved to ``state`` by allowed moves."""
-    now = spool.wall()
+    now = spool.clock()
     doc = NewDocument(sha256="0" * 64, name="label.pdf", source="api", size=100, pages=1)
     label = NewLabel(page=0, printer="memory", issued_at=now, expires_at=now + 3600, posting=posting)
-    [job_id] = spool.add_document(doc, [label], "accepted")
+    [job_id] = spool.add_document(doc, [label], "api")
     for step in path_to(state):
-        spool.transition(job_id, step, f"to {step.value}")
+        spool.transition(job_id, step, Reason.plain(f"to {step.value}"))
     return job_id
 
 
@@ -85,11 +87,11 @@ def test_allowed_move_is_committed_with_its_reason(spool: Spool, current: JobSta
     """Each edge of TRANSITIONS moves the job and writes one history entry with from, to and reason."""
     job_id = new_job(spool, current)
     before = len(spool.history(job_id))
-    moved = spool.transition(job_id, target, "because a test said so")
-    assert (moved.state, moved.reason) == (target, "because a test said so")
+    moved = spool.transition(job_id, target, BECAUSE)
+    assert (moved.state, moved.reason) == (target, BECAUSE)
     last = spool.history(job_id)[-1]
     assert len(spool.history(job_id)) == before + 1
-    assert (last.from_state, last.to_state, last.reason) == (current.value, target.value, "because a test said so")
+    assert (last.from_state, last.to_state, last.reason) == (current, target, BECAUSE)
 
 
 @pytest.mark.parametrize(("current", "target"), FORBIDDEN, ids=[f"{a}-{b}" for a, b in FORBIDDEN])
@@ -99,7 +101,7 @@ def test_forbidden_move_is_refused_and_changes_nothing(spool: Spool, current: Jo
     before = spool.job(job_id)
     history = spool.history(job_id)
     with pytest.raises(InvalidTransition, match=f"a {current.value} job cannot become {target.value}"):
-        spool.transition(job_id, target, "must not happen")
+        spool.transition(job_id, target, BECAUSE)
     assert spool.job(job_id) == before
     assert spool.history(job_id) == history
 
@@ -117,36 +119,36 @@ def test_terminal_states_go_nowhere_and_reprints_are_new_jobs() -> None:
 def test_expect_guards_against_a_move_made_meanwhile(spool: Spool) -> None:
     """A worker that read the job as queued does not move it after an operator cancelled it."""
     job_id = new_job(spool)
-    spool.transition(job_id, S.CANCELLED, "cancelled by an operator")
+    spool.transition(job_id, S.CANCELLED, Reason.plain("cancelled by an operator"))
     with pytest.raises(InvalidTransition, match=f"job {job_id} is cancelled, not queued"):
-        spool.transition(job_id, S.READY, "rendered", expect=frozenset({S.QUEUED}))
+        spool.transition(job_id, S.READY, Reason.plain("rendered"), expect=frozenset({S.QUEUED}))
     assert read(spool, job_id).state is S.CANCELLED
 
 
 def test_unknown_job_is_a_key_error(spool: Spool) -> None:
     """Moving a job that does not exist raises KeyError (the operations layer turns it into not_found)."""
     with pytest.raises(KeyError):
-        spool.transition(999, S.READY, "nothing")
+        spool.transition(999, S.READY, Reason.plain("nothing"))
 
 
 def test_flags_and_attempts_are_written_with_the_move(spool: Spool) -> None:
     """confirmed, interrupted, duplicate_of and the attempt count change only when a move says so."""
     job_id = new_job(spool, S.READY)
-    spool.transition(job_id, S.PRINTING, "sending", attempt=True)
-    job = spool.transition(job_id, S.READY, "cut", interrupted=True)
+    spool.transition(job_id, S.PRINTING, Reason.plain("sending"), attempt=True)
+    job = spool.transition(job_id, S.READY, Reason.plain("cut"), interrupted=True)
     assert (job.attempts, job.interrupted, job.confirmed) == (1, True, False)
-    spool.transition(job_id, S.PRINTING, "sending again", attempt=True)
-    job = spool.transition(job_id, S.PRINTED, "printed", confirmed=True)
+    spool.transition(job_id, S.PRINTING, Reason.plain("sending again"), attempt=True)
+    job = spool.transition(job_id, S.PRINTED, Reason.plain("printed"), confirmed=True)
     assert (job.attempts, job.interrupted, job.confirmed) == (2, True, True)
     other = new_job(spool)
-    assert spool.transition(other, S.DUPLICATE, "again", duplicate_of=job_id).duplicate_of == job_id
+    assert spool.transition(other, S.DUPLICATE, Reason.plain("again"), duplicate_of=job_id).duplicate_of == job_id
 
 
 def test_times_come_from_the_spool_clock(spool: Spool, clock: FakeClock) -> None:
     """Rows and history carry the injected clock's time, so tests of time rules need no sleeping."""
     job_id = new_job(spool)
     clock.advance(90)
-    job = spool.transition(job_id, S.READY, "rendered")
+    job = spool.transition(job_id, S.READY, Reason.plain("rendered"))
     assert (job.created_at, job.updated_at) == (START, START + 90)
     assert [e.at for e in spool.history(job_id)] == [START, START + 90]
 
@@ -154,10 +156,10 @@ def test_times_come_from_the_spool_clock(spool: Spool, clock: FakeClock) -> None
 def test_note_keeps_the_state(spool: Spool) -> None:
     """A note is a history entry from a state to itself."""
     job_id = new_job(spool, S.PRINTED)
-    spool.note(job_id, "voided by a newer label")
+    spool.note(job_id, BECAUSE)
     assert read(spool, job_id).state is S.PRINTED
     last = spool.history(job_id)[-1]
-    assert (last.from_state, last.to_state, last.reason) == ("printed", "printed", "voided by a newer label")
+    assert (last.from_state, last.to_state, last.reason) == (S.PRINTED, S.PRINTED, BECAUSE)
 
 
 def test_recovery_turns_printing_into_uncertain_and_nothing_else(spool: Spool) -> None:
@@ -168,8 +170,7 @@ def test_recovery_turns_printing_into_uncertain_and_nothing_else(spool: Spool) -
     for state, job_id in jobs.items():
         expected = S.UNCERTAIN if state is S.PRINTING else state
         assert read(spool, job_id).state is expected
-    reason = read(spool, jobs[S.PRINTING]).reason
-    assert "may or may not have printed" in reason and "labelctl reprint" in reason
+    assert read(spool, jobs[S.PRINTING]).reason == Reason("job.uncertain_after_stop")
     assert spool.recover() == []
 
 
@@ -179,7 +180,7 @@ def test_printing_order_waits_for_an_earlier_queued_job(spool: Spool) -> None:
     assert getattr(spool.next_ready("memory"), "id", None) == second
     assert spool.has_earlier_pending("memory", second)
     assert not spool.has_earlier_pending("other", second)
-    spool.transition(first, S.READY, "rendered")
+    spool.transition(first, S.READY, Reason.plain("rendered"))
     assert not spool.has_earlier_pending("memory", second)
     assert getattr(spool.next_ready("memory"), "id", None) == first
 
@@ -198,8 +199,8 @@ def test_counts_list_every_state(spool: Spool) -> None:
     new_job(spool, S.READY)
     new_job(spool, S.HELD)
     counts = spool.counts()
-    assert set(counts) == {s.value for s in S}
-    assert (counts["ready"], counts["held"], counts["printed"]) == (1, 1, 0)
+    assert set(counts) == set(S)
+    assert (counts[S.READY], counts[S.HELD], counts[S.PRINTED]) == (1, 1, 0)
     assert spool.counts("other") == dict.fromkeys(counts, 0)
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from reliability_helpers import rss_kib, sized
 
+from labeld.labelmaker import LabelSpec, label_pdf
 from labeld.testing.daemon import DaemonProcess
-from labeld.testing.labels import LabelSpec, label_pdf
 
 RSS_LIMIT_KIB = 600 * 1024
 

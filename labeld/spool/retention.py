@@ -10,7 +10,7 @@ def prune(spool: Spool, store: DocumentStore, retention: float) -> tuple[int, in
     """Forget every document whose jobs all finished more than ``retention`` seconds ago (by the
     spool's clock): its rows, its stored file unless another document has the same bytes, and its
     jobs' bitmaps. Returns how many stored files and jobs went."""
-    hashes, job_ids = spool.prune(spool.wall() - retention)
+    hashes, job_ids = spool.prune(spool.clock() - retention)
     for sha in hashes:
         store.remove_document(sha)
     for job_id in job_ids:

@@ -39,15 +39,16 @@ from labeld.clock.monitor import ClockMonitor
 from labeld.config import ClockConfig, Config, DaemonConfig, IntakeConfig, PreflightConfig, PrinterConfig, RouteConfig
 from labeld.daemon.label_rules import LabelRules
 from labeld.daemon.operations import Operations
-from labeld.daemon.pipeline import Pipeline, Renderer
-from labeld.daemon.printer_worker import PrinterState, PrinterWorker
+from labeld.daemon.pipeline import Pipeline, Renderer, RenderObserver
+from labeld.daemon.printer_worker import MEDIA_MISMATCH, PrinterState, PrinterWorker
 from labeld.devices.base import Device
 from labeld.drivers.base import LoadedMedia, PrinterStatus
 from labeld.drivers.preview import PreviewDriver
 from labeld.errors import DeviceError, PrinterRefused, PrinterWaiting
 from labeld.intake.accept import Acceptor
 from labeld.intake.sidecar import Sidecar
-from labeld.render.job import render_page_job
+from labeld.page_job import render_page_job
+from labeld.reasons import Reason
 from labeld.spool import retention
 from labeld.spool.spool import Job, Spool
 from labeld.spool.states import JobState
@@ -271,6 +272,9 @@ class MemoryDriver(PreviewDriver):
         super().__init__(printer)
         self.memory = memory
 
+    def connect(self) -> Device:
+        return MemoryDevice(self.memory)
+
     @property
     def prints_red(self) -> bool:
         return self.printer.red
@@ -295,11 +299,11 @@ class MemoryDriver(PreviewDriver):
     def confirm(self, device: Device, timeout: float) -> bool:
         return self.memory.confirm(timeout)
 
-    def media_mismatch(self, status: PrinterStatus) -> str | None:
+    def media_mismatch(self, status: PrinterStatus) -> Reason | None:
         loaded, needed = status.media, self.geometry.media
         if loaded is None or (loaded.width_mm, loaded.length_mm) == (needed.width_mm, needed.length_mm):
             return None
-        return f"{loaded.describe()} is loaded; this printer's labels are {needed.describe()}"
+        return Reason(MEDIA_MISMATCH, loaded=loaded.describe(), wanted=needed.describe(), label_id=needed.name)
 
 
 def memory_printer(name: str = "memory", *, media: str = "75x120mm", dpi: int = 203, default: bool = False,
@@ -333,7 +337,9 @@ class Engine:
             routes=tuple(routes),
         )
         self.clock = drift
-        self._renderer = renderer
+        self.renderer = renderer
+        #: Told how long each label took to render (as the daemon tells its metrics).
+        self.render_observers: list[RenderObserver] = []
         self.memory = {p.name: MemoryPrinter(p.name, self.time, answers=answers) for p in self.config.printers}
         self.started_at = self.time.time()
         self.operations = Operations(self)
@@ -343,21 +349,23 @@ class Engine:
     def _assemble(self) -> None:
         """Build the parts over the state folder, as the daemon does at start."""
         config, clock = self.config, self.time
-        self.spool = Spool(config.daemon.state_dir / "spool.db", wall=clock.time)
+        self.spool = Spool(config.daemon.state_dir / "spool.db", clock=clock.time)
         self.store = DocumentStore(config.daemon.state_dir)
         self.recovered = self.spool.recover()
-        self.rules = LabelRules(config.preflight, self.spool, self.clock, wall=clock.time)
+        self.rules = LabelRules(config.preflight, self.spool, self.clock, wall_clock=clock.time)
         self.acceptor = Acceptor(config, self.spool, self.store)
         self.drivers = {p.name: MemoryDriver(p, self.memory[p.name]) for p in config.printers}
-        self.pipeline = Pipeline(config, self.spool, self.store, dict(self.drivers), self.rules, self._renderer)
+        self.pipeline = Pipeline(config, self.spool, self.store, dict(self.drivers), self.rules, self.renderer,
+                                 on_render=self._rendered)
         self.workers = {
             p.name: PrinterWorker(p, self.drivers[p.name], self.spool, self.store, self.rules.hold_before_print,
-                                  devices=self._device, wall=clock.time, monotonic=clock.monotonic)
+                                  clock=clock.time)
             for p in config.printers
         }
 
-    def _device(self, uri: str) -> Device:
-        return MemoryDevice(self.memory[uri.removeprefix("memory://")])
+    def _rendered(self, seconds: float) -> None:
+        for observer in self.render_observers:
+            observer(seconds)
 
     def __enter__(self) -> Engine:
         return self
@@ -376,16 +384,12 @@ class Engine:
 
     # ----- what DaemonView asks -----------------------------------------------------------
 
-    @property
-    def renderer(self) -> Renderer:
-        return self._renderer
-
     def printer_states(self) -> list[PrinterState]:
         return [worker.state for worker in self.workers.values()]
 
     def status_line(self) -> str:
         counts = self.spool.counts()
-        return f"{len(self.workers)} memory printers, {counts['queued'] + counts['ready']} waiting"
+        return f"{len(self.workers)} memory printers, {counts[JobState.QUEUED] + counts[JobState.READY]} waiting"
 
     # ----- input ------------------------------------------------------------------------
 
@@ -402,7 +406,7 @@ class Engine:
 
     def render(self) -> int:
         """One step of the render pipeline: how many queued jobs it decided."""
-        return self.pipeline.step()
+        return self.pipeline.run_once()
 
     def step(self, printer: str | None = None) -> float | None:
         """One step of a printer's worker (see :meth:`PrinterWorker.step`)."""
@@ -469,9 +473,13 @@ class Engine:
     def states(self, job_ids: Sequence[int]) -> list[str]:
         return [self.state(job_id).value for job_id in job_ids]
 
-    def reasons(self, job_id: int) -> list[str]:
+    def reasons(self, job_id: int) -> list[Reason]:
         """Every reason in the job's history, oldest first."""
         return [event.reason for event in self.spool.history(job_id)]
+
+    def codes(self, job_id: int) -> list[str]:
+        """The codes of every reason in the job's history, oldest first."""
+        return [reason.code for reason in self.reasons(job_id)]
 
     def moves(self, job_id: int) -> list[tuple[str | None, str]]:
         """The job's history as (from, to) state pairs."""
