@@ -81,14 +81,19 @@ IDLE: float | None = None
 
 
 class PrinterWorker:
+    """``clock`` stamps the printer's state changes; ``monotonic`` times the idle connection (tests
+    pass a fake clock for both)."""
+
     def __init__(self, printer: PrinterConfig, driver: Driver[Any], spool: Spool, store: DocumentStore,
-                 hold_check: HoldCheck | None = None, clock: Callable[[], float] = time.time) -> None:
+                 hold_check: HoldCheck | None = None, clock: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.printer = printer
         self.driver = driver
         self.spool = spool
         self.store = store
         self.hold_check = hold_check
         self.clock = clock
+        self.monotonic = monotonic
         self.state = PrinterState(printer.name, printer.driver, printer.uri, printer.media, since=clock())
         self._device: Device | None = None
         self._stop = threading.Event()
@@ -147,7 +152,7 @@ class PrinterWorker:
             return IDLE
         job = self.spool.next_ready(self.printer.name)
         if job is None or self.spool.has_earlier_pending(self.printer.name, job.id):
-            if time.monotonic() - self._last_used > IDLE_CLOSE_SECONDS:
+            if self.monotonic() - self._last_used > IDLE_CLOSE_SECONDS:
                 self._close()
             if self.state.state == PrinterCondition.PRINTING or "paused" in self.state.reasons:
                 self._set(state=PrinterCondition.IDLE, reasons=(), message=Reason.plain(""))
@@ -236,7 +241,7 @@ class PrinterWorker:
             self.spool.transition(job.id, JobState.FAILED, Reason("job.refused", error=str(error)))
             jlog.error("job_failed", reason=str(error))
             return True
-        self._last_used = time.monotonic()
+        self._last_used = self.monotonic()
         printed = "job.printed_confirmed" if confirmed else "job.printed_unconfirmed"
         self.spool.transition(job.id, JobState.PRINTED, Reason(printed, printer=self.printer.name),
                               confirmed=confirmed)
