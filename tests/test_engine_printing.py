@@ -12,7 +12,7 @@ from structlog.testing import capture_logs
 
 from labeld.bitmap import from_png
 from labeld.config import PreflightConfig
-from labeld.daemon.printer_worker import BACKOFF_MAX, BACKOFF_START
+from labeld.daemon.printer_worker import BACKOFF_MAX, BACKOFF_START, IDLE_CLOSE_SECONDS
 from labeld.reasons import Reason
 from labeld.spool.states import JobState
 from labeld.testing.engine import Engine, SimulatedCrash, memory_printer
@@ -347,6 +347,23 @@ def test_a_paused_idle_printer_is_ready_again_on_resume(engine: Engine) -> None:
         assert engine.step() is None
     assert engine.worker().state.state == "idle"
     assert [(log["event"], log["previous"]) for log in logs] == [("printer_ready", ["paused"])]
+
+
+def test_an_idle_connection_is_closed_after_a_while(engine: Engine) -> None:
+    """Back-to-back labels share a connection; after 5 s idle it is closed and the next label opens anew."""
+    engine.submit(cached_batch(2))
+    engine.run()
+    assert engine.printer().opened == 1
+    engine.time.advance(IDLE_CLOSE_SECONDS - 1)
+    assert engine.step() is None
+    engine.submit(cached_batch(1, 10000002))
+    engine.run()
+    assert engine.printer().opened == 1
+    engine.time.advance(IDLE_CLOSE_SECONDS + 1)
+    assert engine.step() is None
+    engine.submit(cached_batch(1, 10000003))
+    engine.run()
+    assert engine.printer().opened == 2
 
 
 @pytest.mark.parametrize("damage", ["missing", "unreadable"])

@@ -359,7 +359,7 @@ class Engine:
                                  on_render=self._rendered)
         self.workers = {
             p.name: PrinterWorker(p, self.drivers[p.name], self.spool, self.store, self.rules.hold_before_print,
-                                  clock=clock.time)
+                                  clock=clock.time, monotonic=clock.monotonic)
             for p in config.printers
         }
 
