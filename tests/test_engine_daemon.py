@@ -8,6 +8,7 @@ the in-process renderer instead of the sandbox; the real process is proven by th
 from __future__ import annotations
 
 import dataclasses
+import json as jsonlib
 import os
 import signal
 import socket
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from structlog.testing import capture_logs
 
 from labeld.api.server import ApiServer
@@ -29,12 +31,16 @@ from labeld.config import (
     load_config,
 )
 from labeld.daemon.app import AlreadyRunning, Daemon
+from labeld.daemon.logs import configure_logging
+from labeld.daemon.operations import Operations
 from labeld.labelmaker import batch_pdf
 from labeld.page_job import render_page_job
 from labeld.reasons import Reason
 from labeld.spool.spool import NewDocument, NewLabel, Spool
 from labeld.spool.states import JobState
 from labeld.testing.daemon import toml_text
+from labeld.testing.engine import wait_for
+from labeld.testing.sntp_server import SntpResponder
 
 HANG = 30.0  # a bound that only catches a hang
 
@@ -61,12 +67,7 @@ def started(memory_dir: Path) -> Iterator[Daemon]:
 
 
 def wait_printed(daemon: Daemon, count: int) -> None:
-    daemon.spool.wait_for_change(0)
-    deadline = HANG
-    while daemon.spool.counts()["printed"] < count:
-        assert deadline > 0, f"{count} labels not printed within {HANG:g} s"
-        daemon.spool.wait_for_change(0.1)
-        deadline -= 0.1
+    wait_for(daemon.spool, lambda: daemon.spool.counts()[JobState.PRINTED] >= count, HANG, f"{count} labels printed")
 
 
 def test_a_file_in_the_inbox_comes_out_of_the_printer(started: Daemon, memory_dir: Path) -> None:
@@ -210,3 +211,56 @@ def test_run_tells_systemd_reloads_on_sighup_and_stops_on_sigterm(memory_dir: Pa
     assert "WATCHDOG=1\n" in told and told[-1] == "STOPPING=1\n"
     assert [e["event"] for e in logs if e["event"].startswith(("reload", "labeld_st"))] == [
         "labeld_started", "reload_skipped", "labeld_stopping", "labeld_stopped"]
+
+
+def test_status_line_counts_held_jobs_and_shows_the_clock(memory_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With an SNTP server configured the daemon measures the clock (a real exchange on loopback);
+    the status line says how many labels are held and the clock's state, and a change is told to
+    systemd at the next tick."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(str(memory_dir / "notify.sock"))
+    listener.settimeout(HANG)
+    monkeypatch.setenv("NOTIFY_SOCKET", str(memory_dir / "notify.sock"))
+    with SntpResponder(skew=0.0) as sntp:
+        config = make_config(memory_dir)
+        config = dataclasses.replace(config, clock=ClockConfig(servers=(sntp.server,), local_sources=False))
+        daemon = Daemon(config, renderer=render_page_job)
+        daemon.start()
+        try:
+            clock = daemon.clock
+            assert clock is not None
+            wait_for(daemon.spool, lambda: clock.snapshot().state == "ok", HANG, "the clock measured")
+            daemon.pipeline.stop()  # the label stays queued, so it can be held
+            (memory_dir / "inbox" / "one.pdf").write_bytes(batch_pdf(1))
+            wait_for(daemon.spool, lambda: bool(daemon.spool.queued()), HANG, "the file taken")
+            Operations(daemon).hold(daemon.spool.queued()[0].id)
+            daemon.tick()
+            assert listener.recv(4096).decode() == "STATUS=1 printer, 0 waiting, 1 held, clock ok\n"
+        finally:
+            daemon.stop()
+            listener.close()
+
+
+@pytest.fixture
+def own_logging() -> Iterator[None]:
+    """configure_logging() sets structlog up for the whole process; put the tests' set-up back after."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
+
+
+@pytest.mark.parametrize("json", [True, False])
+def test_log_lines_are_json_for_journald_and_plain_on_a_terminal(own_logging: None, json: bool,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """JSON lines (for journald) or readable lines, with the level filtered as configured."""
+    configure_logging("warning", json=json)
+    log = structlog.get_logger("labeld.test")
+    log.info("not_shown")
+    log.warning("printer_unavailable", printer="ql820")
+    err = capsys.readouterr().err
+    assert "not_shown" not in err
+    if json:
+        line = jsonlib.loads(err)
+        assert (line["event"], line["level"], line["printer"]) == ("printer_unavailable", "warning", "ql820")
+    else:
+        assert "printer_unavailable" in err and "printer=ql820" in err

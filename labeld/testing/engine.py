@@ -81,6 +81,15 @@ class FakeClock:
             self._monotonic += seconds
 
 
+def wait_for(spool: Spool, condition: Callable[[], bool], timeout: float = 30.0, what: str = "the condition") -> None:
+    """Wait until ``condition()`` holds, woken by each commit to ``spool``; ``timeout`` only catches a hang."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        spool.wait_for_change(0.05)
+
+
 class SimulatedCrash(BaseException):
     """labeld died here (a BaseException, so that no worker catches it, as no worker survives kill -9)."""
 
@@ -446,13 +455,8 @@ class Engine:
         return retention.prune(self.spool, self.store, self.config.daemon.retention)
 
     def wait_for(self, condition: Callable[[], bool], timeout: float = 30.0, what: str = "the condition") -> None:
-        """(threaded mode) Wait until ``condition()`` holds, woken by each spool commit; ``timeout``
-        only catches a hang."""
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-            self.spool.wait_for_change(0.05)
+        """(threaded mode) Wait until ``condition()`` holds (see :func:`wait_for`)."""
+        wait_for(self.spool, condition, timeout, what)
 
     # ----- looking ----------------------------------------------------------------------
 
