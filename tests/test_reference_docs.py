@@ -11,7 +11,7 @@ import pytest
 
 from labeld.cli import labelctl
 from labeld.cli.labeld_cmd import build_parser as labeld_parser
-from labeld.config import Config, PrinterConfig, RouteConfig, parse_config
+from labeld.config import Config, PrinterConfig, RouteConfig, SourceConfig, parse_config
 from labeld.intake.names import IGNORED_PREFIXES, IGNORED_SUFFIXES, TAKEN_SUFFIXES
 from labeld.intake.sidecar import MAX_COPIES, Sidecar
 from labeld.spool.states import TRANSITIONS, JobState
@@ -73,9 +73,11 @@ def test_every_section_key_is_documented_with_its_real_default(name: str) -> Non
         assert getattr(getattr(parsed, name), key) == getattr(getattr(Config(), name), key), key
 
 
-@pytest.mark.parametrize(("heading", "cls"), [("[[printer]]", PrinterConfig), ("[[route]]", RouteConfig)])
-def test_every_printer_and_route_key_is_documented(heading: str, cls: type) -> None:
-    """Every [[printer]] and [[route]] key is listed; documented defaults read back as the real ones."""
+@pytest.mark.parametrize(("heading", "cls"), [("[[printer]]", PrinterConfig), ("[[route]]", RouteConfig),
+                                              ("[[source]]", SourceConfig)])
+def test_every_printer_route_and_source_key_is_documented(heading: str, cls: type) -> None:
+    """Every [[printer]], [[route]] and [[source]] key is listed, required ones as required;
+    a printer's documented defaults read back as the real ones."""
     documented = _documented_defaults(heading)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     assert list(documented) == list(fields)

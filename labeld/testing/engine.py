@@ -49,6 +49,8 @@ from labeld.intake.accept import Acceptor
 from labeld.intake.sidecar import Sidecar
 from labeld.page_job import render_page_job
 from labeld.reasons import Reason
+from labeld.sources import SourceManager
+from labeld.sources.handoff import AcceptorSink
 from labeld.spool import retention
 from labeld.spool.spool import Job, Spool
 from labeld.spool.states import JobState
@@ -363,6 +365,7 @@ class Engine:
         self.recovered = self.spool.recover()
         self.rules = LabelRules(config.preflight, self.spool, self.clock, wall_clock=clock.time)
         self.acceptor = Acceptor(config, self.spool, self.store)
+        self.sources = SourceManager(config, self.spool, AcceptorSink(self.acceptor, self.spool), clock=clock.time)
         self.drivers = {p.name: MemoryDriver(p, self.memory[p.name]) for p in config.printers}
         self.pipeline = Pipeline(config, self.spool, self.store, dict(self.drivers), self.rules, self.renderer,
                                  on_render=self._rendered)
@@ -452,6 +455,7 @@ class Engine:
 
     def prune(self) -> tuple[int, int]:
         """Retention pruning as the daemon runs it hourly (``daemon.retention``, by the fake clock)."""
+        self.sources.prune(self.spool.clock() - self.config.daemon.retention)
         return retention.prune(self.spool, self.store, self.config.daemon.retention)
 
     def wait_for(self, condition: Callable[[], bool], timeout: float = 30.0, what: str = "the condition") -> None:
