@@ -138,7 +138,7 @@ class TestRaces:
             engine.operations.hold(jobs[1])
             engine.operations.cancel(jobs[4])
             engine.operations.resume("memory")
-            engine.wait_for(lambda: engine.spool.counts()["printed"] == 4, what="four printed")
+            engine.wait_for(lambda: engine.spool.counts()[S.PRINTED] == 4, what="four printed")
             assert engine.states(jobs) == ["printed", "held", "printed", "printed", "cancelled", "printed"]
             printed = [decode(bitmap) for bitmap in engine.printer().labels]
             assert all(f"1000000{n}-0001-1" in values for n, values in zip((0, 2, 3, 5), printed, strict=True))
@@ -318,7 +318,20 @@ class TestUploads:
                                                                   code: str, words: str) -> None:
         """Each bad parameter is refused with a sentence, and no job is made."""
         refused(lambda: engine.operations.upload(label(), params), code, words)
-        assert engine.spool.counts()["queued"] == 0
+        assert engine.spool.counts()[S.QUEUED] == 0
+
+    def test_a_keyed_upload_is_stored_once(self, engine: Engine) -> None:
+        """The same key again (a retried CUPS job) stores nothing and answers the first upload's jobs."""
+        first = engine.operations.upload(cached_label(), {"key": "cups:6f1c-uuid", "requested_by": "alice@pc1"})
+        engine.run()
+        again = engine.operations.upload(cached_label(), {"key": "cups:6f1c-uuid"})
+        assert (again.repeat, again.job_ids, again.printers) == (True, first.job_ids, first.printers)
+        assert not first.repeat and len(engine.spool.jobs()) == 1
+        [job] = first.job_ids
+        assert engine.reasons(job)[0].code == "job.accepted_for"
+        assert engine.reasons(job)[0].params["requested_by"] == "alice@pc1"
+        assert engine.job(job).requested_by == "alice@pc1"
+        refused(lambda: engine.operations.upload(cached_label(), {"key": "two words"}), "bad_request")
 
     def test_a_file_that_is_not_a_label_is_rejected_input(self, engine: Engine) -> None:
         """Not a PDF: RejectedInput (the API's 422), nothing stored."""
