@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import structlog
 
 from labeld import __version__
-from labeld.clock.monitor import ClockMonitor
+from labeld.clock.monitor import ClockMonitor, ClockSnapshot
 from labeld.config import Config, load_config
 from labeld.daemon.label_rules import LabelRules
 from labeld.daemon.pipeline import Pipeline, Renderer, RenderObserver
@@ -114,6 +114,8 @@ class Daemon:
     def _start_components(self) -> None:
         config = self.config
         self.clock = self._make_clock()
+        if self.clock is not None:
+            self.clock.on_change = self._clock_changed
         self.rules = LabelRules(config.preflight, self.spool, self.clock)
         drivers = self._make_drivers()
         self.acceptor = Acceptor(config, self.spool, self.store, self.inspector)
@@ -140,6 +142,12 @@ class Daemon:
             frontend = make(self)
             frontend.start()
             self.frontends.append(frontend)
+
+    def _clock_changed(self, before: str | None, snapshot: ClockSnapshot) -> None:
+        """The clock left or re-entered its bounds (or was measured for the first time): an event."""
+        self.spool.add_notice("clock", "clock", before, snapshot.state, snapshot.reason,
+                              alarm=snapshot.needs_attention,
+                              data={"offset": snapshot.offset, "threshold": snapshot.threshold})
 
     def _rendered(self, seconds: float) -> None:
         for observer in self.render_observers:

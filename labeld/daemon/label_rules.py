@@ -126,7 +126,7 @@ class LabelRules:
                 return
             log.warning("label_superseded", job=older.id, posting=newer.posting, replaced=params)
         elif older.state in CAME_OUT:
-            self.spool.note(older.id, Reason("label.voided_after_print", **params))
+            self.spool.raise_relabel(older.id, Reason("label.voided_after_print", **params))
             log.warning("printed_label_voided", job=older.id, posting=newer.posting, replaced=params)
 
     # ----- the same label again ---------------------------------------------------------

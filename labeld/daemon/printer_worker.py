@@ -311,7 +311,22 @@ class PrinterWorker:
             new = replace(new, since=self.clock())
             if new.state == PrinterCondition.IDLE and self.state.state == PrinterCondition.STOPPED:
                 self.log.info("printer_ready", previous=list(self.state.reasons))
+            self._tell(self.state, new)
         self.state = new
+
+    def _tell(self, old: PrinterState, new: PrinterState) -> None:
+        """A printer that stops, changes why it is stopped, or comes back is an event (an alarm when it
+        stopped by itself: a pause is an operator's own doing)."""
+        if PrinterCondition.STOPPED not in (old.state, new.state):
+            return
+        name = self.printer.name
+        if new.state == PrinterCondition.STOPPED:
+            reason = Reason("printer.stopped", printer=name, reasons=list(new.reasons), message=new.message)
+        else:
+            reason = Reason("printer.back", printer=name, previous=list(old.reasons))
+        alarm = new.state == PrinterCondition.STOPPED and "paused" not in new.reasons
+        self.spool.add_notice("printer", name, old.state.value, new.state.value, reason, alarm=alarm,
+                              data={"printer": name, "reasons": list(new.reasons)})
 
     def _next_backoff(self) -> float:
         delay = self._backoff

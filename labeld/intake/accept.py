@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from labeld.config import Config
 from labeld.errors import RejectedInput, SpoolFull
@@ -15,7 +16,7 @@ from labeld.intake.inspect import DocumentInfo, inspect_document
 from labeld.intake.routing import route_label
 from labeld.intake.sidecar import Sidecar
 from labeld.reasons import Reason
-from labeld.spool.spool import NewDocument, NewLabel, Spool
+from labeld.spool.spool import NewDocument, NewLabel, RejectedFile, Spool
 from labeld.spool.store import DocumentStore
 
 Inspector = Callable[[bytes, int, float], DocumentInfo]
@@ -86,6 +87,14 @@ class Acceptor:
         where = source + (f" ({folder}/)" if folder else "")
         job_ids = self.spool.add_document(doc, labels, where)
         return Accepted(name, tuple(job_ids), tuple(printers))
+
+    def record_rejection(self, error: RejectedInput, *, name: str, source: str, folder: str | None = None,
+                         moved_to: Path | None = None, size: int | None = None, told: bool = False) -> RejectedFile:
+        """Keep a file refused whole on record (``labelctl rejected``, status, the event stream). ``told``:
+        the sender got the refusal at once (an upload's answer), so it raises no alarm."""
+        return self.spool.add_rejected(name=name, source=source, folder=folder,
+                                       moved_to=str(moved_to) if moved_to is not None else None, size=size,
+                                       reason=error.reason, alarm=not told)
 
     def _check_raw_target(self, printer_name: str) -> None:
         printer = self.config.printer(printer_name)

@@ -213,7 +213,7 @@ class HotFolder:
             )
         except RejectedInput as error:
             log.warning("document_rejected", file=name, reason=error.reason.text(), code=error.reason.code)
-            self._reject(claimed, sidecar_path, name, error)
+            self._reject(claimed, sidecar_path, name, folder, error)
             return
         except SpoolFull as error:
             self._wait_for_space(claimed, sidecar_path, folder, name, str(error))
@@ -245,9 +245,10 @@ class HotFolder:
         if sidecar.exists():
             _move(sidecar, target.with_name(target.name + ".json"))
 
-    def _reject(self, claimed: Path, sidecar: Path, name: str, error: RejectedInput) -> None:
+    def _reject(self, claimed: Path, sidecar: Path, name: str, folder: str | None, error: RejectedInput) -> None:
         target = _free_name(self.config.intake.rejected, name)
         _move(claimed, target)
+        size = target.stat().st_size
         if sidecar.exists():
             _move(sidecar, target.with_name(target.name + ".json"))
         report = {"reason": error.reason.text(), "reason_code": error.reason.code,
@@ -255,6 +256,8 @@ class HotFolder:
                   "at": datetime.now().astimezone().isoformat(timespec="seconds")}
         error_path = target.with_name(target.stem + ".error.json")
         error_path.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+        self.acceptor.record_rejection(error, name=_readable(name), source="hotfolder", folder=folder,
+                                       moved_to=target, size=size)
 
     def _wait_for_space(self, claimed: Path, sidecar: Path, folder: str | None, name: str, reason: str) -> None:
         """Put the file back where it was and try again when space returns."""

@@ -27,7 +27,7 @@ TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     S.PRINTING: frozenset({S.PRINTED, S.READY, S.FAILED, S.UNCERTAIN, S.HELD}),
     S.HELD: frozenset({S.QUEUED, S.READY, S.CANCELLED, S.SUPERSEDED}),
     S.PRINTED: frozenset(),
-    S.REJECTED: frozenset(),
+    S.REJECTED: frozenset({S.QUEUED}),  # only by an operator's audited override
     S.SUPERSEDED: frozenset(),
     S.DUPLICATE: frozenset({S.CANCELLED}),
     S.CANCELLED: frozenset(),
