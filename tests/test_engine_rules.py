@@ -15,7 +15,7 @@ from structlog.testing import capture_logs
 from labeld.clock.local_sources import SourceReading
 from labeld.clock.monitor import ClockMonitor
 from labeld.config import ClockConfig, PreflightConfig
-from labeld.daemon.operations import ReprintRequest
+from labeld.daemon.operations import Actor, BadRequest, ReprintRequest
 from labeld.errors import RenderFailed
 from labeld.labelmaker import LabelSpec, Symbol, label_pdf
 from labeld.page_job import RenderRequest, RenderResult, render_page_job
@@ -279,6 +279,22 @@ class TestRelease:
             engine.run()
             assert engine.moves(job)[1:] == [("queued", "held"), ("held", "queued"), ("queued", "ready"),
                                              ("ready", "printing"), ("printing", "printed")]
+
+    def test_an_override_takes_a_rejected_label_past_its_findings_once(self, memory_dir: Path) -> None:
+        """A shift lead's override releases even a rejected label, past every pre-flight finding, and
+        the job records who gave it and why; an override without a reason is refused."""
+        with Engine(memory_dir, preflight=PreflightConfig(on_low_dpi="reject")) as engine:
+            [job] = engine.submit(label(raster_dpi=150))
+            engine.run()
+            assert engine.state(job) is S.REJECTED
+            with pytest.raises(BadRequest):
+                engine.operations.release(job, override="   ")
+            released = engine.operations.release(job, override="checked by hand", actor=Actor(None, "lead"))
+            assert (released.state, released.forced, released.reason.code) == (S.QUEUED, True,
+                                                                               "job.released_override")
+            assert released.override == {"uid": None, "by": "lead", "why": "checked by hand"}
+            engine.run()
+            assert engine.state(job) is S.PRINTED
 
     def test_release_does_not_override_a_reject_finding(self, memory_dir: Path) -> None:
         """Held by an operator, released: a label that breaks a reject rule is still rejected."""

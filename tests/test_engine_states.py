@@ -21,7 +21,7 @@ S = JobState
 ALLOWED = sorted((a, b) for a, nexts in TRANSITIONS.items() for b in nexts)
 FORBIDDEN = sorted((a, b) for a in S for b in S if b not in TRANSITIONS[a])
 BECAUSE = Reason.plain("because a test said so")
-TERMINAL = {S.PRINTED, S.REJECTED, S.SUPERSEDED, S.CANCELLED}
+TERMINAL = {S.PRINTED, S.SUPERSEDED, S.CANCELLED}
 
 
 def path_to(target: JobState) -> list[JobState]:
@@ -107,8 +107,10 @@ def test_forbidden_move_is_refused_and_changes_nothing(spool: Spool, current: Jo
 
 
 def test_terminal_states_go_nowhere_and_reprints_are_new_jobs() -> None:
-    """printed, rejected, superseded and cancelled have no way out; the other ends only to cancelled."""
+    """printed, superseded and cancelled have no way out; rejected only back to queued (an operator's
+    audited override); the other ends only to cancelled."""
     assert {s for s, nxt in TRANSITIONS.items() if not nxt} == TERMINAL
+    assert TRANSITIONS[S.REJECTED] == frozenset({S.QUEUED})
     for state in (S.DUPLICATE, S.UNCERTAIN, S.FAILED):
         assert TRANSITIONS[state] == frozenset({S.CANCELLED})
     assert {S.QUEUED, S.READY, S.HELD, S.DUPLICATE, S.UNCERTAIN, S.FAILED} == CANCELLABLE
