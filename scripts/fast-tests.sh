@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# The fast layer: the engine in process (tests/test_engine_*.py), the spool schema and the
-# pre-flight unit tests — no daemon process, no emulator, no cupsd. With --coverage, also the
+# The fast layer: the engine in process (tests/test_engine_*.py), the spool schema and station tables,
+# scans and the pre-flight unit tests — no daemon process, no emulator, no cupsd. With --coverage, also the
 # branch coverage of labeld/spool, labeld/daemon and labeld/preflight that this layer alone reaches.
 # Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-FAST=(tests/test_engine_*.py tests/test_spool_schema.py tests/test_preflight_*.py)
+FAST=(tests/test_engine_*.py tests/test_spool_schema.py tests/test_station_spool.py tests/test_scan.py tests/test_preflight_*.py)
 # Without the hypothesis and schemathesis plugins (no fast test uses them): seconds less to start.
 PYTEST=(-q -p no:cacheprovider -p no:hypothesispytest -p no:schemathesis)
 if [[ "${1:-}" == "--coverage" ]]; then
