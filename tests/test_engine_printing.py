@@ -279,6 +279,18 @@ def test_label_that_expired_while_waiting_for_paper_is_held(engine: Engine) -> N
     assert engine.printer().received == []
 
 
+def test_label_that_expired_while_waiting_is_rejected_when_the_policy_says_reject(memory_dir: Path) -> None:
+    """`on_expired = "reject"` holds for the check before printing too: the waiting label is rejected, not sent."""
+    with Engine(memory_dir, preflight=PreflightConfig(on_expired="reject")) as engine:
+        [job] = engine.submit(cached_label())
+        rendered(engine, [job])
+        engine.time.advance(5 * 3600)
+        engine.run()
+        assert engine.state(job) is S.REJECTED
+        assert engine.job(job).reason.code == "label.expired"
+        assert engine.printer().received == []
+
+
 def test_released_expired_label_prints(engine: Engine) -> None:
     """After `release` (forced) the same expired label is no longer held before printing."""
     [job] = engine.submit(cached_label())

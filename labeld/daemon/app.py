@@ -87,7 +87,7 @@ class Daemon:
         self.clock: ClockMonitor | None = None
         #: Told how long each label took to render (e.g. the metrics); frontends add theirs.
         self.render_observers: list[RenderObserver] = []
-        self._last_prune = 0.0
+        self._last_prune = float("-inf")  # the first tick prunes
         self._last_status = ""
         self._last_watchdog = 0.0
         interval = sd.watchdog_interval()
@@ -123,7 +123,7 @@ class Daemon:
                                  on_render=self._rendered)
         self.workers = {
             printer.name: PrinterWorker(printer, drivers[printer.name], self.spool, self.store,
-                                        hold_check=self.rules.hold_before_print)
+                                        hold_check=self.rules.stop_before_print)
             for printer in config.printers if printer.name in drivers
         }
         self.hotfolder = HotFolder(config, self.acceptor, self.spool.has_intake_key)

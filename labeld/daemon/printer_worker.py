@@ -73,9 +73,9 @@ class PrinterState:
                 "since": self.since, "printed": self.printed, "loaded_media": self.loaded_media}
 
 
-#: Decides, just before a label prints, whether it must be held instead (e.g. it expired
-#: while the printer was out of paper); returns the reason, or None to print.
-HoldCheck = Callable[[Job], Reason | None]
+#: Decides, just before a label prints, whether it must stop instead (e.g. it expired while the
+#: printer was out of paper): the state it goes to (held or rejected) and why, or None to print.
+HoldCheck = Callable[[Job], tuple[JobState, Reason] | None]
 #: ``step`` returns how long to wait before the next step; IDLE means "until the spool changes".
 IDLE: float | None = None
 
@@ -174,9 +174,10 @@ class PrinterWorker:
         if status.known and status.blocked:
             self._blocked(status)
             return False
-        hold = self.driver.media_mismatch(status) or (self.hold_check(job) if self.hold_check else None)
-        if hold:
-            self._hold(job, hold, jlog)
+        mismatch = self.driver.media_mismatch(status)
+        stop = (JobState.HELD, mismatch) if mismatch else (self.hold_check(job) if self.hold_check else None)
+        if stop:
+            self._stop_job(job, *stop, jlog)
             return True
         data = self._encode(job)
         if data is None:
@@ -264,12 +265,12 @@ class PrinterWorker:
             jlog.warning("job_interrupted", reason=reason.text(), bytes_sent=sent, bytes_total=total)
         self._offline(str(error), reason=error.reason)
 
-    def _hold(self, job: Job, reason: Reason, jlog: Any) -> None:
+    def _stop_job(self, job: Job, state: JobState, reason: Reason, jlog: Any) -> None:
         try:
-            self.spool.transition(job.id, JobState.HELD, reason, expect=READY)
+            self.spool.transition(job.id, state, reason, expect=READY)
         except InvalidTransition:
             return
-        jlog.warning("job_held", reason=reason.text())
+        jlog.warning(f"job_{state.value}", reason=reason.text())
         if reason.code == MEDIA_MISMATCH:
             self._set(state=PrinterCondition.STOPPED, reasons=("media-mismatch",), message=reason)
 

@@ -370,7 +370,7 @@ class Engine:
         self.pipeline = Pipeline(config, self.spool, self.store, dict(self.drivers), self.rules, self.renderer,
                                  on_render=self._rendered)
         self.workers = {
-            p.name: PrinterWorker(p, self.drivers[p.name], self.spool, self.store, self.rules.hold_before_print,
+            p.name: PrinterWorker(p, self.drivers[p.name], self.spool, self.store, self.rules.stop_before_print,
                                   clock=clock.time, monotonic=clock.monotonic)
             for p in config.printers
         }
