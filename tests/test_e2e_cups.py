@@ -99,7 +99,7 @@ def test_zpl_through_a_raw_queue_is_dot_exact(cupsd: PrivateCupsd, zebra: TcpSer
     daemon.drop("three.pdf", batch(0, 3))
     daemon.wait_states(3, timeout=40)
 
-    assert zebra.emulator.wait_labels(3, timeout=5)
+    assert zebra.emulator.wait_labels(3, timeout=30)
     assert_labels_match_jobs(daemon, zebra.labels, first=0)
     assert all(job["confirmed"] for job in daemon.jobs())
     assert cups_jobs(cupsd, "e2e_raw") == []

@@ -127,7 +127,7 @@ def test_raw_zpl_file_is_printed_as_is(bench: EmulatorBench, daemons: list[Daemo
     daemon.drop("erp.zpl", data)
     daemon.wait_states(1, timeout=30)
 
-    assert emulator.wait_labels(1, timeout=5)
+    assert emulator.wait_labels(1, timeout=30)
     assert np.array_equal(emulator.labels[0], bitmap)
     assert set(decode(emulator.labels[0])) == {"RAW-ZPL-0001"}
     job = daemon.jobs()[0]
