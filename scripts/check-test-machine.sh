@@ -24,11 +24,28 @@ need_command cupsd cups-daemon "the private CUPS server of the CUPS tests"
 need_command lpadmin cups-client "creates the test queues"
 need_command lpstat cups-client "reads the test queues"
 need_command lp cups-client "submits test jobs"
+need_command cancel cups-client "cancels a job in CUPS, as an operator would"
+need_command cupsenable cups-client "restarts a stopped test queue"
+need_command cupsdisable cups-client "stops a test queue"
+need_command cupsreject cups-client "makes a test queue refuse jobs"
 need_command ipptool cups-ipp-utils "submits IPP jobs like a remote client"
 need_file /usr/lib/cups/backend/socket cups "the socket:// backend the test queues print through"
+need_file /usr/lib/cups/daemon/cups-driverd cups "finds the drv:/// model of the Zebra driver queue"
+need_file /usr/share/cups/drv/sample.drv cups-common "the Zebra driver queue's model"
+need_file /usr/lib/cups/filter/rastertolabel cups "the Zebra driver queue's raster-to-ZPL filter"
 need_file /usr/lib/cups/filter/pdftopdf cups-filters "the PDF filter of CUPS driver queues"
+if [ ! -e /usr/lib/cups/filter/pdftoraster ] && [ ! -e /usr/lib/cups/filter/gstoraster ]; then
+    echo "setup: missing: /usr/lib/cups/filter/pdftoraster (the PDF-to-raster filter of CUPS driver queues; Debian package cups-filters)" >&2
+    missing=1
+fi
 need_command systemd-analyze systemd "checks the systemd unit"
 need_command useradd passwd "creates the throwaway users of the socket tests"
+need_command userdel passwd "removes the throwaway users of the socket tests"
+need_command groupadd passwd "creates the throwaway group of the socket tests"
+need_command groupdel passwd "removes the throwaway group of the socket tests"
+need_command mount mount "mounts the full-disk test's 8 MB tmpfs"
+need_command umount mount "unmounts the full-disk test's tmpfs"
+need_command curl curl "uploads a label the way an ERP's shell script would"
 for tool in ruff mypy pytest; do
     [ -x ".venv/bin/$tool" ] || { echo "setup: missing: .venv/bin/$tool (pip extra [test])" >&2; missing=1; }
 done

@@ -11,7 +11,8 @@ import pytest
 from labeld.config import load_config
 
 REPO = Path(__file__).resolve().parent.parent
-SYSTEM_TOOLS = ("systemctl", "udevadm", "systemd-sysusers", "systemd-tmpfiles", "useradd", "chgrp", "chown")
+SYSTEM_TOOLS = ("systemctl", "udevadm", "systemd-sysusers", "systemd-tmpfiles", "useradd", "chgrp", "chown", "apt-get",
+                "dpkg-query")
 INSTALLED = (
     "etc/systemd/system/labeld.service",
     "etc/sysusers.d/labeld.conf",
@@ -80,6 +81,28 @@ def test_reinstall_keeps_an_edited_config(tmp_path: Path, tools_log: Path) -> No
     output = run_script("install.sh", root, tools_log)
     assert 'name = "desk"' in config_path.read_text()
     assert "kept the existing" in output
+
+
+def test_a_cups_printer_in_the_config_names_the_packages_it_needs(tmp_path: Path, tools_log: Path) -> None:
+    """An existing config with a CUPS queue on this machine: install.sh says which Debian packages
+    and pip extra it needs, with the exact apt-get line, and (staged) installs none of them."""
+    root = tmp_path / "root"
+    config = root / "etc/labeld/config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text('[[printer]]\nname = "office"\ndriver = "cups"\nuri = "cups://office"\nmedia = "75x120mm"\n')
+    output = run_script("install.sh", root, tools_log)
+    assert "printer 'office' prints through CUPS with pycups: labeld[cups]" in output
+    assert ("install them with: apt-get install --no-install-recommends gcc python3-dev pkg-config libcups2-dev "
+            "cups-daemon cups-client cups cups-filters") in output
+    assert not tools_log.exists(), tools_log.read_text()
+
+
+def test_a_config_without_cups_needs_no_packages(tmp_path: Path, tools_log: Path) -> None:
+    """The starting config (a preview printer) asks for nothing beyond the virtualenv, as before."""
+    root = tmp_path / "root"
+    run_script("install.sh", root, tools_log)
+    output = run_script("install.sh", root, tools_log)
+    assert "Debian packages" not in output and "labeld[" not in output
 
 
 def test_prefix_rewrites_the_unit(tmp_path: Path, tools_log: Path) -> None:
