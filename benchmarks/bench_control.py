@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.corpus import Corpus
+from labeld.labelmaker import LabelSpec, label_pdf
 from labeld.testing.control_load import StatusProbe, upload_all
 from labeld.testing.daemon import DaemonProcess
-from labeld.testing.labels import LabelSpec, label_pdf
 
 TARGET_MAX_MS = 1000.0
 CALL_TIMEOUT_S = 60.0

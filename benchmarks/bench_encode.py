@@ -19,9 +19,9 @@ from labeld.bitmap import Bitmap, to_image
 from labeld.config import PrinterConfig
 from labeld.drivers.brother_ql import BrotherQLDriver
 from labeld.drivers.zpl_graphics import graphic_field
+from labeld.labelmaker import LabelSpec, label_pdf
 from labeld.media import generic_geometry, parse_media
 from labeld.render.rasterize import render_label
-from labeld.testing.labels import LabelSpec, label_pdf
 
 ROUNDS = 30
 

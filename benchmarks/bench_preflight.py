@@ -1,7 +1,7 @@
 """Pre-flight benchmark: how many barcodes survive 203 and 300 dpi plain vs repaired, and what it costs.
 
 Corpus: 58×40 and 75×120 mm labels with one Code128, QR, DataMatrix or EAN-13 each, module sizes
-0.15–0.5 mm (vector), as labeld.testing.labels makes them. "Decodes" means zxing-cpp reads the
+0.15–0.5 mm (vector), as labeld.labelmaker makes them. "Decodes" means zxing-cpp reads the
 value on the final 1-bit bitmap and also with one dot of print gain and one of loss.
 Run: python benchmarks/bench_preflight.py
 """
@@ -14,12 +14,12 @@ import time
 import pymupdf
 
 from labeld.config import PreflightConfig
+from labeld.labelmaker import LabelSpec, Symbol, label_pdf
 from labeld.media import generic_geometry, parse_media
 from labeld.preflight import check_page
 from labeld.preflight.barcodes import TRUTH_DPI, find_truth, module_dots, verify
 from labeld.preflight.repair import faithful, repair
 from labeld.render.rasterize import render_label
-from labeld.testing.labels import LabelSpec, Symbol, label_pdf
 
 MODULES_MM = (0.15, 0.2, 0.25, 0.3, 0.33, 0.4, 0.5)
 

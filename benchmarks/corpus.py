@@ -1,6 +1,6 @@
 """The benchmark's label corpus, generated on demand into a scratch folder.
 
-Marketplace-shaped labels from ``labeld.testing.labels``: 75×120 mm ("big") and 58×40 mm
+Marketplace-shaped labels from ``labeld.labelmaker``: 75×120 mm ("big") and 58×40 mm
 ("small"), barcodes drawn as vectors or embedded as a 300-dpi raster image, in documents of 1,
 20, 100 and 1000 pages. Each page carries a distinct posting number, and ``fresh`` hands out
 documents whose postings were never used before, so that a daemon's duplicate and supersede
@@ -13,7 +13,7 @@ import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
-from labeld.testing.labels import batch_pdf
+from labeld.labelmaker import batch_pdf
 
 SIZES: dict[str, tuple[float, float]] = {"75x120": (75.0, 120.0), "58x40": (58.0, 40.0)}
 KINDS: dict[str, int | None] = {"vector": None, "raster": 300}

@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from labeld.devices import known_schemes
 from labeld.durations import parse_duration, parse_size
 from labeld.errors import ConfigError
+from labeld.media import parse_media
 
 SYSTEM_CONFIG = Path("/etc/labeld/config.toml")
 BUILTIN_DATA_DIR = Path("labeld-data")
@@ -270,11 +272,9 @@ class _Reader:
         return value
 
     def check_printers(self, config: Config) -> None:
-        from labeld.media import parse_media
-
         if self.problems:
             return  # cross-checks on half-read tables only repeat what was said
-
+        schemes = [f"{scheme}://" for scheme in known_schemes()]
         names = [p.name for p in config.printers]
         for i, printer in enumerate(config.printers):
             if names.count(printer.name) > 1:
@@ -284,8 +284,8 @@ class _Reader:
             except ValueError as error:
                 self.problem("printer", i, "media", str(error))
             scheme = printer.uri.split("://", 1)[0] + "://" if "://" in printer.uri else ""
-            if scheme not in _URI_SCHEMES:
-                self.problem("printer", i, "uri", f"{printer.uri!r}: use one of {', '.join(_URI_SCHEMES)}")
+            if scheme not in schemes:
+                self.problem("printer", i, "uri", f"{printer.uri!r}: use one of {', '.join(schemes)}")
         if sum(p.default for p in config.printers) > 1:
             self.problems.append(f"{self.where}: more than one [[printer]] has default = true")
         for i, route in enumerate(config.routes):
@@ -298,9 +298,6 @@ class _Reader:
                     parse_media(route.size)
                 except ValueError as error:
                     self.problem("route", i, "size", str(error))
-
-
-_URI_SCHEMES = ("tcp://", "socket://", "usb://", "file://", "dir://", "cups://")
 
 
 def _as_str(raw: Any, meta: Mapping[str, Any]) -> str:

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labeld.config import PreflightConfig, PrinterConfig
+from labeld.config import PreflightConfig, PrinterConfig, RenderConfig
 from labeld.drivers.base import Driver, make_driver
 from labeld.intake.inspect import inspect_document
-from labeld.render.job import RenderRequest, RenderResult, render_page_job
+from labeld.page_job import RenderRequest, RenderResult, render_page_job
 
 
 @dataclass
@@ -31,12 +31,15 @@ class ConvertReport:
         return [*self.notes, *self.problems, f"{self.labels} label(s), {self.bytes_written} bytes"]
 
 
-def render_pages(path: Path, driver: Driver, preflight: PreflightConfig | None = None) -> list[RenderResult]:
+def render_pages(path: Path, driver: Driver[Any], preflight: PreflightConfig | None = None) -> list[RenderResult]:
+    """Every page rendered and checked as the daemon's pipeline would, with the default render settings."""
     data = path.read_bytes()
     info = inspect_document(data, max_pages=100_000, max_page_mm=2000.0)
     cfg = preflight or PreflightConfig()
+    render = RenderConfig()
     return [
-        render_page_job(RenderRequest(str(path.resolve()), page, driver.geometry, 128, cfg))
+        render_page_job(RenderRequest(str(path.resolve()), page, driver.geometry, render.threshold, cfg,
+                                      min_zoom=render.min_zoom, red=driver.prints_red))
         for page in range(len(info.pages))
     ]
 
@@ -77,7 +80,7 @@ def preflight_document(path: Path, printer: PrinterConfig) -> dict[str, Any]:
             "ok": not failing,
             "posting_number": result.posting,
             "tracking_number": result.tracking,
-            "findings": [f.__dict__ for f in result.findings],
+            "findings": [f.to_json() for f in result.findings],
             "record": result.record,
         })
     return {"file": str(path), "printer": {"driver": printer.driver, "dpi": driver.geometry.dpi,

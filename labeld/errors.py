@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from labeld.reasons import Reason
+
 
 class LabeldError(Exception):
     """Base class: every error labeld raises on purpose says what happened in plain words."""
@@ -21,17 +23,23 @@ class ConfigError(LabeldError):
 class RejectedInput(LabeldError):
     """The input cannot be printed correctly (unreadable PDF, page too large, ...).
 
-    ``reason`` is one sentence for an operator; ``detail`` is machine-readable context.
+    ``reason`` says why, for an operator (a code with parameters, see :mod:`labeld.reasons`);
+    ``detail`` is machine-readable context.
     """
 
-    def __init__(self, reason: str, detail: object = None) -> None:
+    def __init__(self, reason: Reason, detail: object = None) -> None:
         self.reason = reason
         self.detail = detail
-        super().__init__(reason)
+        super().__init__(reason.text())
 
-    def __reduce__(self) -> tuple[type, tuple[str, object]]:
+    def __reduce__(self) -> tuple[type, tuple[Reason, object]]:
         # Crosses the render worker's pipe whole, detail included.
         return (type(self), (self.reason, self.detail))
+
+
+class RenderFailed(RejectedInput):
+    """Rendering or checking a page failed in a way that retrying will not fix (the input is bad,
+    or it exceeded the render worker's limits)."""
 
 
 class DeviceError(LabeldError):
@@ -61,3 +69,10 @@ class PrinterRefused(LabeldError):
 
 class SpoolFull(LabeldError):
     """The spool's disk is (nearly) full: new documents are refused, nothing accepted is lost."""
+
+    def __init__(self, reason: Reason) -> None:
+        self.reason = reason
+        super().__init__(reason.text())
+
+    def __reduce__(self) -> tuple[type, tuple[Reason]]:
+        return (type(self), (self.reason,))

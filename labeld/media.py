@@ -59,6 +59,18 @@ def mm_to_dots(mm: float, dpi: int) -> int:
     return round(mm * dpi / MM_PER_INCH)
 
 
+#: How close a page's size must be to a medium's to count as made for it (rounding, bleed), in mm.
+SIZE_TOLERANCE_MM = 2.0
+
+
+def same_size(size: tuple[float, float], other: tuple[float, float | None],
+              tolerance: float = SIZE_TOLERANCE_MM) -> bool:
+    """True when ``size`` (width, length) is ``other`` within ``tolerance``; a length of None (endless
+    tape) matches any length."""
+    width, length = other
+    return abs(size[0] - width) <= tolerance and (length is None or abs(size[1] - length) <= tolerance)
+
+
 def parse_media(name: str) -> Media:
     """The medium named ``name``: a Brother id such as ``"62"``/``"62x29"``, or ``"WxHmm"``."""
     generic = _GENERIC.match(name.strip())

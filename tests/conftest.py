@@ -13,11 +13,11 @@ import pytest
 import zxingcpp
 
 from labeld.bitmap import Bitmap
+from labeld.labelmaker import LabelSpec, label_pdf
 from labeld.media import Geometry
 from labeld.render.rasterize import render_label
 from labeld.testing.bench import EmulatorBench
 from labeld.testing.daemon import DaemonProcess
-from labeld.testing.labels import LabelSpec, label_pdf
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from labeld.cli.client import UnixHTTPConnection
+from labeld.labelmaker import batch_pdf
 from labeld.testing.daemon import DaemonProcess
-from labeld.testing.labels import batch_pdf
 
 
 @pytest.fixture(scope="module")

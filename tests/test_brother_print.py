@@ -12,9 +12,9 @@ from labeld.bitmap import from_png
 from labeld.config import PrinterConfig
 from labeld.devices.base import open_device
 from labeld.drivers.brother_ql import BrotherQLDriver
+from labeld.labelmaker import LabelSpec, Symbol
 from labeld.testing.brother_emulator import BrotherQLCore
 from labeld.testing.emulator_base import Emulator, TcpServer
-from labeld.testing.labels import LabelSpec, Symbol
 from tests.conftest import decode, render
 
 POSTING = "12345678-0012-1"
@@ -30,10 +30,6 @@ LABELS = {
         Symbol("qr", "TRK29", 2.0, 27.0, 0.508))),
 }
 EXPECTED = {"62": {POSTING, "https://ozon.example/t/TRK1"}, "62x29": {POSTING, "TRK62X29"}, "29": {"12345678", "TRK29"}}
-
-
-
-
 
 
 def driver(media: str, uri: str = "tcp://127.0.0.1:9100") -> BrotherQLDriver:

@@ -75,9 +75,9 @@ def driver(media: str) -> BrotherQLDriver:
 def test_media_mismatch_says_what_is_loaded_and_what_is_needed() -> None:
     """62 mm endless loaded, 62x29 die-cut wanted: the sentence names both."""
     loaded = BrotherStatus.parse(reply(width=62, kind=0x0A)).to_printer_status()
-    sentence = driver("62x29").media_mismatch(loaded)
-    assert sentence is not None
-    assert "62 mm endless" in sentence and "62×29 mm die-cut" in sentence
+    mismatch = driver("62x29").media_mismatch(loaded)
+    assert mismatch is not None and mismatch.code == "printer.media_mismatch"
+    assert "62 mm endless" in mismatch.text() and "62×29 mm die-cut" in mismatch.text()
 
 
 def test_matching_or_unknown_media_is_no_mismatch() -> None:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from labeld.bitmap import from_png
-from labeld.testing.labels import LabelSpec, Symbol, batch_pdf, label_pdf
+from labeld.labelmaker import LabelSpec, Symbol, batch_pdf, label_pdf
 from labeld.testing.zpl_emulator import make_emulator
 from tests.conftest import decode
 

@@ -17,10 +17,11 @@ from labeld.config import PrinterConfig
 from labeld.devices import open_device
 from labeld.drivers import make_driver
 from labeld.drivers.cups import CupsDriver
+from labeld.labelmaker import LabelSpec, Symbol, label_pdf
+from labeld.render.place import placed_page_pdf
 from labeld.testing.brother_emulator import BrotherQLCore
 from labeld.testing.cupsd import PrivateCupsd
 from labeld.testing.emulator_base import Emulator, TcpServer
-from labeld.testing.labels import LabelSpec, Symbol, label_pdf
 from labeld.testing.zpl_emulator import ZplCore
 from tests.conftest import decode, render
 
@@ -36,10 +37,6 @@ QL_EXPECTED = {POSTING, "TRK62X29"}
 def cupsd() -> Iterator[PrivateCupsd]:
     with PrivateCupsd() as server:
         yield server
-
-
-
-
 
 
 def cups_driver(uri: str, fmt: str, media: str, dpi: int = 0) -> CupsDriver:
@@ -96,8 +93,9 @@ def test_pdf_through_cups_zebra_driver_queue_reads(cupsd: PrivateCupsd, tmp_path
     try:
         cupsd.add_queue("zebra_ppd", f"socket://127.0.0.1:{server.port}", model="drv:///sample.drv/zebra.ppd",
                         options={"PageSize": "w213h340", "Resolution": "203dpi"})
-        device = open_device(cupsd.uri("zebra_ppd"))
-        device.write(driver.encode_pdf_page(label_pdf(ZPL_LABEL), 0))
+        device = driver.connect()
+        placed = placed_page_pdf(label_pdf(ZPL_LABEL), 0, driver.geometry)
+        device.write(driver.encode_page(placed) or b"")
         assert driver.confirm(device, timeout=30), "CUPS did not report the job completed"
         assert server.emulator.wait_labels(1, timeout=10)
         printed = server.labels[0]

@@ -8,9 +8,10 @@ import pytest
 import zxingcpp
 
 from labeld.bitmap import Bitmap
-from labeld.drivers.cups import bitmap_pdf, encode_pdf_page
+from labeld.drivers.cups import bitmap_pdf
+from labeld.labelmaker import A4_MM, LabelSpec, label_pdf
 from labeld.media import generic_geometry, parse_media
-from labeld.testing.labels import A4_MM, LabelSpec, label_pdf
+from labeld.render.place import placed_page_pdf as encode_pdf_page
 
 pymupdf.TOOLS.set_aa_level(0)
 PT_PER_MM = 72 / 25.4

@@ -18,12 +18,12 @@ import pymupdf
 import pytest
 
 from labeld.bitmap import from_png
+from labeld.labelmaker import LabelSpec, Symbol, label_pdf
 from labeld.spool.store import DocumentStore
 from labeld.testing.bench import BROTHER_QL_820NWB, EmulatorBench
 from labeld.testing.brother_emulator import BrotherQLCore
 from labeld.testing.daemon import DaemonProcess
 from labeld.testing.emulator_base import Emulator, Fault
-from labeld.testing.labels import LabelSpec, Symbol, label_pdf
 from tests.conftest import decode
 
 FAST_MM_S = 5000.0
@@ -69,14 +69,8 @@ def batch(first: int, count: int, size: tuple[float, float]) -> bytes:
     return label_pdf([label_spec(n, size) for n in range(first, first + count)])
 
 
-
-
-
-
 def jobs_of(daemon: DaemonProcess, printer: str) -> list[dict[str, Any]]:
     return [job for job in daemon.jobs() if job["printer"] == printer]
-
-
 
 
 def assert_printed_in_job_order(daemon: DaemonProcess, emulator: Emulator, printer: str, first: int) -> None:
@@ -163,8 +157,9 @@ def test_media_mismatch_holds_the_job_naming_both_media(bench: EmulatorBench, da
     daemon.drop("one.pdf", batch(300, 1, DIE_CUT))
     daemon.wait_states(1, ("held",), timeout=30)
 
-    reason = daemon.jobs()[0]["reason"]
-    assert reason.startswith("media-mismatch")
+    [held] = daemon.query("SELECT reason, reason_code FROM jobs")
+    reason, code = held
+    assert code == "printer.media_mismatch"
     assert "62 mm endless" in reason and "62×29 mm die-cut" in reason
     shown = daemon.printer("ql")
     assert shown["state"] == "stopped" and shown["reasons"] == ["media-mismatch"]

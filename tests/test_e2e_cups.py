@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 from labeld.bitmap import Bitmap
+from labeld.labelmaker import LabelSpec, Symbol, label_pdf
 from labeld.testing.cupsd import PrivateCupsd
 from labeld.testing.daemon import DaemonProcess
 from labeld.testing.emulator_base import Emulator, TcpServer
-from labeld.testing.labels import LabelSpec, Symbol, label_pdf
 from labeld.testing.zpl_emulator import ZplCore, make_emulator
 from tests.conftest import decode
 
@@ -40,8 +40,6 @@ def zebra(tmp_path: Path) -> Iterator[TcpServer]:
     yield server
     server.stop()
     server.emulator.close()
-
-
 
 
 def start_daemon(daemons: list[DaemonProcess], root: Path, printer: dict[str, Any]) -> DaemonProcess:
@@ -68,12 +66,6 @@ def batch(first: int, count: int, size: tuple[float, float] = SIZE) -> bytes:
         ))
         for n in range(first, first + count)
     ])
-
-
-
-
-
-
 
 
 def cups_jobs(cupsd: PrivateCupsd, queue: str) -> list[str]:

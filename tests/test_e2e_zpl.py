@@ -22,11 +22,11 @@ import pytest
 from labeld.bitmap import Bitmap
 from labeld.config import PrinterConfig
 from labeld.drivers.zpl import ZplDriver
+from labeld.labelmaker import LabelSpec, Symbol, label_pdf, module_pattern
 from labeld.spool.store import DocumentStore
 from labeld.testing.bench import ZEBRA_ZD420, EmulatorBench
 from labeld.testing.daemon import DaemonProcess
 from labeld.testing.emulator_base import Emulator, Fault
-from labeld.testing.labels import LabelSpec, Symbol, label_pdf, module_pattern
 from labeld.testing.zpl_emulator import make_emulator
 from tests.conftest import decode
 
@@ -72,12 +72,6 @@ def label_spec(n: int, size: tuple[float, float] = SIZE, lines: int = 0) -> Labe
 
 def batch(first: int, count: int, size: tuple[float, float] = SIZE, lines: int = 0) -> bytes:
     return label_pdf([label_spec(n, size, lines) for n in range(first, first + count)])
-
-
-
-
-
-
 
 
 def assert_printed_in_job_order(daemon: DaemonProcess, emulator: Emulator, printer: str, first: int) -> None:

@@ -11,8 +11,8 @@ import pymupdf
 import pytest
 
 from labeld.bitmap import from_png
+from labeld.labelmaker import LabelSpec, batch_pdf, label_pdf
 from labeld.testing.daemon import DaemonProcess
-from labeld.testing.labels import LabelSpec, batch_pdf, label_pdf
 from tests.conftest import decode
 
 

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from labeld.bitmap import from_png
+from labeld.labelmaker import A4_MM, LabelSpec, label_pdf
 from labeld.testing.daemon import DaemonProcess
-from labeld.testing.labels import A4_MM, LabelSpec, label_pdf
 from tests.conftest import decode
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -18,8 +19,8 @@ import pytest
 import zxingcpp
 from PIL import Image
 
+from labeld.labelmaker import LabelSpec, batch_pdf, label_pdf
 from labeld.testing.daemon import DaemonProcess
-from labeld.testing.labels import LabelSpec, batch_pdf, label_pdf
 
 
 @dataclass
@@ -211,8 +212,18 @@ def test_bash_completion_from_parser(ctl: Ctl) -> None:
     """The completion script is valid bash and offers every command and a command's options."""
     script = ctl.ok("completion", "bash")
     subprocess.run(["bash", "-n"], input=script, text=True, check=True)
-    probe = script + '\nCOMP_WORDS=(labelctl reprint 1 --f); COMP_CWORD=3; _labelctl; echo "${COMPREPLY[@]}"\n'
-    assert subprocess.run(["bash"], input=probe, text=True, capture_output=True).stdout.split() == ["--force"]
-    probe = script + '\nCOMP_WORDS=(labelctl ""); COMP_CWORD=1; _labelctl; echo "${COMPREPLY[@]}"\n'
-    words = subprocess.run(["bash"], input=probe, text=True, capture_output=True).stdout.split()
-    assert {"status", "jobs", "reprint", "preview", "watch", "--json", "--socket"} <= set(words)
+    function = re.search(r"complete .*-F (\S+) labelctl", script)
+    assert function, "the script registers no completion function for labelctl"
+
+    def complete(*words: str) -> list[str]:
+        line = " ".join(f'"{w}"' for w in ("labelctl", *words))
+        probe = (script + f"\nCOMP_WORDS=({line}); COMP_CWORD={len(words)}; COMP_LINE='labelctl {' '.join(words)}';"
+                 f" COMP_POINT=${{#COMP_LINE}}; {function[1]}; printf '%s\\n' \"${{COMPREPLY[@]}}\"\n")
+        env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+               "LABELD_SOCKET": str(ctl.daemon.socket)}
+        return subprocess.run(["bash"], input=probe, text=True, capture_output=True, env=env).stdout.split()
+
+    assert complete("reprint", "1", "--f") == ["--force"]
+    assert {"status", "jobs", "reprint", "preview", "watch"} <= set(complete(""))
+    assert "--socket" in complete("--s")
+    assert complete("pause", "") == ["preview"], "printer names come from the running daemon"

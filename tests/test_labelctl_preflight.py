@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from labeld.bitmap import from_png
+from labeld.labelmaker import LabelSpec, Symbol, label_pdf
 from labeld.testing.daemon import DaemonProcess
-from labeld.testing.labels import LabelSpec, Symbol, label_pdf
 from tests.conftest import decode
 
 

@@ -11,11 +11,11 @@ import zxingcpp
 
 from labeld.bitmap import Bitmap
 from labeld.config import PreflightConfig
+from labeld.labelmaker import LabelSpec, Symbol, label_pdf
 from labeld.media import generic_geometry, parse_media
 from labeld.preflight import PageReport, check_page
 from labeld.preflight.barcodes import grow, shrink
 from labeld.render.rasterize import render_label
-from labeld.testing.labels import LabelSpec, Symbol, label_pdf
 
 POSTING = "12345678-0012-1"
 LINK = "https://ozon.example/t/TRK000000001"
@@ -53,7 +53,8 @@ def test_code128_with_02mm_modules_verifies_at_300_dpi() -> None:
 def test_code128_with_02mm_modules_is_caught_at_203_dpi() -> None:
     """At 1.6 dots per module the plain 203-dpi bitmap does not decode, and the finding says so."""
     report, _ = run((CODE128_02,), 203, OFF)
-    assert [f.reason for f in report.failed] == [f"Code128 {POSTING} does not decode on the 203-dpi printer bitmap"]
+    expected = [f"Code128 {POSTING} does not decode on the 203-dpi printer bitmap"]
+    assert [f.reason.text() for f in report.failed] == expected
     assert report.failed[0].check == "barcode"
 
 
@@ -62,7 +63,7 @@ def test_code128_repaired_at_203_dpi_decodes_under_gain_and_loss() -> None:
     report, _ = run((CODE128_02,), 203)
     (barcode,) = report.barcodes
     assert (barcode.repaired, barcode.repaired_dots, barcode.robust) == (True, 2, True)
-    assert "Code128 12345678-0012-1: 1.6 → 2 dots/module" in [f.reason for f in report.findings]
+    assert "Code128 12345678-0012-1: 1.6 → 2 dots/module" in [f.reason.text() for f in report.findings]
     for bitmap in (report.bitmap, grow(report.bitmap), shrink(report.bitmap)):
         assert POSTING in values(bitmap)
     assert not report.failed
@@ -119,7 +120,7 @@ def test_no_room_for_a_whole_dot_size_is_a_warning() -> None:
     report, _ = run(crowded, 203)
     code = next(b for b in report.barcodes if b.symbology == "Code128")
     assert not code.repaired
-    assert any(f.check == "repair" and "no whole-dot size fits" in f.reason for f in report.findings)
+    assert any(f.check == "repair" and "no whole-dot size fits" in f.reason.text() for f in report.findings)
 
 
 def test_report_is_json_able() -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pymupdf
 
 from labeld.config import PreflightConfig
+from labeld.labelmaker import LabelSpec, Symbol, label_pdf
 from labeld.media import generic_geometry, parse_media
 from labeld.preflight import PageReport, check_page
 from labeld.preflight.identity import find_tracking, identify
 from labeld.render.rasterize import render_label
-from labeld.testing.labels import LabelSpec, Symbol, label_pdf
 
 PATTERN = PreflightConfig().posting_pattern
 

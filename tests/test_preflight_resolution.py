@@ -6,11 +6,11 @@ import pymupdf
 import pytest
 
 from labeld.config import PreflightConfig
+from labeld.labelmaker import LabelSpec, label_pdf
 from labeld.media import generic_geometry, parse_media
 from labeld.preflight import check_page
 from labeld.preflight.resolution import placed_images
 from labeld.render.rasterize import render_label
-from labeld.testing.labels import LabelSpec, label_pdf
 
 
 def preflight(spec: LabelSpec, media: str = "75x120mm", dpi: int = 300):  # type: ignore[no-untyped-def]
@@ -22,7 +22,7 @@ def preflight(spec: LabelSpec, media: str = "75x120mm", dpi: int = 300):  # type
 def test_150_dpi_raster_barcode_is_a_low_dpi_finding() -> None:
     """A barcode embedded at 150 dpi is named as a barcode image below Ozon's 300 dpi."""
     report = preflight(LabelSpec(raster_dpi=150))
-    reasons = [f.reason for f in report.failed if f.check == "resolution"]
+    reasons = [f.reason.text() for f in report.failed if f.check == "resolution"]
     assert reasons == ["barcode image at 150 dpi; Ozon requires ≥ 300 dpi (Invalid Document)"] * 2
     assert all(image.barcode for image in report.images)
 

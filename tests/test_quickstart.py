@@ -15,7 +15,7 @@ import pytest
 
 from labeld.bitmap import from_png
 from labeld.config import SYSTEM_CONFIG
-from labeld.testing.labels import batch_pdf
+from labeld.labelmaker import batch_pdf
 from tests.conftest import decode
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from reliability_helpers import sized, wait_until
 
+from labeld.labelmaker import batch_pdf
 from labeld.testing.crash import CrashHarness, count_postings, make_tcp_emulator, printer_table
 from labeld.testing.daemon import DaemonProcess
 from labeld.testing.emulator_base import TcpServer
-from labeld.testing.labels import batch_pdf
 
 SEED = int(os.environ.get("LABELD_CRASH_SEED", "20261126"))
 

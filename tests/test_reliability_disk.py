@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from reliability_helpers import wait_until
 
+from labeld.labelmaker import batch_pdf
 from labeld.testing.daemon import DaemonProcess
-from labeld.testing.labels import batch_pdf
 
 RESERVE = 2_000_000
 

@@ -12,10 +12,10 @@ from typing import Any
 
 from reliability_helpers import inject_fault, sized
 
+from labeld.labelmaker import batch_pdf
 from labeld.testing.crash import count_postings, make_tcp_emulator, printer_table
 from labeld.testing.daemon import DaemonProcess
 from labeld.testing.emulator_base import Emulator, TcpServer
-from labeld.testing.labels import batch_pdf
 
 SEED = int(os.environ.get("LABELD_FAULT_SEED", "1126"))
 KINDS = ("paper-out", "cover-open", "disconnect", "slow")

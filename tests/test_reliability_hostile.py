@@ -20,9 +20,9 @@ from labeld.config import parse_config
 from labeld.errors import ConfigError, RejectedInput
 from labeld.intake.inspect import inspect_document
 from labeld.intake.sidecar import Sidecar, parse_sidecar
+from labeld.labelmaker import LabelSpec, batch_pdf, label_pdf
 from labeld.testing.daemon import DaemonProcess
 from labeld.testing.hostile import raw_pdf
-from labeld.testing.labels import LabelSpec, batch_pdf, label_pdf
 
 LIMITS = {"max_pages": 50, "max_page_mm": 600.0}
 FUZZ = settings(max_examples=sized(150, 3000), deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -34,7 +34,7 @@ KEYS = st.sampled_from(["printer", "copies", "posting_number", "tracking_number"
 
 
 def _refusal_has_reason(error: RejectedInput | ConfigError) -> None:
-    text = error.reason if isinstance(error, RejectedInput) else "\n".join(error.problems)
+    text = error.reason.text() if isinstance(error, RejectedInput) else "\n".join(error.problems)
     assert text.strip(), "a refusal without a reason"
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from reliability_helpers import sized
 
+from labeld.labelmaker import LabelSpec, label_pdf
 from labeld.testing.control_load import StatusProbe, upload_all
 from labeld.testing.daemon import DaemonProcess
-from labeld.testing.labels import LabelSpec, label_pdf
 
 RSS_LIMIT_KIB = 600 * 1024
 #: A status call that takes this long is a hung control socket, not a busy machine (~50 ms quiet,

@@ -6,9 +6,9 @@ import numpy as np
 import pymupdf
 import pytest
 
+from labeld.labelmaker import A4_MM, LabelSpec, Symbol, label_pdf
 from labeld.media import generic_geometry, parse_media
 from labeld.render.rasterize import render_label
-from labeld.testing.labels import A4_MM, LabelSpec, Symbol, label_pdf
 from tests.conftest import decode
 
 VALUES = ["12345678-0012-1", "https://ozon.example/t/TRK000000001"]
@@ -63,7 +63,7 @@ def test_a4_sheet_is_cropped_to_the_label() -> None:
 def test_content_too_large_is_scaled_down_with_a_warning() -> None:
     rendered = render_label(page_of(LabelSpec()), generic_geometry(parse_media("58x40mm"), 300))
     assert rendered.fit.zoom < 1.0
-    assert rendered.warnings and "does not fit" in rendered.warnings[0]
+    assert rendered.warnings and "does not fit" in rendered.warnings[0].text()
     assert rendered.bitmap.shape == (472, 685)
 
 

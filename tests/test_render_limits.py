@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from labeld.labelmaker import batch_pdf
 from labeld.testing.daemon import DaemonProcess
 from labeld.testing.hostile import memory_page, slow_page
-from labeld.testing.labels import batch_pdf
 
 
 def test_hanging_and_memory_eating_pdfs_are_stopped_and_others_print(tmp_path: Path) -> None:

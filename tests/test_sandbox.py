@@ -16,7 +16,9 @@ import zxingcpp
 
 from labeld.bitmap import Bitmap
 from labeld.errors import RejectedInput
+from labeld.labelmaker import LabelSpec, label_pdf
 from labeld.media import generic_geometry, parse_media
+from labeld.reasons import Reason
 from labeld.render.sandbox import (
     RenderCrashed,
     RenderFailed,
@@ -24,7 +26,6 @@ from labeld.render.sandbox import (
     RenderSandbox,
     RenderTimeout,
 )
-from labeld.testing.labels import LabelSpec, label_pdf
 
 MB = 1024 * 1024
 
@@ -53,7 +54,7 @@ def abort() -> None:
 
 
 def refuse(reason: str) -> None:
-    raise RejectedInput(reason, {"page": 1})
+    raise RejectedInput(Reason.plain(reason), {"page": 1})
 
 
 def render_first_page(pdf: bytes, media: str, dpi: int) -> Bitmap:
@@ -97,10 +98,10 @@ def test_endless_loop_is_killed_at_the_time_limit(sandbox: RenderSandbox) -> Non
     old_pid = sandbox.pid
     started = time.monotonic()
     with pytest.raises(RenderTimeout) as caught:
-        sandbox.run(loop_forever, task="rendering page 1", timeout=0.5)
+        sandbox.run(loop_forever, task=Reason("task.render_page", page=1), timeout=0.5)
     elapsed = time.monotonic() - started
     assert 0.5 <= elapsed < 30  # not before the limit; 30 s: a hang bound (it never ends by itself)
-    assert caught.value.reason.startswith("rendering page 1 took longer than 0.5 s")
+    assert caught.value.reason.text().startswith("rendering page 1 took longer than 0.5 s")
     assert isinstance(caught.value, RejectedInput)
     assert sandbox.run(add, 1, 1) == 2
     assert sandbox.pid != old_pid
@@ -111,7 +112,7 @@ def test_allocating_2gb_is_stopped_by_the_memory_limit(sandbox: RenderSandbox) -
     restarts = sandbox.restarts
     with pytest.raises(RenderMemoryExceeded) as caught:
         sandbox.run(allocate_2gb)
-    assert "needed more than 256 MB" in caught.value.reason
+    assert "needed more than 256 MB" in caught.value.reason.text()
     assert sandbox.run(add, 2, 2) == 4
     assert sandbox.restarts == restarts + 1
 
@@ -126,8 +127,8 @@ def test_mupdf_running_out_of_memory_is_reported_as_memory(sandbox: RenderSandbo
 def test_crash_is_reported_with_its_signal(sandbox: RenderSandbox) -> None:
     """A worker that aborts is reported as a crash naming the signal; the daemon goes on."""
     with pytest.raises(RenderCrashed) as caught:
-        sandbox.run(abort, task="opening the PDF")
-    assert caught.value.reason == ("opening the PDF crashed the render worker (killed by SIGABRT); "
+        sandbox.run(abort, task=Reason("task.open_pdf"))
+    assert caught.value.reason.text() == ("opening the PDF crashed the render worker (killed by SIGABRT); "
                                    "the PDF may be damaged")
     assert sandbox.run(add, 4, 4) == 8
 
@@ -137,7 +138,7 @@ def test_exceptions_from_the_callable_come_back_whole(sandbox: RenderSandbox) ->
     with pytest.raises(RejectedInput) as caught:
         sandbox.run(refuse, "page 1 is 2 m long")
     assert type(caught.value) is RejectedInput
-    assert (caught.value.reason, caught.value.detail) == ("page 1 is 2 m long", {"page": 1})
+    assert (caught.value.reason.text(), caught.value.detail) == ("page 1 is 2 m long", {"page": 1})
 
 
 def test_unreadable_pdf_raises_pymupdfs_own_error(sandbox: RenderSandbox) -> None:
@@ -150,8 +151,8 @@ def test_unreadable_pdf_raises_pymupdfs_own_error(sandbox: RenderSandbox) -> Non
 def test_unpicklable_native_errors_become_render_failures(sandbox: RenderSandbox) -> None:
     """MuPDF's own exceptions hold C pointers and do not pickle; they come back as RenderFailed with their text."""
     with pytest.raises(RenderFailed) as caught:
-        sandbox.run(render_huge_page, 14400, 300, task="rendering page 2")
-    assert caught.value.reason == "rendering page 2 failed: FzErrorLimit: code=5: Overly large image"
+        sandbox.run(render_huge_page, 14400, 300, task=Reason("task.render_page", page=2))
+    assert caught.value.reason.text() == "rendering page 2 failed: FzErrorLimit: code=5: Overly large image"
     assert not isinstance(caught.value, (RenderTimeout, RenderMemoryExceeded, RenderCrashed))
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from labeld.labelmaker import batch_pdf
 from labeld.testing.daemon import DaemonProcess
-from labeld.testing.labels import batch_pdf
 
 
 def test_notify_ready_status_watchdog_and_stopping(tmp_path: Path) -> None:

@@ -85,12 +85,10 @@ def test_newlines_cannot_forge_fields(path_listener: Listener) -> None:
     assert path_listener.receive() == {"STATUS": "printer ql READY=1"}
 
 
-def test_reload_and_extend_timeout(path_listener: Listener) -> None:
-    """RELOADING=1 and EXTEND_TIMEOUT_USEC in microseconds."""
+def test_reloading(path_listener: Listener) -> None:
+    """RELOADING=1 says a reload began; READY=1 ends it."""
     assert notify.reloading()
-    assert notify.extend_timeout(2.5)
     assert path_listener.receive() == {"RELOADING": "1"}
-    assert path_listener.receive() == {"EXTEND_TIMEOUT_USEC": "2500000"}
 
 
 def test_no_op_outside_systemd(monkeypatch: pytest.MonkeyPatch) -> None:

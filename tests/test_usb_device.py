@@ -130,8 +130,8 @@ def test_media_mismatch_is_refused_by_the_printer(bus: list[VirtualUsbBackend], 
     emulator, _ = plug(bus, tmp_path, media="62")
     device = open_device("usb://0x04f9:0x209d")
     driver = ql("62x29")
-    sentence = driver.media_mismatch(driver.status(device))
-    assert sentence is not None and "62 mm endless" in sentence
+    mismatch = driver.media_mismatch(driver.status(device))
+    assert mismatch is not None and "62 mm endless" in mismatch.text()
     device.write(driver.encode(np.zeros((271, 696), dtype=bool)))
     assert driver.confirm(device, timeout=2) is False
     assert emulator.labels == [] and any(e["event"] == "media-mismatch" for e in emulator.events)

@@ -22,9 +22,9 @@ from labeld.devices import open_device
 from labeld.drivers.zpl import ZplDriver
 from labeld.drivers.zpl_graphics import graphic_field
 from labeld.drivers.zpl_status import parse_answer
+from labeld.labelmaker import LabelSpec, label_pdf
 from labeld.render.rasterize import render_label
 from labeld.testing.emulator_base import Emulator, Fault, TcpServer
-from labeld.testing.labels import LabelSpec, label_pdf
 from labeld.testing.zpl_emulator import ZplCore, ZplTokenizer, make_core, make_emulator
 
 FAST = 20000.0  # mm/s: tests that are not about speed should not wait for the head

@@ -16,6 +16,8 @@ from prometheus_client.registry import Collector
 
 from labeld import __version__
 from labeld.daemon.operations import DaemonView
+from labeld.daemon.printer_worker import PrinterCondition
+from labeld.spool.states import JobState
 
 RENDER_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -42,7 +44,7 @@ class SpoolCollector(Collector):
     def _jobs(self) -> Metric:
         jobs = GaugeMetricFamily("labeld_jobs", "Jobs in the spool by state", labels=["state"])
         for state, count in sorted(self.daemon.spool.counts().items()):
-            jobs.add_metric([state], float(count))
+            jobs.add_metric([state.value], float(count))
         return jobs
 
     def _printers(self) -> Iterator[Metric]:
@@ -51,8 +53,8 @@ class SpoolCollector(Collector):
         up = GaugeMetricFamily("labeld_printer_up", "1 when the printer is idle or printing, 0 when stopped",
                                labels=["printer"])
         for state in self.daemon.printer_states():
-            printed.add_metric([state.name], float(self.daemon.spool.counts(state.name)["printed"]))
-            up.add_metric([state.name], 0.0 if state.state == "stopped" else 1.0)
+            printed.add_metric([state.name], float(self.daemon.spool.counts(state.name)[JobState.PRINTED]))
+            up.add_metric([state.name], 0.0 if state.state == PrinterCondition.STOPPED else 1.0)
         yield printed
         yield up
 

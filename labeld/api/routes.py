@@ -24,6 +24,7 @@ from labeld.daemon.operations import (
 )
 from labeld.errors import RejectedInput, SpoolFull
 from labeld.intake.accept import Accepted
+from labeld.reasons import Reason
 from labeld.spool.spool import Job
 
 JSON_BODY_LIMIT = 64 * 1024
@@ -34,14 +35,17 @@ UPLOAD_TYPES = frozenset({"application/pdf", "application/octet-stream", "applic
 
 
 class ApiError(Exception):
-    """An HTTP-level refusal: ``status``, a stable ``code`` and a sentence."""
+    """An HTTP-level refusal: ``status``, a stable ``code`` and a sentence (and, where labeld said
+    why in its own terms, the :class:`Reason`, so clients can show it in their reader's language)."""
 
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None,
+                 reason: Reason | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.headers = headers or {}
+        self.reason = reason
 
 
 STATUS_OF = {"not_found": 404, "bad_request": 400}
@@ -74,7 +78,10 @@ Handler = Callable[[Request], Response]
 
 
 def error_response(error: ApiError) -> Response:
-    return Response.json({"error": {"code": error.code, "message": error.message}}, error.status)
+    body: dict[str, Any] = {"code": error.code, "message": error.message}
+    if error.reason is not None:
+        body.update(reason_code=error.reason.code, reason_params=dict(error.reason.params))
+    return Response.json({"error": body}, error.status)
 
 
 class Router:
@@ -95,11 +102,11 @@ class Router:
             return error_response(error)
         except OperationError as error:
             status = STATUS_OF.get(error.code, 409)
-            return error_response(ApiError(status, error.code, error.message))
+            return error_response(ApiError(status, error.code, error.message, reason=error.reason))
         except RejectedInput as error:
-            return error_response(ApiError(422, "rejected_input", error.reason))
+            return error_response(ApiError(422, "rejected_input", error.reason.text(), reason=error.reason))
         except SpoolFull as error:
-            return error_response(ApiError(507, "spool_full", str(error)))
+            return error_response(ApiError(507, "spool_full", error.reason.text(), reason=error.reason))
 
     def _find(self, request: Request) -> Handler:
         segments = tuple(request.path.strip("/").split("/"))
@@ -183,7 +190,7 @@ class Router:
         after = _int(query["after"], "after") if "after" in query else None
         timeout = _float(query.get("timeout", "25"), "timeout")
         if not 0 <= timeout <= MAX_EVENT_WAIT:
-            raise BadRequest(f"timeout must be from 0 to {MAX_EVENT_WAIT:g} seconds, not {timeout:g}")
+            raise BadRequest(Reason("op.bad_timeout", limit=MAX_EVENT_WAIT, value=timeout))
         return Response.json(self.ops.events(after, timeout))
 
     def metrics_text(self, request: Request) -> Response:
@@ -200,9 +207,9 @@ def _match(pattern: tuple[str, ...], segments: tuple[str, ...]) -> dict[str, str
             try:
                 value = unquote(got, errors="strict")
             except UnicodeDecodeError:
-                raise BadRequest(f"{got!r} is not valid UTF-8 once decoded") from None
+                raise BadRequest(Reason("op.bad_utf8", value=got)) from None
             if not value or "/" in value or "\x00" in value or value in (".", ".."):
-                raise BadRequest(f"{got!r} is not a valid {want.strip('{}')}")
+                raise BadRequest(Reason("op.bad_path_part", value=got, what=want.strip("{}")))
             params[want.strip("{}")] = value
         elif want != got:
             return None
@@ -212,20 +219,20 @@ def _match(pattern: tuple[str, ...], segments: tuple[str, ...]) -> dict[str, str
 def _job_id(request: Request) -> int:
     raw = request.params["id"]
     if not JOB_ID.match(raw):
-        raise BadRequest(f"{raw!r} is not a job id (job ids are whole numbers like 1042)")
+        raise BadRequest(Reason("op.bad_job_id", value=raw))
     return int(raw)
 
 
 def _only(request: Request, known: set[str]) -> dict[str, str]:
     unknown = sorted(set(request.query) - known)
     if unknown:
-        raise BadRequest(f"unknown parameter {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        raise BadRequest(Reason("op.unknown_params", names=unknown, known=sorted(known)))
     return request.query
 
 
 def _int(raw: str, name: str) -> int:
     if not re.fullmatch(r"-?[0-9]{1,15}", raw):
-        raise BadRequest(f"{name} must be a whole number, not {raw!r}")
+        raise BadRequest(Reason("op.bad_number", name=name, value=raw))
     return int(raw)
 
 
@@ -233,9 +240,9 @@ def _float(raw: str, name: str) -> float:
     try:
         value = float(raw)
     except ValueError:
-        raise BadRequest(f"{name} must be a number, not {raw!r}") from None
+        raise BadRequest(Reason("op.bad_number", name=name, value=raw)) from None
     if value != value:
-        raise BadRequest(f"{name} must be a number, not {raw!r}")
+        raise BadRequest(Reason("op.bad_number", name=name, value=raw))
     return value
 
 
@@ -251,14 +258,14 @@ def _reprint_body(request: Request) -> ReprintRequest:
         raise ApiError(400, "bad_json", 'the request body must be a JSON object like {"copies": 1}')
     unknown = sorted(set(body) - REPRINT_KEYS)
     if unknown:
-        raise BadRequest(f"unknown key {', '.join(unknown)}; known: {', '.join(sorted(REPRINT_KEYS))}")
+        raise BadRequest(Reason("op.unknown_params", names=unknown, known=sorted(REPRINT_KEYS)))
     copies, printer, force = body.get("copies", 1), body.get("printer"), body.get("force", False)
     if isinstance(copies, bool) or not isinstance(copies, int):
-        raise BadRequest(f"copies must be a whole number, not {copies!r}")
+        raise BadRequest(Reason("op.bad_number", name="copies", value=copies))
     if printer is not None and not isinstance(printer, str):
-        raise BadRequest(f"printer must be a printer name or null, not {printer!r}")
+        raise BadRequest(Reason("op.bad_printer_name", printer=repr(printer)))
     if not isinstance(force, bool):
-        raise BadRequest(f"force must be true or false, not {force!r}")
+        raise BadRequest(Reason("op.bad_bool", name="force", value=repr(force)))
     return ReprintRequest(copies=copies, printer=printer, force=force)
 
 

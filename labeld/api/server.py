@@ -184,6 +184,7 @@ class ApiServer:
         self.daemon = daemon
         self.path = Path(daemon.config.daemon.socket)
         self.metrics = Metrics(daemon)
+        daemon.render_observers.append(self.metrics.observe_render)
         self.operations = Operations(daemon)
         self._server: UnixHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -205,7 +206,6 @@ class ApiServer:
             server.server_close()
             raise
         self._server = server
-        self.daemon.pipeline.render_seconds = self.metrics.observe_render
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
                                         name="api", daemon=True)
         self._thread.start()
@@ -259,4 +259,3 @@ def set_socket_access(path: Path, group: str) -> None:
         return
     if os.stat(path).st_gid != gid:  # under systemd it already has the group: no chown needed
         os.chown(path, -1, gid)
-

@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 from labeld import __version__
 from labeld.cli import formatting as fmt
 from labeld.cli.client import Client, DaemonUnreachable, RequestRefused, path_part, socket_path
-from labeld.cli.completion import bash_completion
+from labeld.cli.completion import bash_completion, completes_files, completes_printers
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 WATCH_POLL = 25.0
@@ -39,8 +39,8 @@ class Usage(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Usage(prog="labelctl", description="Control labeld, the label print server.")
-    parser.add_argument("--socket", metavar="PATH", help="control socket (default: $LABELD_SOCKET or "
-                        "/run/labeld/labeld.sock)")
+    completes_files(parser.add_argument("--socket", metavar="PATH", help="control socket (default: "
+                                        "$LABELD_SOCKET or /run/labeld/labeld.sock)"))
     parser.add_argument("--json", action="store_true", help="print the daemon's JSON answer")
     parser.add_argument("--version", action="version", version=f"labelctl {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Usage)
@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     command("status", cmd_status, "daemon, queue, printers and clock at a glance")
     p = command("jobs", cmd_jobs, "list jobs, newest first")
     p.add_argument("--state", help="only jobs in this state (queued, ready, printed, held, …)")
-    p.add_argument("--printer", help="only jobs for this printer")
+    completes_printers(p.add_argument("--printer", help="only jobs for this printer"))
     p.add_argument("--posting", help="only jobs of this posting number")
     p.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     p = command("show", cmd_show, "one job with its label, document and history")
@@ -61,24 +61,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("reprint", cmd_reprint, "print a job's label again, or the newest label of a posting")
     p.add_argument("target", metavar="JOB|POSTING")
     p.add_argument("--copies", type=int, default=1)
-    p.add_argument("--printer", help="print on this printer instead")
+    completes_printers(p.add_argument("--printer", help="print on this printer instead"))
     p.add_argument("--force", action="store_true", help="print even an expired or superseded label")
     for name, text in (("cancel", "cancel a job that has not printed"), ("hold", "hold a queued or ready job"),
                        ("release", "print a held job (checked again; expiry no longer holds it)")):
         command(name, cmd_change, text).add_argument("job", metavar="JOB", type=job_id)
     p = command("print", cmd_print, "send a PDF to labeld")
-    p.add_argument("file", metavar="FILE.pdf", type=Path)
-    p.add_argument("--printer", help="printer (default: by route, else the default printer)")
+    completes_files(p.add_argument("file", metavar="FILE.pdf", type=Path))
+    completes_printers(p.add_argument("--printer", help="printer (default: by route, else the default printer)"))
     p.add_argument("--copies", type=int)
     p.add_argument("--posting", help="posting number of the label")
     p.add_argument("--wait", action="store_true", help="wait until every label has printed (or stopped)")
     command("printers", cmd_printers, "printers with their state and reasons")
     for name, text in (("pause", "stop sending jobs to a printer"), ("resume", "send jobs to a printer again"),
                        ("test", "print a test label")):
-        command(name, cmd_printer, text).add_argument("printer", metavar="PRINTER")
+        completes_printers(command(name, cmd_printer, text).add_argument("printer", metavar="PRINTER"))
     p = command("preview", cmd_preview, "save the exact bitmap of a job as PNG")
     p.add_argument("job", metavar="JOB", type=job_id)
-    p.add_argument("-o", "--output", metavar="FILE.png", type=Path, required=True)
+    completes_files(p.add_argument("-o", "--output", metavar="FILE.png", type=Path, required=True))
     command("clock", cmd_clock, "clock offset per source, threshold, state")
     command("watch", cmd_watch, "follow job state changes live until interrupted")
     p = command("completion", cmd_completion, "print a shell completion script")

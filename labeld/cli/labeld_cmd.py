@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from labeld.api.server import ApiServer
     from labeld.daemon.app import Daemon
     from labeld.daemon.logs import configure_logging
 
@@ -70,7 +71,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"labeld: no config file; running on built-in defaults in {config.daemon.state_dir.parent}/ — "
               f"drop PDFs into {config.intake.hot_folder}/ and find PNGs in "
               f"{config.default_printer.uri.removeprefix('dir://')}/", file=sys.stderr)
-    Daemon(config).run()
+    Daemon(config, frontends=[ApiServer]).run()
     return 0
 
 
@@ -103,8 +104,6 @@ def cmd_preflight(args: argparse.Namespace) -> int:
     report: dict[str, Any] = preflight_document(args.input, _printer(args))
     print(json.dumps(report, indent=2, ensure_ascii=False))
     return 0 if report["ok"] else 1
-
-
 
 
 if __name__ == "__main__":

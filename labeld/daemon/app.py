@@ -1,4 +1,8 @@
-"""The daemon's wiring: the one place where intake, spool, pipeline, printers, API and clock meet.
+"""The daemon's wiring: the one place where intake, spool, pipeline, printers and clock meet.
+
+The control socket and other faces of the daemon sit on top of it: they are *frontends*, made by
+factories the caller hands in (``labeld run`` passes the API server), started after the engine
+and rebuilt with it on a reload. The daemon itself imports none of them.
 
 Signal handlers only set flags; the main loop acts on them: SIGTERM/SIGINT stop cleanly (the
 label on the wire finishes, nothing is cut off), SIGHUP reloads the configuration (a bad one
@@ -8,31 +12,36 @@ is refused and the running one kept).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import os
 import signal
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
 from labeld import __version__
+from labeld.clock.monitor import ClockMonitor
 from labeld.config import Config, load_config
 from labeld.daemon.label_rules import LabelRules
-from labeld.daemon.pipeline import Pipeline, Renderer
-from labeld.daemon.printer_worker import PrinterState, PrinterWorker
+from labeld.daemon.pipeline import Pipeline, Renderer, RenderObserver
+from labeld.daemon.printer_worker import PrinterCondition, PrinterState, PrinterWorker
 from labeld.drivers.base import Driver, make_driver
 from labeld.errors import ConfigError, LabeldError
 from labeld.intake.accept import Acceptor, inspect_in_process
 from labeld.intake.hotfolder import HotFolder
 from labeld.intake.inspect import DocumentInfo
-from labeld.render.job import RenderRequest, RenderResult, render_page_job
+from labeld.page_job import RenderRequest, RenderResult, render_page_job
+from labeld.reasons import Reason
 from labeld.render.sandbox import RenderSandbox
-from labeld.service.notify import notify, watchdog_interval
+from labeld.service import notify as sd
 from labeld.spool.spool import Spool
+from labeld.spool.states import JobState
 from labeld.spool.store import DocumentStore
 
 log = structlog.get_logger("labeld")
@@ -45,24 +54,40 @@ class AlreadyRunning(LabeldError):
     """Another labeld holds the state directory."""
 
 
+class Component(Protocol):
+    """A part of the daemon with a life: started after the engine, stopped before it."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+#: Makes a frontend (the control socket, the station page) for a started daemon.
+Frontend = Callable[["Daemon"], Component]
+
+
 class Daemon:
-    def __init__(self, config: Config, *, renderer: Renderer | None = None) -> None:
+    def __init__(self, config: Config, *, renderer: Renderer | None = None,
+                 frontends: Sequence[Frontend] = ()) -> None:
         self.config = config
         self._given_renderer = renderer
+        self.frontend_factories = tuple(frontends)
         self.sandbox: RenderSandbox | None = None
         self.started_at = time.time()
         self._stop = threading.Event()
         self._reload = threading.Event()
         self._lock_fd: int | None = None
         self.components: list[Any] = []
+        self.frontends: list[Component] = []
         self.workers: dict[str, PrinterWorker] = {}
         self.driver_errors: dict[str, str] = {}
-        self.clock: Any = None
-        self.api: Any = None
+        self.clock: ClockMonitor | None = None
+        #: Told how long each label took to render (e.g. the metrics); frontends add theirs.
+        self.render_observers: list[RenderObserver] = []
         self._last_prune = 0.0
         self._last_status = ""
         self._last_watchdog = 0.0
-        interval = watchdog_interval()
+        interval = sd.watchdog_interval()
         #: Ping systemd's watchdog at half its interval, from the main loop (a hung loop is restarted).
         self._watchdog_every = interval / 2 if interval else 0.0
 
@@ -89,11 +114,12 @@ class Daemon:
         self.rules = LabelRules(config.preflight, self.spool, self.clock)
         drivers = self._make_drivers()
         self.acceptor = Acceptor(config, self.spool, self.store, self.inspector)
-        self.pipeline = Pipeline(config, self.spool, self.store, drivers, self.rules, self.renderer)
+        self.pipeline = Pipeline(config, self.spool, self.store, drivers, self.rules, self.renderer,
+                                 on_render=self._rendered)
         self.workers = {
-            name: PrinterWorker(config.printer(name), driver, self.spool, self.store,  # type: ignore[arg-type]
-                                hold_check=self.rules.hold_before_print)
-            for name, driver in drivers.items()
+            printer.name: PrinterWorker(printer, drivers[printer.name], self.spool, self.store,
+                                        hold_check=self.rules.hold_before_print)
+            for printer in config.printers if printer.name in drivers
         }
         self.hotfolder = HotFolder(config, self.acceptor, self.spool.has_intake_key)
         self.pipeline.start()
@@ -104,9 +130,15 @@ class Daemon:
         if self.clock is not None:
             self.clock.start()
             self.components.append(self.clock)
-        self.api = self._make_api()
-        if self.api is not None:
-            self.api.start()
+        self.frontends = []
+        for make in self.frontend_factories:
+            frontend = make(self)
+            frontend.start()
+            self.frontends.append(frontend)
+
+    def _rendered(self, seconds: float) -> None:
+        for observer in self.render_observers:
+            observer(seconds)
 
     def _start_sandbox(self) -> None:
         """PDFs are opened and rendered in a worker process with a time and a memory limit, so a
@@ -125,17 +157,17 @@ class Daemon:
         sandbox = self.sandbox
 
         def render_in_sandbox(request: RenderRequest) -> RenderResult:
-            return sandbox.run(render_page_job, request, task=f"rendering page {request.page + 1}")
+            return sandbox.run(render_page_job, request, task=Reason("task.render_page", page=request.page + 1))
 
         return render_in_sandbox
 
     def inspector(self, data: bytes, max_pages: int, max_page_mm: float) -> DocumentInfo:
         if self.sandbox is None:
             return inspect_in_process(data, max_pages, max_page_mm)
-        return self.sandbox.run(inspect_in_process, data, max_pages, max_page_mm, task="opening the PDF")
+        return self.sandbox.run(inspect_in_process, data, max_pages, max_page_mm, task=Reason("task.open_pdf"))
 
-    def _make_drivers(self) -> dict[str, Driver]:
-        drivers: dict[str, Driver] = {}
+    def _make_drivers(self) -> dict[str, Driver[Any]]:
+        drivers: dict[str, Driver[Any]] = {}
         self.driver_errors = {}
         for printer in self.config.printers:
             try:
@@ -145,21 +177,10 @@ class Daemon:
                 log.error("printer_unusable", printer=printer.name, reason=str(error))
         return drivers
 
-    def _make_clock(self) -> Any:
+    def _make_clock(self) -> ClockMonitor | None:
         if not self.config.clock.servers and not self.config.clock.local_sources:
             return None
-        try:
-            from labeld.clock.monitor import ClockMonitor
-        except ImportError:
-            return None
         return ClockMonitor(self.config.clock, structlog.get_logger("labeld.clock"))
-
-    def _make_api(self) -> Any:
-        try:
-            from labeld.api.server import ApiServer  # type: ignore[import-not-found, unused-ignore]
-        except ImportError:
-            return None
-        return ApiServer(self)
 
     def stop(self) -> None:
         log.info("labeld_stopping")
@@ -173,8 +194,10 @@ class Daemon:
         log.info("labeld_stopped")
 
     def _stop_components(self) -> None:
-        if self.api is not None:
-            self.api.stop()
+        for frontend in reversed(self.frontends):
+            frontend.stop()
+        self.frontends = []
+        self.render_observers = []
         for component in self.components:
             component.stop()
         self.components = []
@@ -188,7 +211,7 @@ class Daemon:
         signal.signal(signal.SIGHUP, self._on_hup)
         self.start()
         self._last_status = self.status_line()
-        self.notify(READY=1, STATUS=self._last_status)
+        sd.ready(self._last_status)
         try:
             while not self._stop.wait(MAIN_LOOP_SECONDS):
                 if self._reload.is_set():
@@ -196,7 +219,7 @@ class Daemon:
                     self.reload()
                 self.tick()
         finally:
-            self.notify(STOPPING=1)
+            sd.stopping()
             self.stop()
 
     def tick(self) -> None:
@@ -204,11 +227,11 @@ class Daemon:
         now = time.monotonic()
         if self._watchdog_every and now - self._last_watchdog >= self._watchdog_every:
             self._last_watchdog = now
-            self.notify(WATCHDOG=1)
+            sd.watchdog()
         status = self.status_line()
         if status != self._last_status:
             self._last_status = status
-            self.notify(STATUS=status)
+            sd.status(status)
         if time.monotonic() - self._last_prune > PRUNE_EVERY:
             self._last_prune = time.monotonic()
             self.prune()
@@ -231,11 +254,12 @@ class Daemon:
             return
         if new.daemon != self.config.daemon:
             log.warning("reload_partial", reason="[daemon] changes take effect at the next restart")
-            new = Config(self.config.daemon, new.intake, new.render, new.preflight, new.clock, new.printers,
-                         new.routes, new.source)
+            new = dataclasses.replace(new, daemon=self.config.daemon)
+        sd.reloading()
         self._stop_components()
         self.config = new
         self._start_components()
+        sd.ready(self.status_line())
         log.info("config_reloaded", source=str(new.source))
 
     def prune(self) -> None:
@@ -254,27 +278,24 @@ class Daemon:
         for name, error in self.driver_errors.items():
             printer = self.config.printer(name)
             assert printer is not None
-            states.append(PrinterState(name, printer.driver, printer.uri, printer.media, state="stopped",
-                                       reasons=("other",), message=error))
+            states.append(PrinterState(name, printer.driver, printer.uri, printer.media,
+                                       state=PrinterCondition.STOPPED, reasons=("other",),
+                                       message=Reason.plain(error)))
         return states
 
     def status_line(self) -> str:
         counts = self.spool.counts()
         printers = self.printer_states()
-        stopped = [p.name for p in printers if p.state == "stopped"]
+        stopped = [p.name for p in printers if p.state == PrinterCondition.STOPPED]
         parts = [f"{len(printers)} printer{'s' if len(printers) != 1 else ''}"]
         if stopped:
             parts.append(f"{len(stopped)} need attention ({', '.join(stopped)})")
-        parts.append(f"{counts['queued'] + counts['ready']} waiting")
-        if counts["held"]:
-            parts.append(f"{counts['held']} held")
+        parts.append(f"{counts[JobState.QUEUED] + counts[JobState.READY]} waiting")
+        if counts[JobState.HELD]:
+            parts.append(f"{counts[JobState.HELD]} held")
         if self.clock is not None:
             parts.append(f"clock {self.clock.snapshot().state}")
         return ", ".join(parts)
-
-    def notify(self, **fields: object) -> None:
-        """sd_notify to systemd (a no-op outside a Type=notify service)."""
-        notify(**fields)
 
     def _lock_state_dir(self, state_dir: Path) -> None:
         path = state_dir / "labeld.lock"

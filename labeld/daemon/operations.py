@@ -20,14 +20,17 @@ from typing import Any, Protocol
 
 from labeld import __version__
 from labeld.bitmap import to_png
+from labeld.clock.monitor import ClockMonitor
 from labeld.config import PRINTER_NAME, Config
+from labeld.daemon.label_rules import LabelRules
+from labeld.daemon.pipeline import Pipeline, RenderObserver
 from labeld.daemon.printer_worker import PrinterState, PrinterWorker
-from labeld.durations import format_duration
 from labeld.errors import LabeldError, RejectedInput
 from labeld.intake.accept import Accepted, Acceptor
 from labeld.intake.sidecar import MAX_COPIES, Sidecar, sidecar_from_mapping
+from labeld.labelmaker import LabelSpec, Symbol, label_pdf, module_count
 from labeld.media import parse_media
-from labeld.render.job import RenderRequest, RenderResult
+from labeld.reasons import Reason
 from labeld.spool.spool import Job, Spool
 from labeld.spool.states import CANCELLABLE, InvalidTransition, JobState
 from labeld.spool.store import DocumentStore
@@ -42,15 +45,19 @@ UPLOAD_PARAMS = frozenset({"printer", "copies", "posting_number", "tracking_numb
 
 
 class OperationError(LabeldError):
-    """A request that cannot be done; ``code`` is stable for scripts, the message is for people."""
+    """A request that cannot be done; ``code`` is stable for scripts, ``reason`` says why to people."""
 
     code = "refused"
 
-    def __init__(self, message: str, code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, reason: Reason, code: str | None = None) -> None:
+        super().__init__(reason.text())
+        self.reason = reason
         if code is not None:
             self.code = code
+
+    @property
+    def message(self) -> str:
+        return self.reason.text()
 
 
 class NotFound(OperationError):
@@ -68,7 +75,7 @@ class Refused(OperationError):
 
 
 class DaemonView(Protocol):
-    """The parts of :class:`labeld.daemon.app.Daemon` that operations use."""
+    """The parts of :class:`labeld.daemon.app.Daemon` that operations (and the API) use."""
 
     config: Config
     spool: Spool
@@ -76,11 +83,10 @@ class DaemonView(Protocol):
     acceptor: Acceptor
     workers: dict[str, PrinterWorker]
     started_at: float
-    clock: Any
-    @property
-    def renderer(self) -> Any: ...
-    pipeline: Any
-    rules: Any
+    clock: ClockMonitor | None
+    pipeline: Pipeline
+    rules: LabelRules
+    render_observers: list[RenderObserver]
 
     def printer_states(self) -> list[PrinterState]: ...
 
@@ -126,25 +132,26 @@ class Operations:
     def _printer_json(self, state: PrinterState) -> dict[str, Any]:
         counts = self.spool.counts(state.name)
         return {**state.to_json(), "paused": self.spool.paused(state.name),
-                "waiting": counts["queued"] + counts["ready"], "held": counts["held"],
+                "waiting": counts[JobState.QUEUED] + counts[JobState.READY], "held": counts[JobState.HELD],
                 "default": self.daemon.config.default_printer.name == state.name}
 
     def jobs(self, *, state: str | None = None, printer: str | None = None, posting: str | None = None,
              limit: int = 50) -> list[Job]:
         if state is not None and state not in {s.value for s in JobState}:
-            raise BadRequest(f"unknown state {state!r}; states are {', '.join(s.value for s in JobState)}")
+            raise BadRequest(Reason("op.unknown_state", state=state, states=[s.value for s in JobState]))
         if printer is not None:
             self._check_printer_name(printer)
         if posting is not None:
             _check_posting(posting)
         if not 1 <= limit <= 1000:
-            raise BadRequest(f"limit must be from 1 to 1000, not {limit}")
-        return self.spool.jobs(state=state, printer=printer, posting=posting, limit=limit)
+            raise BadRequest(Reason("op.bad_limit", limit=limit))
+        return self.spool.jobs(state=JobState(state) if state else None, printer=printer, posting=posting,
+                               limit=limit)
 
     def job(self, job_id: int) -> Job:
         job = self.spool.job(job_id)
         if job is None:
-            raise NotFound(f"there is no job {job_id} (it never existed or was pruned after the retention time)")
+            raise NotFound(Reason("op.no_job", job=job_id))
         return job
 
     def job_detail(self, job_id: int) -> dict[str, Any]:
@@ -179,10 +186,10 @@ class Operations:
     def upload(self, data: bytes, params: dict[str, str]) -> Accepted:
         unknown = sorted(set(params) - UPLOAD_PARAMS)
         if unknown:
-            raise BadRequest(f"unknown parameter {', '.join(unknown)}; known: {', '.join(sorted(UPLOAD_PARAMS))}")
+            raise BadRequest(Reason("op.unknown_params", names=unknown, known=sorted(UPLOAD_PARAMS)))
         name = params.get("name", f"upload-{time.strftime('%Y%m%d-%H%M%S')}.pdf")
         if not DOCUMENT_NAME.match(name):
-            raise BadRequest(f"name {name!r} is not a plain file name (no slashes, no leading dot)")
+            raise BadRequest(Reason("op.bad_document_name", name=name))
         if "printer" in params:
             self._check_printer(params["printer"])
         return self.daemon.acceptor.accept(data, name=name, source="api", sidecar=_sidecar(params))
@@ -190,33 +197,32 @@ class Operations:
     # ----- changing jobs --------------------------------------------------------------------
 
     def cancel(self, job_id: int) -> Job:
-        return self._move(job_id, JobState.CANCELLED, "cancelled by an operator", CANCELLABLE,
-                          "only a job that has not started printing (or failed, or is uncertain) can be cancelled")
+        return self._move(job_id, JobState.CANCELLED, Reason("job.cancelled"), CANCELLABLE, "rule.cancel")
 
     def hold(self, job_id: int) -> Job:
-        return self._move(job_id, JobState.HELD, "held by an operator; `labelctl release` prints it", HOLDABLE,
-                          "only a queued or ready job can be held")
+        return self._move(job_id, JobState.HELD, Reason("job.held_by_operator"), HOLDABLE, "rule.hold")
 
     def release(self, job_id: int) -> Job:
-        self._require_state(self.job(job_id), HELD, "only a held job can be released")
-        with self.spool.transaction() as db:
-            db.execute("UPDATE jobs SET forced = 1 WHERE id = ?", (job_id,))
-        return self._move(job_id, JobState.QUEUED, "released by an operator; rendering and checking it again",
-                          HELD, "only a held job can be released")
+        """Print a held job after all: rendered and checked again, marked ``forced`` (see the module
+        docstring), in one committed step."""
+        return self._move(job_id, JobState.QUEUED, Reason("job.released"), HELD, "rule.release", forced=True)
 
-    def _move(self, job_id: int, target: JobState, reason: str, allowed: frozenset[JobState], rule: str) -> Job:
+    def _move(self, job_id: int, target: JobState, reason: Reason, allowed: frozenset[JobState], rule: str,
+              forced: bool | None = None) -> Job:
         self._require_state(self.job(job_id), allowed, rule)
         try:
-            moved = self.spool.transition(job_id, target, reason, expect=allowed)
-        except InvalidTransition as error:
-            raise Refused(f"{error}; {rule}") from None
+            moved = self.spool.transition(job_id, target, reason, expect=allowed, forced=forced)
+        except InvalidTransition:
+            raise Refused(Reason("op.wrong_state", job=job_id, state=self.job(job_id).state.value,
+                                 why=self.job(job_id).reason, rule=Reason(rule)), "wrong_state") from None
         self._wake(moved.printer)
         return moved
 
     @staticmethod
     def _require_state(job: Job, allowed: frozenset[JobState], rule: str) -> None:
         if job.state not in allowed:
-            raise Refused(f"job {job.id} is {job.state.value} ({job.reason}); {rule}", "wrong_state")
+            raise Refused(Reason("op.wrong_state", job=job.id, state=job.state.value, why=job.reason,
+                                 rule=Reason(rule)), "wrong_state")
 
     # ----- reprints -----------------------------------------------------------------------
 
@@ -227,7 +233,7 @@ class Operations:
         _check_posting(posting)
         jobs = self.spool.jobs(posting=posting, limit=1000)
         if not jobs:
-            raise NotFound(f"no label for posting {posting} is in the spool")
+            raise NotFound(Reason("op.no_posting", posting=posting))
         newest = max(jobs, key=lambda j: (j.issued_at, j.label_id, j.reprint_of is None, -j.id))
         return self._reprint(newest, request)
 
@@ -235,32 +241,16 @@ class Operations:
         printer = request.printer or job.printer
         self._check_printer(printer)
         if not 1 <= request.copies <= MAX_COPIES:
-            raise BadRequest(f"copies must be from 1 to {MAX_COPIES}, not {request.copies}")
+            raise BadRequest(Reason("op.bad_copies", limit=MAX_COPIES, copies=request.copies))
         if not request.force:
-            problem = self._why_not_reprint(job)
+            problem = self.daemon.rules.why_not_reprint(job)
             if problem:
-                raise Refused(problem + "; add --force (\"force\": true) to print it anyway", "label_invalid")
+                raise Refused(Reason("op.reprint_refused", why=problem), "label_invalid")
         origin = job.reprint_of or job.id
-        reason = f"reprint of job {origin} requested by an operator" + (" (forced)" if request.force else "")
+        reason = Reason("job.reprint_forced" if request.force else "job.reprint", origin=origin)
         new_id = self.spool.add_reprint(job, printer, request.copies, reason, request.force)
         self._wake(printer)
         return [new_id]
-
-    def _why_not_reprint(self, job: Job) -> str | None:
-        """Why this label should not be printed again (expired, voided by a newer one), or None."""
-        if job.posting:
-            newer = [o for o in self.spool.labels_for_posting(job.posting, exclude_label=job.label_id)
-                     if (o.issued_at, o.label_id) > (job.issued_at, job.label_id)
-                     and (o.content_hash is None or o.content_hash != job.content_hash)]
-            if newer:
-                return (f"label {job.label_id} of posting {job.posting} was superseded by a newer label "
-                        f"(job {newer[-1].id}); `labelctl reprint {job.posting}` prints the newest")
-        if job.document_kind != "zpl":
-            left = job.expires_at - self.daemon.rules.now()
-            if left <= 0:
-                return (f"label {job.label_id} expired {format_duration(left)} ago; get a fresh label from the "
-                        "marketplace")
-        return None
 
     # ----- printers -----------------------------------------------------------------------
 
@@ -291,13 +281,13 @@ class Operations:
     def _check_printer(self, name: str) -> None:
         self._check_printer_name(name)
         if self.daemon.config.printer(name) is None:
-            names = ", ".join(p.name for p in self.daemon.config.printers)
-            raise NotFound(f"there is no printer {name!r} (printers: {names})")
+            names = [p.name for p in self.daemon.config.printers]
+            raise NotFound(Reason("op.no_printer", printer=name, printers=names))
 
     @staticmethod
     def _check_printer_name(name: str) -> None:
         if not PRINTER_NAME.match(name):
-            raise BadRequest(f"{name!r} is not a printer name (letters, digits, '_', '.', '-')")
+            raise BadRequest(Reason("op.bad_printer_name", printer=name))
 
     def _wake(self, printer: str) -> None:
         worker = self.daemon.workers.get(printer)
@@ -310,7 +300,7 @@ class Operations:
         """The stored bitmap of a job, or one rendered now the same way the pipeline would."""
         job = self.job(job_id)
         if job.document_kind == "zpl":
-            raise Refused(f"job {job_id} is raw ZPL; labeld sends it unchanged and has no bitmap of it", "no_preview")
+            raise Refused(Reason("op.preview_raw", job=job_id), "no_preview")
         path = self.daemon.store.bitmap_path(job_id)
         try:
             return path.read_bytes()
@@ -318,23 +308,22 @@ class Operations:
             return self._render_preview(job)
 
     def _render_preview(self, job: Job) -> bytes:
-        driver = self.daemon.pipeline.drivers.get(job.printer)
+        pipeline = self.daemon.pipeline
+        driver = pipeline.drivers.get(job.printer)
         if driver is None:
-            raise Refused(f"printer {job.printer!r} of job {job.id} is not usable, so labeld cannot render for it",
-                          "no_preview")
-        document = self.daemon.store.document_path(job.document_sha256)
-        if not document.exists():
-            raise NotFound(f"the document of job {job.id} is no longer in the spool")
-        request = RenderRequest(document_path=str(document), page=job.page, geometry=driver.geometry,
-                                threshold=self.daemon.config.render.threshold,
-                                preflight=self.daemon.config.preflight, posting=job.posting, tracking=job.tracking)
-        result: RenderResult = self.daemon.renderer(request)
+            raise Refused(Reason("op.preview_printer_unusable", printer=job.printer, job=job.id), "no_preview")
+        if not self.daemon.store.document_path(job.document_sha256).exists():
+            raise NotFound(Reason("op.document_gone", job=job.id))
+        try:
+            result = pipeline.render(job, driver)
+        except RejectedInput as error:
+            raise Refused(error.reason, "no_preview") from None
         return to_png(result.bitmap, dpi=driver.geometry.dpi)
 
 
 def _check_posting(posting: str) -> None:
     if not POSTING.match(posting):
-        raise BadRequest(f"{posting!r} is not a posting number (like 12345678-0012-1)")
+        raise BadRequest(Reason("op.bad_posting", posting=posting))
 
 
 def _sidecar(params: dict[str, str]) -> Sidecar:
@@ -343,11 +332,11 @@ def _sidecar(params: dict[str, str]) -> Sidecar:
         try:
             raw["copies"] = int(raw["copies"])
         except ValueError:
-            raise BadRequest(f"copies must be a whole number, not {raw['copies']!r}") from None
+            raise BadRequest(Reason("op.bad_number", name="copies", value=raw["copies"])) from None
     try:
         return sidecar_from_mapping(raw)
     except RejectedInput as error:
-        raise BadRequest(error.reason.replace("sidecar: ", "")) from None
+        raise BadRequest(error.reason) from None
 
 
 def test_label_pdf(printer: str, media: str) -> bytes:
@@ -355,8 +344,6 @@ def test_label_pdf(printer: str, media: str) -> bytes:
 
     The time is on the label so that two test pages are not taken for a repeated label.
     """
-    from labeld.testing.labels import LabelSpec, Symbol, label_pdf, module_count
-
     stock = parse_media(media)
     width, length = stock.width_mm, stock.length_mm or min(60.0, stock.width_mm)
     value = f"T{time.time_ns() // 1_000_000 % 10**12:012d}"

@@ -4,6 +4,9 @@ The worker owns the retry loop so that drivers stay simple. A printer that is of
 media or open does not fail its jobs: they stay ``ready`` and the worker asks again with
 backoff. Each label is marked ``printing`` (committed) before its first byte leaves, so that a
 crash mid-label is found as ``uncertain`` at the next start.
+
+:meth:`PrinterWorker.step` does one unit of work and says how long to wait before the next;
+the thread only loops over it, so tests can drive a printer step by step.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from typing import Any
 
 import structlog
@@ -20,9 +24,11 @@ import structlog
 from labeld import failpoints
 from labeld.bitmap import from_png
 from labeld.config import PrinterConfig
-from labeld.devices import Device, open_device
+from labeld.devices import Device
 from labeld.drivers.base import Driver, PrinterStatus
 from labeld.errors import DeviceError, LabeldError, PrinterRefused, PrinterWaiting
+from labeld.reasons import Reason
+from labeld.render.place import placed_page_pdf
 from labeld.spool.spool import Job, Spool
 from labeld.spool.states import InvalidTransition, JobState
 from labeld.spool.store import DocumentStore
@@ -34,6 +40,15 @@ BACKOFF_MAX = 3.0
 #: Close an idle connection after this long, so a printer is free for others between batches.
 IDLE_CLOSE_SECONDS = 5.0
 READY = frozenset({JobState.READY})
+MEDIA_MISMATCH = "printer.media_mismatch"
+
+
+class PrinterCondition(StrEnum):
+    """IPP's printer-state: what a printer is doing, in one word."""
+
+    IDLE = "idle"
+    PRINTING = "printing"
+    STOPPED = "stopped"
 
 
 @dataclass(frozen=True)
@@ -44,33 +59,37 @@ class PrinterState:
     driver: str
     uri: str
     media: str
-    state: str = "idle"  # idle | printing | stopped
+    state: PrinterCondition = PrinterCondition.IDLE
     reasons: tuple[str, ...] = ()
-    message: str = ""
+    message: Reason = field(default_factory=lambda: Reason.plain(""))
     since: float = field(default_factory=time.time)
     printed: int = 0
     loaded_media: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "driver": self.driver, "uri": self.uri, "media": self.media,
-                "state": self.state, "reasons": list(self.reasons), "message": self.message,
+                "state": self.state.value, "reasons": list(self.reasons), "message": self.message.text(),
+                "message_code": self.message.code, "message_params": dict(self.message.params),
                 "since": self.since, "printed": self.printed, "loaded_media": self.loaded_media}
 
 
 #: Decides, just before a label prints, whether it must be held instead (e.g. it expired
 #: while the printer was out of paper); returns the reason, or None to print.
-HoldCheck = Callable[[Job], str | None]
+HoldCheck = Callable[[Job], Reason | None]
+#: ``step`` returns how long to wait before the next step; IDLE means "until the spool changes".
+IDLE: float | None = None
 
 
 class PrinterWorker:
-    def __init__(self, printer: PrinterConfig, driver: Driver, spool: Spool, store: DocumentStore,
-                 hold_check: HoldCheck | None = None) -> None:
+    def __init__(self, printer: PrinterConfig, driver: Driver[Any], spool: Spool, store: DocumentStore,
+                 hold_check: HoldCheck | None = None, clock: Callable[[], float] = time.time) -> None:
         self.printer = printer
         self.driver = driver
         self.spool = spool
         self.store = store
         self.hold_check = hold_check
-        self.state = PrinterState(printer.name, printer.driver, printer.uri, printer.media)
+        self.clock = clock
+        self.state = PrinterState(printer.name, printer.driver, printer.uri, printer.media, since=clock())
         self._device: Device | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -86,7 +105,8 @@ class PrinterWorker:
         """Finish the label on the wire (never cut one off), then stop."""
         self._stop.set()
         self.wake()
-        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
         self._close()
 
     def wake(self) -> None:
@@ -96,37 +116,46 @@ class PrinterWorker:
 
     # ----- the loop -----------------------------------------------------------------------
 
-    def _run(self) -> None:
+    def usable(self) -> bool:
+        """False (and the printer shown stopped) when its driver cannot work on this machine."""
         problem = self.driver.self_check()
         if problem:
-            self._set(state="stopped", reasons=("other",), message=problem)
+            self._set(state=PrinterCondition.STOPPED, reasons=("other",), message=Reason.plain(problem))
             self.log.error("printer_unusable", reason=problem)
+        return problem is None
+
+    def _run(self) -> None:
+        if not self.usable():
             return
         while not self._stop.is_set():
             try:
-                self._step()
+                delay = self.step()
             except Exception as error:  # one bad label must not kill the printer's thread
                 self.log.exception("printer_worker_error", error=str(error))
-                self._sleep(self._next_backoff())
+                delay = self._next_backoff()
+            if delay is IDLE:
+                self.spool.wait_for_change(1.0)
+            elif delay:
+                self._sleep(delay)
 
-    def _step(self) -> None:
+    def step(self) -> float | None:
+        """Print the next ready label if the printer can take it; seconds to wait before the next
+        step (0: go on at once), or IDLE when there is nothing to do."""
         if self.spool.paused(self.printer.name):
             self._close()
-            self._set(state="stopped", reasons=("paused",), message="paused by an operator (labelctl resume)")
-            self.spool.wait_for_change(1.0)
-            return
+            self._set(state=PrinterCondition.STOPPED, reasons=("paused",), message=Reason("printer.paused"))
+            return IDLE
         job = self.spool.next_ready(self.printer.name)
         if job is None or self.spool.has_earlier_pending(self.printer.name, job.id):
             if time.monotonic() - self._last_used > IDLE_CLOSE_SECONDS:
                 self._close()
-            if self.state.state == "printing" or "paused" in self.state.reasons:
-                self._set(state="idle", reasons=(), message="")
-            self.spool.wait_for_change(1.0)
-            return
+            if self.state.state == PrinterCondition.PRINTING or "paused" in self.state.reasons:
+                self._set(state=PrinterCondition.IDLE, reasons=(), message=Reason.plain(""))
+            return IDLE
         if self._print(job):
             self._backoff = BACKOFF_START
-        else:
-            self._sleep(self._next_backoff())
+            return 0.0
+        return self._next_backoff()
 
     def _print(self, job: Job) -> bool:
         """Try to print one job; False when the printer is not ready (the job stays ``ready``)."""
@@ -140,39 +169,38 @@ class PrinterWorker:
         if status.known and status.blocked:
             self._blocked(status)
             return False
-        mismatch = self.driver.media_mismatch(status)
-        hold = f"media-mismatch: {mismatch}" if mismatch else (self.hold_check(job) if self.hold_check else None)
+        hold = self.driver.media_mismatch(status) or (self.hold_check(job) if self.hold_check else None)
         if hold:
             self._hold(job, hold, jlog)
             return True
-        data = self._encode(job, jlog)
+        data = self._encode(job)
         if data is None:
             return True
         try:
-            job = self.spool.transition(job.id, JobState.PRINTING, f"sending to {self.printer.name}",
+            job = self.spool.transition(job.id, JobState.PRINTING, Reason("job.sending", printer=self.printer.name),
                                         expect=READY, attempt=True)
         except InvalidTransition:
             return True  # cancelled or held by an operator a moment ago
-        self._set(state="printing", reasons=(), message=f"printing job {job.id}")
+        self._set(state=PrinterCondition.PRINTING, reasons=(), message=Reason("printer.printing_job", job=job.id))
         failpoints.hit("before-send")
         return self._send(job, data, device, status, jlog)
 
-    def _encode(self, job: Job, jlog: Any) -> list[bytes] | None:
+    def _encode(self, job: Job) -> list[bytes] | None:
         try:
             if job.document_kind == "zpl":
                 raw = self.store.document_path(job.document_sha256).read_bytes()
                 return [self.driver.encode_raw(raw)] * (1 if self.driver.native_copies else job.copies)
             if self.driver.uses_page_pdf:
                 pdf = self.store.document_path(job.document_sha256).read_bytes()
-                page = self.driver.encode_page(pdf, job.page, job.copies)
+                page = self.driver.encode_page(placed_page_pdf(pdf, job.page, self.driver.geometry), job.copies)
                 if page is not None:
                     return [page]
             bitmap = from_png(self.store.bitmap_path(job.id).read_bytes())
         except FileNotFoundError:
-            self._requeue(job, "its rendered bitmap is missing (restart?); rendering it again")
+            self._requeue(job, Reason("job.bitmap_missing"))
             return None
         except (ValueError, OSError) as error:
-            self._requeue(job, f"its rendered bitmap could not be read ({error}); rendering it again")
+            self._requeue(job, Reason("job.bitmap_unreadable", error=str(error)))
             return None
         red_path = self.store.bitmap_path(job.id, "red")
         if self.driver.prints_red and red_path.exists():
@@ -193,81 +221,75 @@ class PrinterWorker:
                 confirmed = self.driver.confirm(device, self.printer.confirm_timeout)
             else:
                 confirmed = False
-                self._finish(device)
+                self._device = None  # finish() ends this connection
+                device.finish(self.printer.confirm_timeout)
         except PrinterWaiting as error:
-            reason = f"the printer holds the label: {error}; it prints when the printer is back"
+            reason = Reason("job.held_by_printer", error=str(error))
             self.spool.transition(job.id, JobState.READY, reason)
-            jlog.warning("job_waiting", reason=reason)
-            self._set(state="stopped", reasons=(error.reason,), message=str(error))
+            jlog.warning("job_waiting", reason=reason.text())
+            self._set(state=PrinterCondition.STOPPED, reasons=(error.reason,), message=Reason.plain(str(error)))
             return False
         except DeviceError as error:
             self._interrupted(job, error, sent + error.bytes_sent, total, jlog)
             return False
         except PrinterRefused as error:
-            self.spool.transition(job.id, JobState.FAILED, f"the printer refused the label: {error}")
+            self.spool.transition(job.id, JobState.FAILED, Reason("job.refused", error=str(error)))
             jlog.error("job_failed", reason=str(error))
             return True
         self._last_used = time.monotonic()
-        how = "confirmed by the printer" if confirmed else "sent; this printer connection cannot confirm printing"
-        self.spool.transition(job.id, JobState.PRINTED, f"printed on {self.printer.name} ({how})", confirmed=confirmed)
-        self._set(state="printing", reasons=(), message=f"printed job {job.id}", printed=self.state.printed + 1)
+        printed = "job.printed_confirmed" if confirmed else "job.printed_unconfirmed"
+        self.spool.transition(job.id, JobState.PRINTED, Reason(printed, printer=self.printer.name),
+                              confirmed=confirmed)
+        self._set(state=PrinterCondition.PRINTING, reasons=(), message=Reason("printer.printed_job", job=job.id),
+                  printed=self.state.printed + 1)
         jlog.info("job_printed", confirmed=confirmed, bytes=total)
         return True
-
-    def _finish(self, device: Device) -> None:
-        """On a connection that cannot report status, wait until the printer took the whole label
-        (devices that can tell, e.g. TCP, offer ``finish``); the connection is closed after it."""
-        finish = getattr(device, "finish", None)
-        if finish is not None:
-            self._device = None
-            finish(self.printer.confirm_timeout)
 
     # ----- outcomes ---------------------------------------------------------------------
 
     def _interrupted(self, job: Job, error: DeviceError, sent: int, total: int, jlog: Any) -> None:
         self._close()
         if sent == 0:
-            reason = f"printer not reachable ({error}); the label waits and is sent when it is back"
+            reason = Reason("job.printer_unreachable", error=str(error))
             self.spool.transition(job.id, JobState.READY, reason)
-            jlog.warning("job_waiting", reason=reason)
+            jlog.warning("job_waiting", reason=reason.text())
         else:
-            reason = (f"connection lost after {sent} of {total} bytes ({error}); the printer drops an "
-                      "incomplete label, so it will be sent again when the printer is back — if two come out, "
-                      "discard one")
+            reason = Reason("job.interrupted", sent=sent, total=total, error=str(error))
             self.spool.transition(job.id, JobState.READY, reason, interrupted=True)
-            jlog.warning("job_interrupted", reason=reason, bytes_sent=sent, bytes_total=total)
+            jlog.warning("job_interrupted", reason=reason.text(), bytes_sent=sent, bytes_total=total)
         self._offline(str(error), reason=error.reason)
 
-    def _hold(self, job: Job, reason: str, jlog: Any) -> None:
+    def _hold(self, job: Job, reason: Reason, jlog: Any) -> None:
         try:
             self.spool.transition(job.id, JobState.HELD, reason, expect=READY)
         except InvalidTransition:
             return
-        jlog.warning("job_held", reason=reason)
-        if reason.startswith("media-mismatch"):
-            self._set(state="stopped", reasons=("media-mismatch",), message=reason.split(": ", 1)[1])
+        jlog.warning("job_held", reason=reason.text())
+        if reason.code == MEDIA_MISMATCH:
+            self._set(state=PrinterCondition.STOPPED, reasons=("media-mismatch",), message=reason)
 
-    def _requeue(self, job: Job, reason: str) -> None:
+    def _requeue(self, job: Job, reason: Reason) -> None:
         with contextlib.suppress(InvalidTransition):
             self.spool.transition(job.id, JobState.QUEUED, reason, expect=READY)
 
     def _offline(self, message: str, reason: str = "offline") -> None:
         self._close()
-        if self.state.state != "stopped" or self.state.message != message:
+        if self.state.state != PrinterCondition.STOPPED or self.state.message.text() != message:
             self.log.warning("printer_unavailable", reason=message)
-        self._set(state="stopped", reasons=(reason,), message=message)
+        self._set(state=PrinterCondition.STOPPED, reasons=(reason,), message=Reason.plain(message))
 
     def _blocked(self, status: PrinterStatus) -> None:
         if self.state.reasons != status.reasons:
             self.log.warning("printer_needs_attention", reasons=list(status.reasons), message=status.message)
         loaded = status.media.describe() if status.media else self.state.loaded_media
-        self._set(state="stopped", reasons=status.reasons, message=status.message, loaded_media=loaded)
+        self._set(state=PrinterCondition.STOPPED, reasons=status.reasons, message=Reason.plain(status.message),
+                  loaded_media=loaded)
 
     # ----- helpers ----------------------------------------------------------------------
 
     def _open(self) -> Device:
         if self._device is None:
-            device = open_device(self.printer.uri)
+            device = self.driver.connect()
             device.open()
             self._device = device
         return self._device
@@ -281,8 +303,8 @@ class PrinterWorker:
     def _set(self, **changes: Any) -> None:
         new = replace(self.state, **changes)
         if (new.state, new.reasons) != (self.state.state, self.state.reasons):
-            new = replace(new, since=time.time())
-            if new.state == "idle" and self.state.state == "stopped":
+            new = replace(new, since=self.clock())
+            if new.state == PrinterCondition.IDLE and self.state.state == PrinterCondition.STOPPED:
                 self.log.info("printer_ready", previous=list(self.state.reasons))
         self.state = new
 

@@ -37,6 +37,12 @@ class Device(Protocol):
         """Up to ``size`` bytes the printer sent, ``b""`` when nothing came within ``timeout``."""
         ...
 
+    def finish(self, timeout: float) -> None:
+        """End a label on a connection that cannot report status: wait (up to ``timeout``) until the
+        printer has taken everything written, then close. :class:`labeld.errors.DeviceError`
+        when it may not have taken it whole. Devices that cannot tell simply close."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -133,6 +133,10 @@ class CupsDevice:
     def read(self, size: int, timeout: float) -> bytes:
         return b""
 
+    def finish(self, timeout: float) -> None:
+        """This connection cannot tell when the printer took the label: nothing to wait for."""
+        self.close()
+
     def close(self) -> None:
         self._connection = None
 

@@ -39,6 +39,10 @@ class DirectoryDevice:
     def read(self, size: int, timeout: float) -> bytes:
         return b""
 
+    def finish(self, timeout: float) -> None:
+        """This connection cannot tell when the printer took the label: nothing to wait for."""
+        self.close()
+
     def close(self) -> None:
         pass
 

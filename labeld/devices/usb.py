@@ -78,6 +78,10 @@ class UsbDevice:
         out, self._pending = self._pending[:size], self._pending[size:]
         return out
 
+    def finish(self, timeout: float) -> None:
+        """This connection cannot tell when the printer took the label: nothing to wait for."""
+        self.close()
+
     def close(self) -> None:
         device, self._device = self._device, None
         if device is None:

@@ -68,6 +68,10 @@ class UsblpDevice:
             self.close()
             raise DeviceError(f"{self.path}: read failed: {_explain(error)}") from error
 
+    def finish(self, timeout: float) -> None:
+        """This connection cannot tell when the printer took the label: nothing to wait for."""
+        self.close()
+
     def close(self) -> None:
         fd, self._fd = self._fd, None
         if fd is not None:

@@ -11,14 +11,18 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
+from labeld.devices.base import Device, open_device
 from labeld.media import Geometry, Media
+from labeld.reasons import Reason
 
 if TYPE_CHECKING:
     from labeld.bitmap import Bitmap
     from labeld.config import PrinterConfig
-    from labeld.devices.base import Device
+
+#: The connection a driver talks through: any :class:`Device`, or one kind (CUPS needs its own).
+D = TypeVar("D", bound=Device)
 
 #: Reasons that stop a printer until a person acts (IPP printer-state-reasons keywords).
 BLOCKING_REASONS = frozenset({
@@ -68,10 +72,11 @@ class PrinterStatus:
         return cls(known=False, message=message)
 
 
-class Driver(ABC):
+class Driver(ABC, Generic[D]):
     """A printer language. Subclasses set ``name`` and implement :meth:`encode`.
 
-    Methods marked MAY have working defaults; MUST ones are abstract.
+    Methods marked MAY have working defaults; MUST ones are abstract. ``D`` is the kind of
+    connection the driver needs; :meth:`connect` makes it from the printer's ``uri``.
     """
 
     name: ClassVar[str]
@@ -84,6 +89,11 @@ class Driver(ABC):
 
     def __init__(self, printer: PrinterConfig) -> None:
         self.printer = printer
+
+    def connect(self) -> D:
+        """MAY: the (not yet opened) connection to this printer. Default: by the uri's scheme."""
+        device: Any = open_device(self.printer.uri)
+        return device  # type: ignore[no-any-return]  # the default D is Device itself
 
     @property
     @abstractmethod
@@ -107,22 +117,23 @@ class Driver(ABC):
         """MAY: pass-through bytes in this printer's own language (raw ZPL). Default: refuse."""
         raise ValueError(f"the {self.name} driver cannot print raw files")
 
-    def encode_page(self, pdf: bytes, page: int, copies: int = 1) -> bytes | None:
-        """MAY (with ``uses_page_pdf``): the bytes that print page ``page`` of ``pdf``."""
+    def encode_page(self, placed: bytes, copies: int = 1) -> bytes | None:
+        """MAY (with ``uses_page_pdf``): the bytes that print ``placed``, a one-page PDF the size of
+        the medium (:func:`labeld.render.place.placed_page_pdf`), ``copies`` times."""
         return None
 
-    def status(self, device: Device) -> PrinterStatus:
+    def status(self, device: D) -> PrinterStatus:
         """MAY: ask the printer how it is. Default: unknown (write-only)."""
         return PrinterStatus.unknown()
 
-    def confirm(self, device: Device, timeout: float) -> bool:
+    def confirm(self, device: D, timeout: float) -> bool:
         """MAY: after the bytes went out, wait up to ``timeout`` for the printer to say the
         label came out. True only where the printer said so. Default: False."""
         return False
 
-    def media_mismatch(self, status: PrinterStatus) -> str | None:
-        """MAY: a sentence saying why the loaded media cannot take this printer's labels,
-        or None when it can (or the printer did not say)."""
+    def media_mismatch(self, status: PrinterStatus) -> Reason | None:
+        """MAY: why the loaded media cannot take this printer's labels, or None when it can (or
+        the printer did not say)."""
         return None
 
     def self_check(self) -> str | None:
@@ -134,7 +145,14 @@ class Driver(ABC):
         return self.geometry.media
 
 
-DriverFactory = Callable[["PrinterConfig"], Driver]
+def drain_input(device: Device, size: int) -> None:
+    """Drop answers left from an earlier question, so they are not read as the next one's."""
+    for _ in range(64):
+        if not device.read(size, 0.0):
+            return
+
+
+DriverFactory = Callable[["PrinterConfig"], Driver[Any]]
 _DRIVERS: dict[str, DriverFactory] = {}
 
 
@@ -147,7 +165,7 @@ def known_drivers() -> list[str]:
     return sorted(_DRIVERS)
 
 
-def make_driver(printer: PrinterConfig) -> Driver:
+def make_driver(printer: PrinterConfig) -> Driver[Any]:
     _load_builtin()
     try:
         factory = _DRIVERS[printer.driver]

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from labeld.drivers.base import Driver, PrinterStatus, register_driver
+from labeld.devices.base import Device
+from labeld.drivers.base import Driver, PrinterStatus, drain_input, register_driver
 from labeld.drivers.brother_raster import (
     MEDIA_DIE_CUT,
     MEDIA_ENDLESS,
@@ -29,10 +30,10 @@ from labeld.drivers.brother_status import (
 )
 from labeld.errors import DeviceError
 from labeld.media import Geometry, parse_media
+from labeld.reasons import Reason
 
 if TYPE_CHECKING:
     from labeld.bitmap import Bitmap
-    from labeld.devices.base import Device
 
 DEFAULT_MODEL = "QL-820NWB"
 DPI = 300
@@ -40,7 +41,7 @@ WRITE_ONLY_SCHEMES = ("tcp://", "socket://")
 STATUS_TIMEOUT = 2.0
 
 
-class BrotherQLDriver(Driver):
+class BrotherQLDriver(Driver[Device]):
     name = "brother_ql"
     extension = "bin"
     native_copies = True
@@ -111,7 +112,7 @@ class BrotherQLDriver(Driver):
     def status(self, device: Device) -> PrinterStatus:
         if not _answers(device):
             return PrinterStatus.unknown("a Brother QL does not answer over a raw TCP connection")
-        _drain(device)
+        drain_input(device, STATUS_SIZE)
         device.write(STATUS_REQUEST)
         reply = _read_status(device, STATUS_TIMEOUT)
         if reply is None:
@@ -131,7 +132,7 @@ class BrotherQLDriver(Driver):
                 return True
         return False
 
-    def media_mismatch(self, status: PrinterStatus) -> str | None:
+    def media_mismatch(self, status: PrinterStatus) -> Reason | None:
         loaded = status.media
         if loaded is None:
             return None
@@ -141,18 +142,11 @@ class BrotherQLDriver(Driver):
         if same_kind and same_size:
             return None
         wanted = needed.describe() if needed.endless else f"{needed.describe()} die-cut"
-        return (f"the printer has {loaded.describe()} labels loaded, but this printer's labels need "
-                f"{wanted} (Brother {needed.brother_id or needed.name})")
+        return Reason("printer.media_mismatch", loaded=loaded.describe(), wanted=wanted,
+                      label_id=needed.brother_id or needed.name)
 
 def _answers(device: Device) -> bool:
     return device.bidirectional and not device.uri.startswith(WRITE_ONLY_SCHEMES)
-
-
-def _drain(device: Device) -> None:
-    """Drops replies left from earlier jobs so that the next one read answers this request."""
-    for _ in range(64):
-        if not device.read(STATUS_SIZE, 0.0):
-            return
 
 
 def _read_status(device: Device, timeout: float) -> BrotherStatus | None:

@@ -6,10 +6,10 @@ Two modes, chosen by the printer's ``format``:
   CUPS filter resamples the barcodes; the inner driver is made with ``make_driver`` on a copy
   of the printer's config whose ``driver`` is that format.
 - ``pdf`` (the default): a one-page PDF sized to the medium goes to a *driver* queue, for
-  printers that only CUPS knows how to drive. :func:`encode_pdf_page` turns a page of the
-  original document into that PDF (vector, cropped and turned to the medium); :meth:`encode`
-  wraps the rendered bitmap in a PDF at the printer's resolution, because the Driver API hands
-  it only the bitmap.
+  printers that only CUPS knows how to drive. The engine places the original page on the
+  medium (:func:`labeld.render.place.placed_page_pdf`: vector, cropped and turned) and
+  :meth:`encode_page` sends it; :meth:`encode` wraps a rendered bitmap in a PDF at the
+  printer's resolution (a test label, a reprint of a bitmap).
 
 CUPS answers through IPP: the queue's ``printer-state``/``printer-state-reasons`` become
 :class:`PrinterStatus`, and a label counts as printed only when CUPS says its job completed.
@@ -22,16 +22,15 @@ import io
 import time
 from typing import TYPE_CHECKING, Any
 
+from labeld.devices.base import open_device
+from labeld.devices.cups import CupsDevice, CupsJobState
 from labeld.drivers.base import Driver, PrinterStatus, make_driver, register_driver
 from labeld.errors import DeviceError, PrinterRefused, PrinterWaiting
 from labeld.media import Geometry, generic_geometry, parse_media
-from labeld.render.fit import plan_fit
 
 if TYPE_CHECKING:
     from labeld.bitmap import Bitmap
     from labeld.config import PrinterConfig
-    from labeld.devices.base import Device
-    from labeld.devices.cups import CupsDevice, CupsJobState
 
 RAW_FORMATS = ("zpl", "brother_ql")
 POLL_INTERVAL = 0.1
@@ -51,16 +50,22 @@ class CupsJobWaiting(PrinterWaiting):
     """
 
 
-class CupsDriver(Driver):
+class CupsDriver(Driver[CupsDevice]):
     name = "cups"
 
     def __init__(self, printer: PrinterConfig) -> None:
         super().__init__(printer)
         self.format = printer.format or "pdf"
-        self._inner: Driver | None = None
+        self._inner: Driver[Any] | None = None
+
+    def connect(self) -> CupsDevice:
+        device = open_device(self.printer.uri)
+        if not isinstance(device, CupsDevice):
+            raise DeviceError(f"the cups driver needs a cups:// uri, not {self.printer.uri!r}", reason="other")
+        return device
 
     @property
-    def inner(self) -> Driver | None:
+    def inner(self) -> Driver[Any] | None:
         """The ZPL or Brother QL driver that makes the raw bytes; None in ``pdf`` mode."""
         if self.format not in RAW_FORMATS:
             return None
@@ -92,48 +97,41 @@ class CupsDriver(Driver):
             return super().encode_raw(data)
         return self.inner.encode_raw(data)
 
-    def encode_pdf_page(self, pdf: bytes, page_index: int) -> bytes:
-        """``pdf``'s page as a one-page PDF on this printer's medium (``pdf`` mode)."""
-        return encode_pdf_page(pdf, page_index, self.geometry)
-
     @property
     def uses_page_pdf(self) -> bool:  # type: ignore[override]  # depends on the format, not the class
         return self.inner is None
 
-    def encode_page(self, pdf: bytes, page: int, copies: int = 1) -> bytes | None:
+    def encode_page(self, placed: bytes, copies: int = 1) -> bytes | None:
         if self.inner is not None:
             return None
-        single = encode_pdf_page(pdf, page, self.geometry)
         if copies == 1:
-            return single
+            return placed
         import pymupdf
 
-        doc = pymupdf.open("pdf", single)
+        doc = pymupdf.open("pdf", placed)
         for _ in range(copies - 1):
             doc.fullcopy_page(0)
         return _pdf_bytes(doc)
 
-    def status(self, device: Device) -> PrinterStatus:
-        cups_device = _cups_device(device)
-        return printer_status(cups_device.printer_attributes(), cups_device.target.describe())
+    def status(self, device: CupsDevice) -> PrinterStatus:
+        return printer_status(device.printer_attributes(), device.target.describe())
 
-    def confirm(self, device: Device, timeout: float) -> bool:
+    def confirm(self, device: CupsDevice, timeout: float) -> bool:
         """True once CUPS reports the job completed; :class:`PrinterRefused` when CUPS aborted
         or someone cancelled it there; :class:`CupsJobWaiting` while it is still in CUPS."""
-        cups_device = _cups_device(device)
-        job_id = cups_device.last_job_id
+        job_id = device.last_job_id
         if job_id is None:
             return False
         deadline = time.monotonic() + timeout
         while True:
-            job = cups_device.job_state(job_id)
+            job = device.job_state(job_id)
             if job.state == JOB_COMPLETED:
                 return True
             failure = job_failure(job)
             if failure:
                 raise PrinterRefused(failure)
             if time.monotonic() >= deadline or job_stuck(job):
-                raise self._waiting(cups_device, job)
+                raise self._waiting(device, job)
             time.sleep(POLL_INTERVAL)
 
     def self_check(self) -> str | None:
@@ -217,46 +215,11 @@ def bitmap_pdf(bitmap: Bitmap, dpi: int, copies: int = 1) -> bytes:
     return _pdf_bytes(doc)
 
 
-def encode_pdf_page(pdf: bytes, page_index: int, geometry: Geometry) -> bytes:
-    """Page ``page_index`` of ``pdf`` as a one-page PDF the size of ``geometry``'s medium, placed
-    by the same rules the renderer follows (``labeld.render.fit``): cropped to its ink when the
-    page is larger, turned when it fits only turned, scaled down only when it fits neither way.
-    The content stays vector, so a driver queue rasterises it once, at its own resolution."""
-    import pymupdf
-
-    from labeld.render.rasterize import ink_box, page_box
-
-    source = pymupdf.open(stream=pdf, filetype="pdf")
-    try:
-        page = source[page_index]
-        page.remove_rotation()  # a private copy: from here on, page.rect is what a person sees
-        fit = plan_fit(page_box(page), ink_box(page), geometry)
-        clip = pymupdf.Rect(fit.box.x0, fit.box.y0, fit.box.x1, fit.box.y1)
-        doc = pymupdf.open()
-        width = geometry.width_dots * PT_PER_INCH / geometry.dpi
-        content_h = (clip.width if fit.rotate else clip.height) * fit.zoom
-        height = content_h if geometry.length_dots is None else geometry.length_dots * PT_PER_INCH / geometry.dpi
-        target = doc.new_page(width=width, height=height)
-        # rotate=90 turns a quarter counter-clockwise, the way labeld's renderer turns a page.
-        target.show_pdf_page(target.rect, source, page_index, clip=clip, rotate=90 if fit.rotate else 0)
-        return _pdf_bytes(doc)
-    finally:
-        source.close()
-
-
 def _pdf_bytes(doc: Any) -> bytes:
     try:
         return bytes(doc.tobytes(garbage=3, deflate=True))
     finally:
         doc.close()
-
-
-def _cups_device(device: Device) -> CupsDevice:
-    from labeld.devices.cups import CupsDevice
-
-    if not isinstance(device, CupsDevice):
-        raise DeviceError(f"the cups driver needs a cups:// uri, not {device.uri!r}", reason="other")
-    return device
 
 
 register_driver("cups", CupsDriver)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from labeld.bitmap import Bitmap, to_png
+from labeld.devices.base import Device
 from labeld.drivers.base import Driver, register_driver
 from labeld.media import Geometry, generic_geometry, parse_media
 
 
-class PreviewDriver(Driver):
+class PreviewDriver(Driver[Device]):
     name = "preview"
     extension = "png"
     native_copies = False

@@ -12,7 +12,8 @@ import time
 from typing import TYPE_CHECKING
 
 from labeld.bitmap import Bitmap
-from labeld.drivers.base import Driver, PrinterStatus, register_driver
+from labeld.devices.base import Device
+from labeld.drivers.base import Driver, PrinterStatus, drain_input, register_driver
 from labeld.drivers.zpl_graphics import DEFAULT_COMPRESSION, encode_field_data, pack_bitmap
 from labeld.drivers.zpl_status import StatusAnswer, parse_answer, to_printer_status
 from labeld.errors import DeviceError
@@ -20,7 +21,6 @@ from labeld.media import Geometry, generic_geometry, parse_media
 
 if TYPE_CHECKING:
     from labeld.config import PrinterConfig
-    from labeld.devices.base import Device
 
 DEFAULT_DPI = 203
 #: Printable dots across a 4-inch (104 mm) desktop head such as the ZD420's.
@@ -38,7 +38,7 @@ _CONTROL = re.compile(rb"[\x00-\x01\x04-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _COMMAND = re.compile(rb"[\^~][A-Za-z@][A-Za-z0-9@]?")
 
 
-class ZplDriver(Driver):
+class ZplDriver(Driver[Device]):
     """Zebra ZPL II printers (ZD420 first). ``compression`` picks the ``^GF`` data form."""
 
     name = "zpl"
@@ -143,7 +143,7 @@ def print_speed_ips(speed: float) -> int:
 def query_status(device: Device, timeout: float) -> StatusAnswer:
     """Ask ``~HS`` and ``~HQES`` together and read until both answered or the printer went quiet."""
     device.open()
-    _drain(device)
+    drain_input(device, 4096)
     device.write(STATUS_QUERY, None)
     received = b""
     deadline = time.monotonic() + timeout
@@ -157,13 +157,6 @@ def query_status(device: Device, timeout: float) -> StatusAnswer:
         if left <= 0:
             return answer
         received += device.read(4096, left)
-
-
-def _drain(device: Device) -> None:
-    """Drop answers left over from an earlier question, so they are not read as this one's."""
-    for _ in range(64):
-        if not device.read(4096, 0.0):
-            return
 
 
 def zpl_problem(data: bytes) -> str | None:

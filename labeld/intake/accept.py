@@ -15,6 +15,7 @@ from labeld.errors import RejectedInput, SpoolFull
 from labeld.intake.inspect import DocumentInfo, inspect_document
 from labeld.intake.routing import route_label
 from labeld.intake.sidecar import Sidecar
+from labeld.reasons import Reason
 from labeld.spool.spool import NewDocument, NewLabel, Spool
 from labeld.spool.store import DocumentStore
 
@@ -44,10 +45,8 @@ class Acceptor:
         free = self.store.free_bytes()
         needed = self.config.intake.min_free_space + incoming
         if free < needed:
-            raise SpoolFull(
-                f"the spool disk has {free // 1_000_000} MB free and labeld keeps "
-                f"{self.config.intake.min_free_space // 1_000_000} MB in reserve; new labels wait until space is freed"
-            )
+            raise SpoolFull(Reason("intake.spool_full", free_mb=free // 1_000_000,
+                                   reserve_mb=self.config.intake.min_free_space // 1_000_000))
 
     def accept(self, data: bytes, *, name: str, source: str, folder: str | None = None,
                sidecar: Sidecar | None = None, intake_key: str | None = None,
@@ -56,7 +55,7 @@ class Acceptor:
         :class:`SpoolFull` if there is no room to keep it safely."""
         intake = self.config.intake
         if len(data) > intake.max_file_size:
-            raise RejectedInput(f"the file is {len(data)} bytes; intake.max_file_size allows {intake.max_file_size}")
+            raise RejectedInput(Reason("intake.too_big", size=len(data), limit=intake.max_file_size))
         self.check_space(len(data))
         info = self.inspector(data, intake.max_pages, intake.max_page_mm)
         sidecar = sidecar or Sidecar()
@@ -78,16 +77,15 @@ class Acceptor:
         try:
             sha, _ = self.store.put_bytes(data)
         except OSError as error:
-            raise SpoolFull(f"cannot store the document in the spool: {error.strerror}") from error
+            raise SpoolFull(Reason("intake.cannot_store", error=error.strerror or str(error))) from error
         doc = NewDocument(sha256=sha, name=name, source=source, size=len(data), pages=len(labels), kind=info.kind,
                           intake_key=intake_key, sidecar=sidecar.to_json() or None, folder=folder)
-        where = f"from {source}" + (f" ({folder}/)" if folder else "")
-        job_ids = self.spool.add_document(doc, labels, f"accepted {name} {where}")
+        where = source + (f" ({folder}/)" if folder else "")
+        job_ids = self.spool.add_document(doc, labels, where)
         return Accepted(name, tuple(job_ids), tuple(printers))
 
     def _check_raw_target(self, printer_name: str) -> None:
         printer = self.config.printer(printer_name)
         assert printer is not None
         if printer.driver != "zpl" and not (printer.driver == "cups" and printer.format == "zpl"):
-            raise RejectedInput(
-                f"a ZPL file can only go to a ZPL printer; {printer_name!r} is a {printer.driver} printer")
+            raise RejectedInput(Reason("intake.zpl_needs_zpl_printer", printer=printer_name, driver=printer.driver))

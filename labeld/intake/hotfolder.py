@@ -40,6 +40,7 @@ from labeld.errors import RejectedInput, SpoolFull
 from labeld.intake.accept import Acceptor
 from labeld.intake.names import is_candidate, sidecar_names
 from labeld.intake.sidecar import Sidecar, parse_sidecar
+from labeld.reasons import Reason
 
 log = structlog.get_logger("labeld.intake")
 
@@ -203,8 +204,7 @@ class HotFolder:
             return
         try:
             if folder is not None and folder not in self.printers:
-                known = ", ".join(sorted(self.printers))
-                raise RejectedInput(f"inbox/{folder}/ is not a printer's folder; printers: {known}")
+                raise RejectedInput(Reason("intake.unknown_folder", folder=folder, printers=sorted(self.printers)))
             sidecar = parse_sidecar(sidecar_path.read_bytes()) if sidecar_path.exists() else Sidecar()
             data = claimed.read_bytes()
             accepted = self.acceptor.accept(
@@ -212,7 +212,7 @@ class HotFolder:
                 mtime=claimed.stat().st_mtime,
             )
         except RejectedInput as error:
-            log.warning("document_rejected", file=name, reason=error.reason)
+            log.warning("document_rejected", file=name, reason=error.reason.text(), code=error.reason.code)
             self._reject(claimed, sidecar_path, name, error)
             return
         except SpoolFull as error:
@@ -250,7 +250,8 @@ class HotFolder:
         _move(claimed, target)
         if sidecar.exists():
             _move(sidecar, target.with_name(target.name + ".json"))
-        report = {"reason": error.reason, "detail": error.detail, "file": _readable(name),
+        report = {"reason": error.reason.text(), "reason_code": error.reason.code,
+                  "reason_params": dict(error.reason.params), "detail": error.detail, "file": _readable(name),
                   "at": datetime.now().astimezone().isoformat(timespec="seconds")}
         error_path = target.with_name(target.stem + ".error.json")
         error_path.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pymupdf
 
 from labeld.errors import RejectedInput
+from labeld.reasons import Reason
 from labeld.render.fit import pt_to_mm
 
 PDF_MAGIC = b"%PDF-"
@@ -41,37 +42,36 @@ def sniff_kind(head: bytes) -> str | None:
 def inspect_document(data: bytes, *, max_pages: int, max_page_mm: float) -> DocumentInfo:
     """Open ``data`` and check it can be printed at all; :class:`RejectedInput` says why not."""
     if not data:
-        raise RejectedInput("the file is empty (0 bytes)")
+        raise RejectedInput(Reason("intake.empty"))
     kind = sniff_kind(data[:4096])
     if kind == "zpl":
         return DocumentInfo("zpl", (PageInfo(0.0, 0.0),))
     if kind is None:
-        raise RejectedInput("not a PDF: the file does not start with %PDF-", {"head": data[:16].hex()})
+        raise RejectedInput(Reason("intake.not_pdf"), {"head": data[:16].hex()})
     try:
         doc = pymupdf.open(stream=data, filetype="pdf")
     except Exception as error:  # PyMuPDF raises several types for broken files
-        raise RejectedInput(f"unreadable PDF: {error}") from error
+        raise RejectedInput(Reason("intake.unreadable_pdf", error=str(error))) from error
     try:
         if doc.needs_pass or doc.is_encrypted:
-            raise RejectedInput("the PDF is password-protected; labeld cannot print encrypted PDFs")
+            raise RejectedInput(Reason("intake.encrypted"))
         count = doc.page_count
         if count == 0:
-            raise RejectedInput("the PDF has no pages")
+            raise RejectedInput(Reason("intake.no_pages"))
         if count > max_pages:
-            raise RejectedInput(f"the PDF has {count} pages; intake.max_pages allows {max_pages}")
+            raise RejectedInput(Reason("intake.too_many_pages", pages=count, limit=max_pages))
         pages = []
         for number in range(count):
             try:
                 rect = doc[number].rect
             except Exception as error:
-                raise RejectedInput(f"page {number + 1} cannot be read: {error}") from error
+                raise RejectedInput(Reason("intake.page_unreadable", page=number + 1, error=str(error))) from error
             width, height = pt_to_mm(rect.width), pt_to_mm(rect.height)
             if width <= 0 or height <= 0:
-                raise RejectedInput(f"page {number + 1} has no area ({width:.0f}×{height:.0f} mm)")
+                raise RejectedInput(Reason("intake.page_no_area", page=number + 1, width=width, height=height))
             if max(width, height) > max_page_mm:
                 raise RejectedInput(
-                    f"page {number + 1} is {width:.0f}×{height:.0f} mm, larger than any label "
-                    f"(intake.max_page_mm = {max_page_mm:g}); it was not rendered",
+                    Reason("intake.page_too_large", page=number + 1, width=width, height=height, limit=max_page_mm),
                     {"page": number + 1, "size_mm": [round(width, 1), round(height, 1)]},
                 )
             pages.append(PageInfo(round(width, 2), round(height, 2)))

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 from labeld.config import Config
 from labeld.errors import RejectedInput
-from labeld.media import parse_media
-
-#: How close a page must be to a route's size to match it, in millimetres.
-SIZE_TOLERANCE_MM = 2.0
+from labeld.media import parse_media, same_size
+from labeld.reasons import Reason
 
 
 def route_label(config: Config, *, width_mm: float, height_mm: float, folder: str | None,
                 requested: str | None) -> str:
     """The printer name for one label; :class:`RejectedInput` if the request names no printer."""
     names = [p.name for p in config.printers]
-    for source, name in (("the sidecar or request", requested), ("the inbox folder", folder)):
+    for code, name in (("intake.unknown_printer_requested", requested), ("intake.unknown_printer_folder", folder)):
         if name is not None:
             if name not in names:
-                raise RejectedInput(f"{source} asks for printer {name!r}, which is not configured "
-                                    f"(printers: {', '.join(names)})")
+                raise RejectedInput(Reason(code, printer=name, printers=names))
             return name
     for route in config.routes:
         if route.folder is not None and route.folder != folder:
@@ -31,10 +28,5 @@ def route_label(config: Config, *, width_mm: float, height_mm: float, folder: st
 
 def _size_matches(size: str, width_mm: float, height_mm: float) -> bool:
     media = parse_media(size)
-    want = (media.width_mm, media.length_mm or 0.0)
-    for got in ((width_mm, height_mm), (height_mm, width_mm)):
-        if abs(got[0] - want[0]) <= SIZE_TOLERANCE_MM and (
-            media.length_mm is None or abs(got[1] - want[1]) <= SIZE_TOLERANCE_MM
-        ):
-            return True
-    return False
+    want = (media.width_mm, media.length_mm)
+    return same_size((width_mm, height_mm), want) or same_size((height_mm, width_mm), want)

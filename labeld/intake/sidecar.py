@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from labeld.errors import RejectedInput
+from labeld.reasons import Reason
 
 MAX_SIDECAR_BYTES = 64 * 1024
 MAX_COPIES = 100
@@ -28,13 +29,13 @@ class Sidecar:
 def parse_sidecar(data: bytes) -> Sidecar:
     """Read a sidecar; every problem is a :class:`RejectedInput` naming the key."""
     if len(data) > MAX_SIDECAR_BYTES:
-        raise RejectedInput(f"sidecar is {len(data)} bytes; at most {MAX_SIDECAR_BYTES} are read")
+        raise RejectedInput(Reason("sidecar.too_big", size=len(data), limit=MAX_SIDECAR_BYTES))
     try:
         raw = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise RejectedInput(f"sidecar is not valid JSON: {error}") from error
+        raise RejectedInput(Reason("sidecar.not_json", error=str(error))) from error
     if not isinstance(raw, dict):
-        raise RejectedInput("sidecar must be a JSON object like {\"copies\": 1}")
+        raise RejectedInput(Reason("sidecar.not_object"))
     return sidecar_from_mapping(raw)
 
 
@@ -42,23 +43,23 @@ def sidecar_from_mapping(raw: dict[str, Any]) -> Sidecar:
     known = {"printer", "copies", "posting_number", "tracking_number", "issued_at"}
     unknown = sorted(set(raw) - known)
     if unknown:
-        raise RejectedInput(f"sidecar has unknown keys {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    problems = []
+        raise RejectedInput(Reason("sidecar.unknown_keys", keys=unknown, known=sorted(known)))
+    problems: list[Reason] = []
     copies = raw.get("copies", 1)
     if isinstance(copies, bool) or not isinstance(copies, int) or not 1 <= copies <= MAX_COPIES:
-        problems.append(f"copies must be a whole number from 1 to {MAX_COPIES}, not {copies!r}")
+        problems.append(Reason("sidecar.bad_copies", limit=MAX_COPIES, value=repr(copies)))
     for key in ("printer", "posting_number", "tracking_number"):
         value = raw.get(key)
         if value is not None and (not isinstance(value, str) or not value or len(value) > 200):
-            problems.append(f"{key} must be a non-empty string, not {value!r}")
+            problems.append(Reason("sidecar.bad_string", key=key, value=repr(value)))
     issued: float | None = None
     if raw.get("issued_at") is not None:
         try:
             issued = parse_timestamp(raw["issued_at"])
         except ValueError as error:
-            problems.append(f"issued_at: {error}")
+            problems.append(Reason("sidecar.bad_issued_at", error=str(error)))
     if problems:
-        raise RejectedInput("sidecar: " + "; ".join(problems), {"sidecar": raw})
+        raise RejectedInput(Reason("sidecar.invalid", problems=problems), {"sidecar": raw})
     return Sidecar(raw.get("printer"), copies, raw.get("posting_number"), raw.get("tracking_number"), issued)
 
 

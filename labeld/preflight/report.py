@@ -30,6 +30,7 @@ from labeld.preflight.barcodes import (
 from labeld.preflight.identity import identify
 from labeld.preflight.repair import faithful, repair
 from labeld.preflight.resolution import PlacedImage, placed_images, print_zoom
+from labeld.reasons import Reason
 from labeld.render.rasterize import RenderedLabel
 
 FAIL, WARN, INFO = "fail", "warn", "info"
@@ -37,11 +38,20 @@ FAIL, WARN, INFO = "fail", "warn", "info"
 
 @dataclass(frozen=True)
 class Finding:
-    """One outcome worth telling: ``check`` names the policy that applies, ``reason`` says it to a person."""
+    """One outcome worth telling: ``check`` names what found it, ``reason`` says it to a person.
 
-    check: str  # resolution | barcode | repair
+    ``policy`` is empty where pre-flight made it; the page job fills in the configured answer
+    (reject | hold | warn) that the pipeline then applies."""
+
+    check: str  # resolution | barcode | repair | fit
     severity: str  # fail | warn | info
-    reason: str
+    reason: Reason
+    policy: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"check": self.check, "severity": self.severity, "policy": self.policy,
+                "reason": self.reason.text(), "reason_code": self.reason.code,
+                "reason_params": dict(self.reason.params)}
 
 
 @dataclass(frozen=True)
@@ -89,7 +99,8 @@ class PageReport:
         return any(b.repaired for b in self.barcodes)
 
     def to_dict(self) -> dict[str, Any]:
-        data = {k: v for k, v in asdict(self).items() if k != "bitmap"}
+        data = {k: v for k, v in asdict(self).items() if k not in ("bitmap", "findings")}
+        data["findings"] = [finding.to_json() for finding in self.findings]
         data["passed"] = not self.failed
         return data
 
@@ -130,9 +141,8 @@ def _check_images(report: PageReport, page: pymupdf.Page, rendered: RenderedLabe
         box = [round(v, 2) for v in (image.box.x0, image.box.y0, image.box.x1, image.box.y1)]
         report.images.append(ImageReport(box, list(image.pixels), round(image.min_dpi, 1), holds))
         if image.min_dpi < cfg.min_dpi:
-            what = "barcode image" if holds else "image"
-            report.findings.append(Finding("resolution", FAIL, f"{what} at {image.min_dpi:.0f} dpi; "
-                                           f"Ozon requires ≥ {cfg.min_dpi} dpi (Invalid Document)"))
+            code = "preflight.low_dpi_barcode" if holds else "preflight.low_dpi_image"
+            report.findings.append(Finding("resolution", FAIL, Reason(code, dpi=image.min_dpi, min_dpi=cfg.min_dpi)))
 
 
 def _covers(image: PlacedImage, barcode: TruthBarcode) -> bool:
@@ -150,13 +160,14 @@ def _check_barcode(report: PageReport, barcode: TruthBarcode, rendered: Rendered
     if cfg.barcode_repair == "auto" and not faithful(dots, check):
         fixed = repair(report.bitmap, barcode, transform)
         if fixed is None:
-            report.findings.append(Finding("repair", WARN, f"{name}: {dots:.1f} dots/module is off the "
-                                           f"{rendered.dpi}-dpi grid and no whole-dot size fits its space"))
+            report.findings.append(Finding("repair", WARN, Reason("preflight.off_grid", symbol=name, dots=dots,
+                                                                  dpi=rendered.dpi)))
         else:
             report.bitmap, redraw = fixed
             box, new_dots = redraw.box, redraw.new_dots
             check = verify_at(report.bitmap, barcode, box, new_dots, reads_along_x(barcode, transform))
-            report.findings.append(Finding("repair", INFO, f"{name}: {dots:.1f} → {new_dots} dots/module"))
+            report.findings.append(Finding("repair", INFO, Reason("preflight.redrawn", symbol=name, dots=dots,
+                                                                  new_dots=new_dots)))
     if cfg.verify_barcodes:
         _verification_findings(report, name, check)
     report.barcodes.append(BarcodeReport(
@@ -165,9 +176,12 @@ def _check_barcode(report: PageReport, barcode: TruthBarcode, rendered: Rendered
 
 
 def _verification_findings(report: PageReport, name: str, check: Verification) -> None:
-    at = f"on the {report.dpi}-dpi printer bitmap"
     if not check.plain:
-        got = f"decodes as {check.found!r}" if check.found else "does not decode"
-        report.findings.append(Finding("barcode", FAIL, f"{name} {got} {at}"))
+        if check.found:
+            reason = Reason("preflight.barcode_misread", symbol=name, found=check.found, dpi=report.dpi)
+        else:
+            reason = Reason("preflight.barcode_unreadable", symbol=name, dpi=report.dpi)
+        report.findings.append(Finding("barcode", FAIL, reason))
     elif not check.robust:
-        report.findings.append(Finding("barcode", WARN, f"{name} fails {' and '.join(check.failures())} {at}"))
+        report.findings.append(Finding("barcode", WARN, Reason("preflight.barcode_fragile", symbol=name,
+                                                               failures=check.failures(), dpi=report.dpi)))

@@ -1,6 +1,6 @@
 """Where a PDF page lands on the medium: turned, cropped, scaled, centred.
 
-Rules (contracts: "Render"): a page the size of the medium prints 1:1; a page that fits only
+Rules (docs/reference/rendering.md): a page the size of the medium prints 1:1; a page that fits only
 when turned is turned 90°; a larger page (an A4 sheet with a label on it) is cropped to its ink,
 then placed; content that still does not fit is scaled down, with a warning.
 """
@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from labeld.media import MM_PER_INCH, Geometry
+from labeld.reasons import Reason
 
 PT_PER_INCH = 72.0
-#: How much a page may exceed the medium and still count as "the same size" (rounding, bleed).
-TOLERANCE_MM = 1.0
+#: How much content may exceed the medium and still print at true size (rounding, hairline bleed).
+OVERHANG_MM = 1.0
 
 
 @dataclass(frozen=True)
@@ -45,25 +46,23 @@ class Fit:
     rotate: bool
     zoom: float
     cropped: bool
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[Reason, ...] = ()
 
-    def describe(self) -> str:
-        parts = ["cropped to content" if self.cropped else "whole page"]
+    def describe(self) -> Reason:
+        parts = [Reason("fit.cropped") if self.cropped else Reason("fit.whole_page")]
         if self.rotate:
-            parts.append("turned 90°")
-        parts.append("true size" if self.zoom == 1.0 else f"scaled to {self.zoom:.0%}")
-        return ", ".join(parts)
+            parts.append(Reason("fit.turned"))
+        parts.append(Reason("fit.true_size") if self.zoom == 1.0 else Reason("fit.scaled", zoom=self.zoom))
+        return Reason("fit", parts=parts)
 
 
 def pt_to_mm(pt: float) -> float:
     return pt * MM_PER_INCH / PT_PER_INCH
 
 
-
-
 def fits(size: tuple[float, float], room: tuple[float, float | None]) -> bool:
     width, length = room
-    return size[0] <= width + TOLERANCE_MM and (length is None or size[1] <= length + TOLERANCE_MM)
+    return size[0] <= width + OVERHANG_MM and (length is None or size[1] <= length + OVERHANG_MM)
 
 
 def plan_fit(page: Box, ink: Box | None, geometry: Geometry) -> Fit:
@@ -83,10 +82,8 @@ def plan_fit(page: Box, ink: Box | None, geometry: Geometry) -> Fit:
     turned = _zoom((h, w), room)
     rotate = turned > upright
     zoom = max(upright, turned)
-    warning = (
-        f"content {w:.0f}×{h:.0f} mm does not fit {geometry.media.describe()} "
-        f"(printable {room[0]:.1f} mm wide): scaled to {zoom:.0%}"
-    )
+    warning = Reason("render.scaled", width=w, height=h, media=geometry.media.describe(), printable=room[0],
+                     zoom=zoom)
     return Fit(box, rotate=rotate, zoom=zoom, cropped=box is ink, warnings=(warning,))
 
 

@@ -15,6 +15,7 @@ import pymupdf
 
 from labeld.bitmap import Bitmap
 from labeld.media import Geometry
+from labeld.reasons import Reason
 from labeld.render.fit import PT_PER_INCH, Box, Fit, plan_fit
 
 #: Resolution of the quick render used to find a large page's inked area.
@@ -43,7 +44,7 @@ class RenderedLabel:
     red: Bitmap | None = None
 
     @property
-    def warnings(self) -> tuple[str, ...]:
+    def warnings(self) -> tuple[Reason, ...]:
         return self.fit.warnings
 
 

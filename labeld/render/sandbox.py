@@ -31,7 +31,8 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
 
-from labeld.errors import RejectedInput
+from labeld.errors import RenderFailed
+from labeld.reasons import Reason
 
 T = TypeVar("T")
 
@@ -41,10 +42,6 @@ DEFAULT_PRELOAD = ("labeld.render.rasterize",)
 DEFAULT_MEMORY_LIMIT = 1024 * 1024 * 1024
 _START_WAIT = 60.0
 _MB = 1024 * 1024
-
-
-class RenderFailed(RejectedInput):
-    """The worker could not finish; ``reason`` says why in words an operator can act on."""
 
 
 class RenderTimeout(RenderFailed):
@@ -99,9 +96,9 @@ class RenderSandbox:
 
     def start(self) -> None:
         """Start the worker now and wait until it answers, so the first real call is not slowed."""
-        self.run(_ping, task="starting the render worker", timeout=max(self.timeout, _START_WAIT))
+        self.run(_ping, task=Reason("task.start_worker"), timeout=max(self.timeout, _START_WAIT))
 
-    def run(self, func: Callable[..., T], *args: Any, task: str = "rendering the PDF",
+    def run(self, func: Callable[..., T], *args: Any, task: Reason | None = None,
             timeout: float | None = None) -> T:
         """``func(*args)`` in the worker; its result, or the exception it raised, re-raised here.
 
@@ -109,6 +106,7 @@ class RenderSandbox:
         names what was being done, for the operator-facing reason.
         """
         limit = self.timeout if timeout is None else timeout
+        task = task or Reason("task.render_pdf")
         with self._lock:
             conn = self._ensure_worker()
             try:
@@ -117,8 +115,7 @@ class RenderSandbox:
                 raise self._crashed(task) from None
             if not conn.poll(limit):
                 self._discard()
-                raise RenderTimeout(f"{task} took longer than {limit:g} s and was stopped; the PDF may be "
-                                    "damaged or built to hang a renderer", {"limit_s": limit})
+                raise RenderTimeout(Reason("render.timeout", task=task, limit=limit), {"limit_s": limit})
             try:
                 kind, value = conn.recv()
             except (EOFError, OSError):
@@ -159,24 +156,24 @@ class RenderSandbox:
         self._conn = None
         return process.exitcode
 
-    def _crashed(self, task: str) -> RenderCrashed:
+    def _crashed(self, task: Reason) -> RenderCrashed:
         code = self._discard()
         how = f"killed by {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit status {code}"
-        return RenderCrashed(f"{task} crashed the render worker ({how}); the PDF may be damaged",
-                             {"exit": code})
+        return RenderCrashed(Reason("render.crashed", task=task, how=how), {"exit": code})
 
-    def _answer(self, kind: str, value: Any, task: str) -> Any:
+    def _answer(self, kind: str, value: Any, task: Reason) -> Any:
         if kind == "ok":
             return value
         if kind == "memory":
-            limit = f"{self.memory_limit // _MB} MB" if self.memory_limit else "the available memory"
-            raise RenderMemoryExceeded(f"{task} needed more than {limit} and was stopped; the PDF may be "
-                                       "damaged or built to exhaust memory", {"limit_bytes": self.memory_limit,
-                                                                               "error": value})
+            if self.memory_limit:
+                reason = Reason("render.memory", task=task, limit_mb=self.memory_limit // _MB)
+            else:
+                reason = Reason("render.memory_unlimited", task=task)
+            raise RenderMemoryExceeded(reason, {"limit_bytes": self.memory_limit, "error": value})
         if kind == "foreign":
-            raise RenderFailed(f"{task} failed: {value}", {"error": value})
+            raise RenderFailed(Reason("render.failed", task=task, error=str(value)), {"error": value})
         if kind == "unsendable":
-            raise RenderFailed(f"{task}: the worker's answer could not be sent back ({value})")
+            raise RenderFailed(Reason("render.unsendable", task=task, error=str(value)))
         raise value
 
 

@@ -7,7 +7,6 @@ who is on the other end of a Unix socket and decides whether they may control th
 from __future__ import annotations
 
 from labeld.service.notify import (
-    extend_timeout,
     ready,
     reloading,
     status,
@@ -21,7 +20,6 @@ __all__ = [
     "Authorizer",
     "Decision",
     "PeerCredentials",
-    "extend_timeout",
     "peer_credentials",
     "ready",
     "reloading",

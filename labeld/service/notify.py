@@ -60,11 +60,6 @@ def reloading() -> bool:
     return notify(RELOADING=1)
 
 
-def extend_timeout(seconds: float) -> bool:
-    """Ask for more start-up or shut-down time, e.g. while a long spool recovery runs."""
-    return notify(EXTEND_TIMEOUT_USEC=int(seconds * 1_000_000))
-
-
 def watchdog_interval() -> float | None:
     """systemd's watchdog timeout in seconds, or None when no watchdog is set for this process.
 

@@ -1,6 +1,11 @@
-"""The spool's tables. Times are unix seconds (REAL); JSON columns hold small objects."""
+"""The spool's tables. Times are unix seconds (REAL); JSON columns hold small objects.
 
-SCHEMA_VERSION = 1
+``SCHEMA_VERSION`` is written into ``meta`` and checked when a spool is opened: an older spool is
+migrated by the steps in ``MIGRATIONS`` (each one takes version N-1 to N, in one transaction), a
+newer one is refused, because this labeld cannot know what the newer one stored.
+"""
+
+SCHEMA_VERSION = 2
 
 PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -48,7 +53,9 @@ TABLES = (
         printer TEXT NOT NULL,
         copies INTEGER NOT NULL DEFAULT 1,
         state TEXT NOT NULL,
-        reason TEXT NOT NULL DEFAULT '',
+        reason TEXT NOT NULL DEFAULT '',   -- the reason in English words, for people reading the database
+        reason_code TEXT NOT NULL DEFAULT 'text',
+        reason_params TEXT NOT NULL DEFAULT '{}',
         confirmed INTEGER NOT NULL DEFAULT 0,
         created_at REAL NOT NULL,
         updated_at REAL NOT NULL,
@@ -67,7 +74,9 @@ TABLES = (
         at REAL NOT NULL,
         from_state TEXT,
         to_state TEXT NOT NULL,
-        reason TEXT NOT NULL
+        reason TEXT NOT NULL,
+        reason_code TEXT NOT NULL DEFAULT 'text',
+        reason_params TEXT NOT NULL DEFAULT '{}'
     )""",
     "CREATE INDEX IF NOT EXISTS events_job ON events(job_id)",
     """
@@ -82,3 +91,16 @@ TABLES = (
         value TEXT NOT NULL
     )""",
 )
+
+#: Version 1 → 2: reasons became a code with parameters (labeld.reasons). Old rows keep their
+#: words as a reason of code "text".
+_V2 = tuple(
+    f"ALTER TABLE {table} ADD COLUMN {column}"
+    for table in ("jobs", "events")
+    for column in ("reason_code TEXT NOT NULL DEFAULT 'text'", "reason_params TEXT NOT NULL DEFAULT '{}'")
+) + tuple(
+    f"UPDATE {table} SET reason_params = json_object('text', reason)" for table in ("jobs", "events")
+)
+
+#: MIGRATIONS[n] takes a spool from version n to n + 1.
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V2}

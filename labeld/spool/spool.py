@@ -11,16 +11,24 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labeld.spool.schema import PRAGMAS, SCHEMA_VERSION, TABLES
-from labeld.spool.states import PENDING, InvalidTransition, JobState, check_transition
+from labeld.errors import LabeldError
+from labeld.reasons import Reason
+from labeld.spool.schema import MIGRATIONS, PRAGMAS, SCHEMA_VERSION, TABLES
+from labeld.spool.states import LIVE, PENDING, InvalidTransition, JobState, check_transition
 
-__all__ = ["Event", "InvalidTransition", "Job", "NewDocument", "NewLabel", "Spool"]
+__all__ = ["Event", "InvalidTransition", "Job", "NewDocument", "NewLabel", "Spool", "SpoolTooNew"]
+
+Clock = Callable[[], float]
+
+
+class SpoolTooNew(LabeldError):
+    """The spool was written by a newer labeld, whose rows this one cannot read safely."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +66,7 @@ class Job:
     printer: str
     copies: int
     state: JobState
-    reason: str
+    reason: Reason
     confirmed: bool
     created_at: float
     updated_at: float
@@ -86,7 +94,7 @@ class Job:
         return {
             "id": self.id,
             "state": self.state.value,
-            "reason": self.reason,
+            **reason_json(self.reason),
             "printer": self.printer,
             "copies": self.copies,
             "confirmed": self.confirmed,
@@ -122,32 +130,61 @@ class Event:
     id: int
     job_id: int
     at: float
-    from_state: str | None
-    to_state: str
-    reason: str
+    from_state: JobState | None
+    to_state: JobState
+    reason: Reason
 
     def to_json(self) -> dict[str, Any]:
-        return {"seq": self.id, "job": self.job_id, "at": self.at, "from": self.from_state,
-                "to": self.to_state, "reason": self.reason}
+        return {"seq": self.id, "job": self.job_id, "at": self.at,
+                "from": self.from_state.value if self.from_state else None, "to": self.to_state.value,
+                **reason_json(self.reason)}
+
+
+def reason_json(reason: Reason) -> dict[str, Any]:
+    """A reason in the API's JSON: the English words, and the code and parameters to make others."""
+    return {"reason": reason.text(), "reason_code": reason.code, "reason_params": dict(reason.params)}
 
 
 _JOB_SELECT = """
-    SELECT j.id, j.label_id, j.printer, j.copies, j.state, j.reason, j.confirmed, j.created_at,
-           j.updated_at, j.attempts, j.reprint_of, j.duplicate_of, j.forced, j.interrupted,
+    SELECT j.id, j.label_id, j.printer, j.copies, j.state, j.reason_code, j.reason_params, j.confirmed,
+           j.created_at, j.updated_at, j.attempts, j.reprint_of, j.duplicate_of, j.forced, j.interrupted,
            l.document_id, l.page, l.posting, l.tracking, l.issued_at, l.expires_at, l.content_hash,
-           l.width_mm, l.height_mm, d.name, d.sha256, d.kind, d.source, l.preflight
+           l.width_mm, l.height_mm, d.name AS document_name, d.sha256 AS document_sha256,
+           d.kind AS document_kind, d.source AS document_source, l.preflight
     FROM jobs j JOIN labels l ON l.id = j.label_id JOIN documents d ON d.id = l.document_id
 """
+_EVENT_SELECT = "SELECT id, job_id, at, from_state, to_state, reason_code, reason_params FROM events"
 
 
-def _job(row: Sequence[Any]) -> Job:
-    values = list(row)
-    values[4] = JobState(values[4])
-    for index in (6, 12, 13):
-        values[index] = bool(values[index])
-    raw_preflight = values.pop()
-    preflight = json.loads(raw_preflight) if raw_preflight else {}
-    return Job(*values, preflight=preflight)  # type: ignore[misc]  # the row's columns are Job's fields in order
+def _reason(row: sqlite3.Row) -> Reason:
+    return Reason.from_json({"code": row["reason_code"], "params": json.loads(row["reason_params"] or "{}")})
+
+
+def _job(row: sqlite3.Row) -> Job:
+    return Job(
+        id=row["id"], label_id=row["label_id"], printer=row["printer"], copies=row["copies"],
+        state=JobState(row["state"]), reason=_reason(row), confirmed=bool(row["confirmed"]),
+        created_at=row["created_at"], updated_at=row["updated_at"], attempts=row["attempts"],
+        reprint_of=row["reprint_of"], duplicate_of=row["duplicate_of"], forced=bool(row["forced"]),
+        interrupted=bool(row["interrupted"]), document_id=row["document_id"], page=row["page"],
+        posting=row["posting"], tracking=row["tracking"], issued_at=row["issued_at"],
+        expires_at=row["expires_at"], content_hash=row["content_hash"], width_mm=row["width_mm"],
+        height_mm=row["height_mm"], document_name=row["document_name"],
+        document_sha256=row["document_sha256"], document_kind=row["document_kind"],
+        document_source=row["document_source"],
+        preflight=json.loads(row["preflight"]) if row["preflight"] else {},
+    )
+
+
+def _event(row: sqlite3.Row) -> Event:
+    return Event(row["id"], row["job_id"], row["at"], JobState(row["from_state"]) if row["from_state"] else None,
+                 JobState(row["to_state"]), _reason(row))
+
+
+def _marks(states: frozenset[JobState]) -> tuple[str, list[str]]:
+    """``?,?,?`` and the state values, for ``state IN (…)``."""
+    values = sorted(s.value for s in states)
+    return ",".join("?" * len(values)), values
 
 
 class Spool:
@@ -158,19 +195,43 @@ class Spool:
     ``changed`` is notified after every commit, so workers and ``watch`` wait instead of polling.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, clock: Clock = time.time) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.clock = clock
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
         self._lock = threading.RLock()
         self._readers = threading.local()
         self.changed = threading.Condition(threading.Lock())
         for pragma in PRAGMAS:
             self._db.execute(pragma)
+        try:
+            self._prepare()
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _prepare(self) -> None:
+        """Create a new spool, migrate an older one, refuse a newer one."""
         with self.transaction() as db:
+            has_meta = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
+            row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() if has_meta else None
+            version = int(row["value"]) if row else SCHEMA_VERSION
+            if version > SCHEMA_VERSION:
+                raise SpoolTooNew(
+                    f"the spool {self.path} was written by a newer labeld (schema {version}; this labeld knows "
+                    f"schema {SCHEMA_VERSION}); run that newer labeld, or move the state directory aside")
+            for step in range(version, SCHEMA_VERSION):
+                for sql in MIGRATIONS[step]:
+                    db.execute(sql)
             for ddl in TABLES:
                 db.execute(ddl)
-            db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            db.execute("INSERT INTO meta(key, value) VALUES ('schema', ?) ON CONFLICT(key) DO UPDATE"
+                       " SET value = excluded.value", (str(SCHEMA_VERSION),))
+
+    def schema_version(self) -> int:
+        return int(self._query("SELECT value FROM meta WHERE key = 'schema'")[0]["value"])
 
     def close(self) -> None:
         with self._lock:
@@ -195,15 +256,19 @@ class Spool:
         reader: sqlite3.Connection | None = getattr(self._readers, "db", None)
         if reader is None:
             reader = sqlite3.connect(self.path, isolation_level=None, timeout=10)
+            reader.row_factory = sqlite3.Row
             reader.execute("PRAGMA busy_timeout=10000")
             self._readers.db = reader
         return reader.execute(sql, args).fetchall()
 
     # ----- intake -------------------------------------------------------------------------
 
-    def add_document(self, doc: NewDocument, labels: Sequence[NewLabel], reason: str) -> list[int]:
-        """Commit a document with its labels and one queued job per label; returns the job ids."""
-        now = time.time()
+    def add_document(self, doc: NewDocument, labels: Sequence[NewLabel], where: str) -> list[int]:
+        """Commit a document with its labels and one queued job per label; returns the job ids.
+
+        ``where`` says where it came from ("hotfolder", "api", "hotfolder (ql820/)"): it goes into
+        each job's first reason."""
+        now = self.clock()
         with self.transaction() as db:
             cur = db.execute(
                 "INSERT INTO documents(sha256, name, source, intake_key, kind, received_at, size, pages, sidecar,"
@@ -220,29 +285,30 @@ class Spool:
                     (document_id, label.page, label.width_mm, label.height_mm, label.posting, label.tracking,
                      label.issued_at, label.expires_at),
                 )
-                page_reason = f"{reason}, page {label.page + 1} of {len(labels)}"
+                page_reason = Reason("job.accepted", name=doc.name, where=where, page=label.page + 1,
+                                     pages=len(labels))
                 job_ids.append(self._insert_job(db, int(cur.lastrowid or 0), label.printer, label.copies,
                                                 page_reason, now))
             return job_ids
 
-    def _insert_job(self, db: sqlite3.Connection, label_id: int, printer: str, copies: int, reason: str,
+    def _insert_job(self, db: sqlite3.Connection, label_id: int, printer: str, copies: int, reason: Reason,
                     now: float, reprint_of: int | None = None, forced: bool = False) -> int:
         cur = db.execute(
-            "INSERT INTO jobs(label_id, printer, copies, state, reason, created_at, updated_at, reprint_of, forced)"
-            " VALUES (?,?,?,?,?,?,?,?,?)",
-            (label_id, printer, copies, JobState.QUEUED.value, reason, now, now, reprint_of, int(forced)),
+            "INSERT INTO jobs(label_id, printer, copies, state, reason, reason_code, reason_params, created_at,"
+            " updated_at, reprint_of, forced) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (label_id, printer, copies, JobState.QUEUED.value, *_reason_columns(reason), now, now, reprint_of,
+             int(forced)),
         )
         job_id = int(cur.lastrowid or 0)
-        db.execute("INSERT INTO events(job_id, at, from_state, to_state, reason) VALUES (?,?,?,?,?)",
-                   (job_id, now, None, JobState.QUEUED.value, reason))
+        _insert_event(db, job_id, now, None, JobState.QUEUED, reason)
         return job_id
 
     def has_intake_key(self, key: str) -> bool:
         return bool(self._query("SELECT 1 FROM documents WHERE intake_key = ?", (key,)))
 
-    def add_reprint(self, job: Job, printer: str, copies: int, reason: str, forced: bool) -> int:
+    def add_reprint(self, job: Job, printer: str, copies: int, reason: Reason, forced: bool) -> int:
         with self.transaction() as db:
-            return self._insert_job(db, job.label_id, printer, copies, reason, time.time(), job.id, forced)
+            return self._insert_job(db, job.label_id, printer, copies, reason, self.clock(), job.id, forced)
 
     # ----- reading ------------------------------------------------------------------------
 
@@ -250,11 +316,11 @@ class Spool:
         rows = self._query(_JOB_SELECT + " WHERE j.id = ?", (job_id,))
         return _job(rows[0]) if rows else None
 
-    def jobs(self, *, state: str | None = None, printer: str | None = None, posting: str | None = None,
+    def jobs(self, *, state: JobState | None = None, printer: str | None = None, posting: str | None = None,
              label_id: int | None = None, limit: int = 50) -> list[Job]:
         where, args = [], []
-        for column, value in (("j.state", state), ("j.printer", printer), ("l.posting", posting),
-                              ("j.label_id", label_id)):
+        for column, value in (("j.state", state.value if state else None), ("j.printer", printer),
+                              ("l.posting", posting), ("j.label_id", label_id)):
             if value is not None:
                 where.append(f"{column} = ?")
                 args.append(value)
@@ -262,29 +328,27 @@ class Spool:
         return [_job(r) for r in self._query(sql, (*args, limit))]
 
     def queued(self, limit: int = 16) -> list[Job]:
-        rows = self._query(_JOB_SELECT + " WHERE j.state = 'queued' ORDER BY j.id LIMIT ?", (limit,))
+        rows = self._query(_JOB_SELECT + " WHERE j.state = ? ORDER BY j.id LIMIT ?", (JobState.QUEUED.value, limit))
         return [_job(r) for r in rows]
 
     def next_ready(self, printer: str) -> Job | None:
-        rows = self._query(_JOB_SELECT + " WHERE j.state = 'ready' AND j.printer = ? ORDER BY j.id LIMIT 1",
-                           (printer,))
+        rows = self._query(_JOB_SELECT + " WHERE j.state = ? AND j.printer = ? ORDER BY j.id LIMIT 1",
+                           (JobState.READY.value, printer))
         return _job(rows[0]) if rows else None
 
     def has_earlier_pending(self, printer: str, job_id: int) -> bool:
         """True while a job before ``job_id`` on ``printer`` is still queued (printing order)."""
-        rows = self._query("SELECT 1 FROM jobs WHERE printer = ? AND state = 'queued' AND id < ? LIMIT 1",
-                           (printer, job_id))
+        rows = self._query("SELECT 1 FROM jobs WHERE printer = ? AND state = ? AND id < ? LIMIT 1",
+                           (printer, JobState.QUEUED.value, job_id))
         return bool(rows)
 
     def history(self, job_id: int) -> list[Event]:
-        rows = self._query("SELECT id, job_id, at, from_state, to_state, reason FROM events WHERE job_id = ?"
-                           " ORDER BY id", (job_id,))
-        return [Event(*r) for r in rows]
+        rows = self._query(_EVENT_SELECT + " WHERE job_id = ? ORDER BY id", (job_id,))
+        return [_event(r) for r in rows]
 
     def events_after(self, seq: int, limit: int = 500) -> list[Event]:
-        rows = self._query("SELECT id, job_id, at, from_state, to_state, reason FROM events WHERE id > ?"
-                           " ORDER BY id LIMIT ?", (seq, limit))
-        return [Event(*r) for r in rows]
+        rows = self._query(_EVENT_SELECT + " WHERE id > ? ORDER BY id LIMIT ?", (seq, limit))
+        return [_event(r) for r in rows]
 
     def last_event_id(self) -> int:
         return int(self._query("SELECT COALESCE(MAX(id), 0) FROM events")[0][0])
@@ -293,13 +357,13 @@ class Spool:
         with self.changed:
             self.changed.wait(timeout)
 
-    def counts(self, printer: str | None = None) -> dict[str, int]:
+    def counts(self, printer: str | None = None) -> dict[JobState, int]:
         if printer is None:
             rows = self._query("SELECT state, COUNT(*) FROM jobs GROUP BY state")
         else:
             rows = self._query("SELECT state, COUNT(*) FROM jobs WHERE printer = ? GROUP BY state", (printer,))
-        counts = {state.value: 0 for state in JobState}
-        counts.update({state: n for state, n in rows})
+        counts = dict.fromkeys(JobState, 0)
+        counts.update({JobState(row[0]): row[1] for row in rows})
         return counts
 
     def labels_for_posting(self, posting: str, exclude_label: int) -> list[Job]:
@@ -310,55 +374,57 @@ class Spool:
 
     def first_with_content(self, content_hash: str, exclude_label: int) -> Job | None:
         """The earliest live job of another label with the same content (for duplicate detection)."""
+        marks, live = _marks(LIVE)
         rows = self._query(
-            _JOB_SELECT + " WHERE l.content_hash = ? AND l.id != ? AND j.state IN"
-            " ('queued','ready','printing','printed','held','uncertain') AND j.duplicate_of IS NULL"
-            " ORDER BY j.id LIMIT 1",
-            (content_hash, exclude_label),
+            _JOB_SELECT + f" WHERE l.content_hash = ? AND l.id != ? AND j.state IN ({marks})"
+            " AND j.duplicate_of IS NULL ORDER BY j.id LIMIT 1",
+            (content_hash, exclude_label, *live),
         )
         return _job(rows[0]) if rows else None
 
     # ----- changes ------------------------------------------------------------------------
 
-    def transition(self, job_id: int, target: JobState, reason: str, *, expect: frozenset[JobState] | None = None,
-                   confirmed: bool | None = None, attempt: bool = False, interrupted: bool | None = None,
-                   duplicate_of: int | None = None) -> Job:
+    def transition(self, job_id: int, target: JobState, reason: Reason, *,
+                   expect: frozenset[JobState] | None = None, confirmed: bool | None = None, attempt: bool = False,
+                   interrupted: bool | None = None, duplicate_of: int | None = None, forced: bool | None = None
+                   ) -> Job:
         """Move a job to ``target`` with a reason, committed before this returns.
 
         ``expect`` guards against races (an operator cancelled while a worker rendered): the
         move happens only from one of those states, else :class:`InvalidTransition`.
         """
-        now = time.time()
+        now = self.clock()
         with self.transaction() as db:
             row = db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
             if row is None:
                 raise KeyError(job_id)
-            current = JobState(row[0])
+            current = JobState(row["state"])
             if expect is not None and current not in expect:
                 raise InvalidTransition(f"job {job_id} is {current.value}, not {'/'.join(sorted(expect))}")
             check_transition(current, target)
-            sets = ["state = ?", "reason = ?", "updated_at = ?"]
-            args: list[Any] = [target.value, reason, now]
+            sets = ["state = ?", "reason = ?", "reason_code = ?", "reason_params = ?", "updated_at = ?"]
+            args: list[Any] = [target.value, *_reason_columns(reason), now]
             for column, value in (("confirmed", confirmed), ("interrupted", interrupted),
-                                  ("duplicate_of", duplicate_of)):
+                                  ("duplicate_of", duplicate_of), ("forced", forced)):
                 if value is not None:
                     sets.append(f"{column} = ?")
                     args.append(int(value))
             if attempt:
                 sets.append("attempts = attempts + 1")
             db.execute(f"UPDATE jobs SET {', '.join(sets)} WHERE id = ?", (*args, job_id))
-            db.execute("INSERT INTO events(job_id, at, from_state, to_state, reason) VALUES (?,?,?,?,?)",
-                       (job_id, now, current.value, target.value, reason))
+            _insert_event(db, job_id, now, current, target, reason)
         job = self.job(job_id)
         assert job is not None
         return job
 
-    def note(self, job_id: int, reason: str) -> None:
+    def note(self, job_id: int, reason: Reason) -> None:
         """A history entry that does not change the state (e.g. "voided by a newer label")."""
         with self.transaction() as db:
             row = db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
-            db.execute("INSERT INTO events(job_id, at, from_state, to_state, reason) VALUES (?,?,?,?,?)",
-                       (job_id, time.time(), row[0], row[0], reason))
+            if row is None:
+                raise KeyError(job_id)
+            state = JobState(row["state"])
+            _insert_event(db, job_id, self.clock(), state, state, reason)
 
     def update_label(self, label_id: int, **values: Any) -> None:
         allowed = {"posting", "tracking", "content_hash", "preflight", "expires_at", "width_mm", "height_mm"}
@@ -373,11 +439,10 @@ class Spool:
 
     def recover(self) -> list[Job]:
         """At start-up: jobs caught ``printing`` may or may not have come out → ``uncertain``."""
-        stuck = [_job(r) for r in self._query(_JOB_SELECT + " WHERE j.state = 'printing' ORDER BY j.id")]
+        stuck = [_job(r) for r in self._query(_JOB_SELECT + " WHERE j.state = ? ORDER BY j.id",
+                                              (JobState.PRINTING.value,))]
         for job in stuck:
-            self.transition(job.id, JobState.UNCERTAIN,
-                            "labeld stopped while this label was being sent; it may or may not have printed "
-                            "— check the printer, then `labelctl reprint` or `labelctl cancel`")
+            self.transition(job.id, JobState.UNCERTAIN, Reason("job.uncertain_after_stop"))
         return stuck
 
     def set_paused(self, printer: str, paused: bool, reason: str = "") -> None:
@@ -387,20 +452,20 @@ class Spool:
 
     def paused(self, printer: str) -> bool:
         rows = self._query("SELECT paused FROM printers WHERE name = ?", (printer,))
-        return bool(rows and rows[0][0])
+        return bool(rows and rows[0]["paused"])
 
     def prune(self, older_than: float) -> tuple[list[str], list[int]]:
         """Forget documents whose jobs all finished before ``older_than``.
 
         Returns the document hashes no longer referenced and the job ids whose bitmaps can go.
         """
-        pending = "','".join(s.value for s in PENDING)
+        marks, pending = _marks(PENDING)
         with self.transaction() as db:
             doc_ids = [r[0] for r in db.execute(
                 f"""SELECT d.id FROM documents d WHERE d.received_at < ? AND NOT EXISTS (
                         SELECT 1 FROM labels l JOIN jobs j ON j.label_id = l.id
-                        WHERE l.document_id = d.id AND (j.state IN ('{pending}') OR j.updated_at >= ?))""",
-                (older_than, older_than))]
+                        WHERE l.document_id = d.id AND (j.state IN ({marks}) OR j.updated_at >= ?))""",
+                (older_than, *pending, older_than))]
             if not doc_ids:
                 return [], []
             marks = ",".join("?" * len(doc_ids))
@@ -412,3 +477,15 @@ class Spool:
             still = {r[0] for r in db.execute(
                 f"SELECT sha256 FROM documents WHERE sha256 IN ({','.join('?' * len(hashes))})", list(hashes))}
         return sorted(hashes - still), job_ids
+
+
+def _reason_columns(reason: Reason) -> tuple[str, str, str]:
+    """The words, the code and the parameters' JSON, as stored in ``jobs`` and ``events``."""
+    return reason.text(), reason.code, json.dumps(dict(reason.params), ensure_ascii=False)
+
+
+def _insert_event(db: sqlite3.Connection, job_id: int, at: float, from_state: JobState | None, to_state: JobState,
+                  reason: Reason) -> None:
+    db.execute("INSERT INTO events(job_id, at, from_state, to_state, reason, reason_code, reason_params)"
+               " VALUES (?,?,?,?,?,?,?)",
+               (job_id, at, from_state.value if from_state else None, to_state.value, *_reason_columns(reason)))

@@ -1,4 +1,4 @@
-"""Job states and the moves between them (contracts.md, "Job states")."""
+"""Job states and the moves between them (docs/reference/states.md)."""
 
 from __future__ import annotations
 
@@ -37,6 +37,8 @@ TRANSITIONS: dict[JobState, frozenset[JobState]] = {
 
 #: States in which a job still waits to be printed.
 PENDING = frozenset({S.QUEUED, S.READY, S.PRINTING, S.HELD})
+#: States of a job whose label still counts as "here": a second copy of its content is a repeat.
+LIVE = frozenset({S.QUEUED, S.READY, S.PRINTING, S.PRINTED, S.HELD, S.UNCERTAIN})
 #: States an operator may cancel from.
 CANCELLABLE = frozenset(s for s, nxt in TRANSITIONS.items() if S.CANCELLED in nxt)
 

@@ -31,8 +31,6 @@ def write_durably(target: Path, data: bytes) -> None:
     fsync_dir(target.parent)
 
 
-
-
 class DocumentStore:
     """Documents under ``root/documents/ab/abcdef…``, bitmaps under ``root/bitmaps``."""
 

@@ -38,9 +38,9 @@ import numpy as np
 import zxingcpp
 
 from labeld.bitmap import Bitmap
+from labeld.labelmaker import batch_pdf
 from labeld.testing.daemon import DaemonProcess
 from labeld.testing.emulator_base import Emulator, TcpServer
-from labeld.testing.labels import batch_pdf
 
 PHASES = ("intake", "render", "send", "any")
 FAILPOINTS = ("after-accept", "before-send")

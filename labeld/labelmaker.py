@@ -1,6 +1,7 @@
 """Label PDFs made on demand, shaped like marketplace (Ozon FBS) shipping labels.
 
-Tests, benchmarks and the demo use these instead of binary fixtures. Barcodes are drawn from
+``labelctl test`` prints one; tests, benchmarks and the demo use them instead of binary
+fixtures. Barcodes are drawn from
 zxing-cpp's module patterns, either as vector rectangles or as an embedded raster image at a
 chosen resolution, so that every resolution and dot-grid case can be made to order.
 """

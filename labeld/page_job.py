@@ -3,11 +3,14 @@
 ``render_page_job`` is what the daemon runs in its render worker process (see
 ``labeld.render.sandbox``), and what ``labeld convert`` runs in-process: open the document
 (the last one stays open, so a 1000-page batch is opened once), render the page onto the
-printer's dot grid, and run the pre-flight checks on the result.
+printer's dot grid (``labeld.render``), run the pre-flight checks on the result
+(``labeld.preflight``) and attach the configured policy to each finding. It sits above both
+packages, so that neither imports the other's caller.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,8 +20,9 @@ import pymupdf
 
 from labeld.bitmap import Bitmap
 from labeld.config import PreflightConfig
-from labeld.media import Geometry
-from labeld.preflight import check_page
+from labeld.media import Geometry, same_size
+from labeld.preflight import Finding, check_page
+from labeld.reasons import Reason
 from labeld.render.fit import fits, pt_to_mm
 from labeld.render.rasterize import RenderedLabel, render_label
 
@@ -38,16 +42,6 @@ class RenderRequest:
     alternatives: tuple[tuple[str, float, float | None], ...] = ()
     #: Split the page into black and red planes (two-colour media).
     red: bool = False
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One pre-flight outcome that needs a decision: ``policy`` is the configured answer
-    (reject | hold | warn) and ``check`` names the check (resolution, barcode, fit…)."""
-
-    check: str
-    policy: str
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -99,9 +93,10 @@ def render_page_job(request: RenderRequest) -> RenderResult:
     too_small = fit_finding(rendered, request, (pt_to_mm(page.rect.width), pt_to_mm(page.rect.height)))
     if too_small:
         findings.insert(0, too_small)
-    record.setdefault("fit", rendered.fit.describe())
+    record.setdefault("fit", rendered.fit.describe().text())
+    record.setdefault("fit_reason", rendered.fit.describe().to_json())
     if rendered.warnings:
-        record.setdefault("warnings", list(rendered.warnings))
+        record.setdefault("warnings", [w.to_json() for w in rendered.warnings])
     return RenderResult(
         packed=np.packbits(bitmap, axis=1).tobytes(),
         shape=(int(bitmap.shape[0]), int(bitmap.shape[1])),
@@ -131,10 +126,10 @@ def run_preflight(page: pymupdf.Page, rendered: RenderedLabel, request: RenderRe
             policy = "warn"
         else:
             continue
-        findings.append(Finding(finding.check, policy, finding.reason))
+        findings.append(dataclasses.replace(finding, policy=policy))
     record = report.to_dict()
     record["size_mm"] = [round(pt_to_mm(page.rect.width), 1), round(pt_to_mm(page.rect.height), 1)]
-    record["redrawn"] = [f.reason for f in report.findings if f.check == "repair" and f.severity == "info"]
+    record["redrawn"] = [f.reason.text() for f in report.findings if f.check == "repair" and f.severity == "info"]
     return report.bitmap, report.posting, report.tracking, findings, record
 
 
@@ -147,20 +142,17 @@ def fit_finding(rendered: RenderedLabel, request: RenderRequest, page_mm: tuple[
     fit = rendered.fit
     media = request.geometry.media
     room = (media.width_mm, media.length_mm or max(page_mm))
-    if fit.zoom >= request.min_zoom or _same(page_mm, room) or _same(page_mm[::-1], room):
+    if fit.zoom >= request.min_zoom or same_size(page_mm, room) or same_size(page_mm[::-1], room):
         return None
     width, height = fit.box.size_mm()
     others = [name for name, w, h in request.alternatives
               if fits((width, height), (w, h)) or fits((height, width), (w, h))]
-    where = (f"printer {', '.join(others)} could take it: send it there (inbox/{others[0]}/ or a [[route]])"
-             if others else "no configured printer has media large enough")
-    return Finding("fit", "reject", f"the label ({width:.0f}×{height:.0f} mm) is too large for "
-                   f"{request.geometry.media.describe()}: it would print at {fit.zoom:.0%} and its barcodes "
-                   f"would not scan; {where}")
-
-
-def _same(size: tuple[float, float], media: tuple[float, float]) -> bool:
-    return abs(size[0] - media[0]) <= 2 and abs(size[1] - media[1]) <= 2
+    common = {"width": width, "height": height, "media": request.geometry.media.describe(), "zoom": fit.zoom}
+    if others:
+        reason = Reason("preflight.too_large_elsewhere", printers=others, first=others[0], **common)
+    else:
+        reason = Reason("preflight.too_large", **common)
+    return Finding("fit", "fail", reason, policy="reject")
 
 
 def content_hash(page: pymupdf.Page) -> str:

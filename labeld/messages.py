@@ -1,0 +1,168 @@
+"""Every reason labeld tells a person, by code: the English source text of the catalogues.
+
+A :class:`labeld.reasons.Reason` names one of these codes and carries the parameters of its
+template; the words are made when the reason is shown (see :mod:`labeld.reasons` for the format
+specs). A code, once stored in a spool, is a contract: change its words freely, never its
+meaning or its parameters' names; add a new code instead.
+
+Add codes in the block of their area. ``tests/test_reasons.py`` checks that every code used in
+the source exists here with the parameters its template needs.
+"""
+
+from __future__ import annotations
+
+from labeld.i18n import N_
+
+MESSAGES: dict[str, str] = {
+    # ----- words with no code of their own, and units -------------------------------------
+    "text": "{text}",
+    "unit.seconds": N_("{n} s"),
+    "unit.minutes": N_("{n} min"),
+    "unit.hours": N_("{n} h"),
+    "unit.hours_minutes": N_("{h} h {m} min"),
+    "unit.days": N_("{n} d"),
+    # ----- intake: why a file is refused whole ----------------------------------------------
+    "intake.empty": N_("the file is empty (0 bytes)"),
+    "intake.not_pdf": N_("not a PDF: the file does not start with %PDF-"),
+    "intake.unreadable_pdf": N_("unreadable PDF: {error}"),
+    "intake.encrypted": N_("the PDF is password-protected; labeld cannot print encrypted PDFs"),
+    "intake.no_pages": N_("the PDF has no pages"),
+    "intake.too_many_pages": N_("the PDF has {pages} pages; intake.max_pages allows {limit}"),
+    "intake.page_unreadable": N_("page {page} cannot be read: {error}"),
+    "intake.page_no_area": N_("page {page} has no area ({width:.0f}×{height:.0f} mm)"),
+    "intake.page_too_large": N_("page {page} is {width:.0f}×{height:.0f} mm, larger than any label "
+                                "(intake.max_page_mm = {limit:g}); it was not rendered"),
+    "intake.too_big": N_("the file is {size} bytes; intake.max_file_size allows {limit}"),
+    "intake.spool_full": N_("the spool disk has {free_mb} MB free and labeld keeps {reserve_mb} MB in reserve; "
+                            "new labels wait until space is freed"),
+    "intake.cannot_store": N_("cannot store the document in the spool: {error}"),
+    "intake.zpl_needs_zpl_printer": N_("a ZPL file can only go to a ZPL printer; {printer!r} is a {driver} printer"),
+    "intake.unknown_folder": N_("inbox/{folder}/ is not a printer's folder; printers: {printers:list}"),
+    "intake.unknown_printer_requested": N_("the sidecar or request asks for printer {printer!r}, which is not "
+                                           "configured (printers: {printers:list})"),
+    "intake.unknown_printer_folder": N_("the inbox folder asks for printer {printer!r}, which is not configured "
+                                        "(printers: {printers:list})"),
+    "sidecar.too_big": N_("sidecar is {size} bytes; at most {limit} are read"),
+    "sidecar.not_json": N_("sidecar is not valid JSON: {error}"),
+    "sidecar.not_object": N_('sidecar must be a JSON object like {{"copies": 1}}'),
+    "sidecar.unknown_keys": N_("sidecar has unknown keys {keys:list}; known: {known:list}"),
+    "sidecar.invalid": N_("sidecar: {problems:reasons}"),
+    "sidecar.bad_copies": N_("copies must be a whole number from 1 to {limit}, not {value}"),
+    "sidecar.bad_string": N_("{key} must be a non-empty string, not {value}"),
+    "sidecar.bad_issued_at": N_("issued_at: {error}"),
+    # ----- rendering --------------------------------------------------------------------------
+    "task.render_pdf": N_("rendering the PDF"),
+    "task.render_page": N_("rendering page {page}"),
+    "task.open_pdf": N_("opening the PDF"),
+    "task.start_worker": N_("starting the render worker"),
+    "render.timeout": N_("{task:reason} took longer than {limit:g} s and was stopped; the PDF may be damaged or "
+                         "built to hang a renderer"),
+    "render.memory": N_("{task:reason} needed more than {limit_mb} MB and was stopped; the PDF may be damaged or "
+                        "built to exhaust memory"),
+    "render.memory_unlimited": N_("{task:reason} needed more than the available memory and was stopped; the PDF "
+                                  "may be damaged or built to exhaust memory"),
+    "render.crashed": N_("{task:reason} crashed the render worker ({how}); the PDF may be damaged"),
+    "render.failed": N_("{task:reason} failed: {error}"),
+    "render.unsendable": N_("{task:reason}: the worker's answer could not be sent back ({error})"),
+    "render.page_failed": N_("page {page} could not be rendered: {error}"),
+    "render.scaled": N_("content {width:.0f}×{height:.0f} mm does not fit {media} (printable {printable:.1f} mm "
+                        "wide): scaled to {zoom:.0%}"),
+    "fit": "{parts:parts}",
+    "fit.cropped": N_("cropped to content"),
+    "fit.whole_page": N_("whole page"),
+    "fit.turned": N_("turned 90°"),
+    "fit.true_size": N_("true size"),
+    "fit.scaled": N_("scaled to {zoom:.0%}"),
+    # ----- pre-flight -------------------------------------------------------------------------
+    "preflight.low_dpi_barcode": N_("barcode image at {dpi:.0f} dpi; Ozon requires ≥ {min_dpi} dpi "
+                                    "(Invalid Document)"),
+    "preflight.low_dpi_image": N_("image at {dpi:.0f} dpi; Ozon requires ≥ {min_dpi} dpi (Invalid Document)"),
+    "preflight.off_grid": N_("{symbol}: {dots:.1f} dots/module is off the {dpi}-dpi grid and no whole-dot size "
+                             "fits its space"),
+    "preflight.redrawn": N_("{symbol}: {dots:.1f} → {new_dots} dots/module"),
+    "preflight.barcode_unreadable": N_("{symbol} does not decode on the {dpi}-dpi printer bitmap"),
+    "preflight.barcode_misread": N_("{symbol} decodes as {found!r} on the {dpi}-dpi printer bitmap"),
+    "preflight.barcode_fragile": N_("{symbol} fails {failures:list} on the {dpi}-dpi printer bitmap"),
+    "preflight.too_large": N_("the label ({width:.0f}×{height:.0f} mm) is too large for {media}: it would print "
+                              "at {zoom:.0%} and its barcodes would not scan; no configured printer has media "
+                              "large enough"),
+    "preflight.too_large_elsewhere": N_("the label ({width:.0f}×{height:.0f} mm) is too large for {media}: it "
+                                        "would print at {zoom:.0%} and its barcodes would not scan; printer "
+                                        "{printers:list} could take it: send it there (inbox/{first}/ or a "
+                                        "[[route]])"),
+    # ----- a label's life: validity, newer labels, repeats ---------------------------------------
+    "label.expired": N_("label expired {ago:duration} ago (issued {age:duration} ago, valid {ttl:duration}); get "
+                        "a fresh label from the marketplace, or `labelctl release` to print it anyway"),
+    "label.expiring": N_("label expires in {left:duration}"),
+    "label.superseded_before_print": N_("a newer label for posting {posting} arrived (label {label}, tracking "
+                                        "{tracking}) before this one printed; `labelctl reprint {posting}` prints "
+                                        "the newest"),
+    "label.voided": N_("voided by a newer label for posting {posting} (label {label}, job {job}): tracking "
+                       "{old_tracking} replaced by {new_tracking}"),
+    "label.voided_after_print": N_("voided by a newer label for posting {posting} (label {label}, job {job}): "
+                                   "tracking {old_tracking} replaced by {new_tracking} — this printed label is no "
+                                   "longer valid"),
+    "label.duplicate": N_("the same label arrived before as job {first} ({first_state}); not printed again — "
+                          "`labelctl reprint {job}` prints it on purpose"),
+    "reprint.superseded": N_("label {label} of posting {posting} was superseded by a newer label (job "
+                             "{newer_job}); `labelctl reprint {posting}` prints the newest"),
+    "reprint.expired": N_("label {label} expired {ago:duration} ago; get a fresh label from the marketplace"),
+    # ----- a job's way through the daemon -------------------------------------------------------
+    "job.accepted": N_("accepted {name} from {where}, page {page} of {pages}"),
+    "job.prepare_failed": N_("labeld could not prepare this label ({error}); `labelctl release` tries again"),
+    "job.printer_gone": N_("printer {printer!r} is no longer configured; `labelctl reprint --printer` sends it "
+                           "elsewhere"),
+    "job.ready_raw": N_("raw ZPL, ready on {printer}"),
+    "job.ready": N_("rendered for {printer} ({fit:reason})"),
+    "job.ready_warning": N_("rendered for {printer} ({fit:reason}); warning: {warnings:reasons}"),
+    "job.sending": N_("sending to {printer}"),
+    "job.printed_confirmed": N_("printed on {printer} (confirmed by the printer)"),
+    "job.printed_unconfirmed": N_("printed on {printer} (sent; this printer connection cannot confirm printing)"),
+    "job.held_by_printer": N_("the printer holds the label: {error}; it prints when the printer is back"),
+    "job.refused": N_("the printer refused the label: {error}"),
+    "job.printer_unreachable": N_("printer not reachable ({error}); the label waits and is sent when it is back"),
+    "job.interrupted": N_("connection lost after {sent} of {total} bytes ({error}); the printer drops an "
+                          "incomplete label, so it will be sent again when the printer is back — if two come out, "
+                          "discard one"),
+    "job.bitmap_missing": N_("its rendered bitmap is missing (restart?); rendering it again"),
+    "job.bitmap_unreadable": N_("its rendered bitmap could not be read ({error}); rendering it again"),
+    "job.uncertain_after_stop": N_("labeld stopped while this label was being sent; it may or may not have printed "
+                                   "— check the printer, then `labelctl reprint` or `labelctl cancel`"),
+    "job.cancelled": N_("cancelled by an operator"),
+    "job.held_by_operator": N_("held by an operator; `labelctl release` prints it"),
+    "job.released": N_("released by an operator; rendering and checking it again"),
+    "job.reprint": N_("reprint of job {origin} requested by an operator"),
+    "job.reprint_forced": N_("reprint of job {origin} requested by an operator (forced)"),
+    # ----- printers -----------------------------------------------------------------------------
+    "printer.paused": N_("paused by an operator (labelctl resume)"),
+    "printer.printing_job": N_("printing job {job}"),
+    "printer.printed_job": N_("printed job {job}"),
+    "printer.media_mismatch": N_("the printer has {loaded} labels loaded, but this printer's labels need {wanted} "
+                                 "(Brother {label_id})"),
+    # ----- operations refused ---------------------------------------------------------------------
+    "rule.cancel": N_("only a job that has not started printing (or failed, or is uncertain) can be cancelled"),
+    "rule.hold": N_("only a queued or ready job can be held"),
+    "rule.release": N_("only a held job can be released"),
+    "op.wrong_state": N_("job {job} is {state} ({why:reason}); {rule:reason}"),
+    "op.no_job": N_("there is no job {job} (it never existed or was pruned after the retention time)"),
+    "op.no_posting": N_("no label for posting {posting} is in the spool"),
+    "op.no_printer": N_("there is no printer {printer!r} (printers: {printers:list})"),
+    "op.bad_printer_name": N_("{printer!r} is not a printer name (letters, digits, '_', '.', '-')"),
+    "op.bad_posting": N_("{posting!r} is not a posting number (like 12345678-0012-1)"),
+    "op.bad_job_id": N_("{value!r} is not a job id (job ids are whole numbers like 1042)"),
+    "op.unknown_state": N_("unknown state {state!r}; states are {states:list}"),
+    "op.unknown_params": N_("unknown parameter {names:list}; known: {known:list}"),
+    "op.bad_limit": N_("limit must be from 1 to 1000, not {limit}"),
+    "op.bad_copies": N_("copies must be from 1 to {limit}, not {copies}"),
+    "op.bad_number": N_("{name} must be a number, not {value!r}"),
+    "op.bad_bool": N_("{name} must be true or false, not {value}"),
+    "op.bad_timeout": N_("timeout must be from 0 to {limit:g} seconds, not {value:g}"),
+    "op.bad_utf8": N_("{value!r} is not valid UTF-8 once decoded"),
+    "op.bad_path_part": N_("{value!r} is not a valid {what}"),
+    "op.bad_document_name": N_("name {name!r} is not a plain file name (no slashes, no leading dot)"),
+    "op.reprint_refused": N_('{why:reason}; add --force ("force": true) to print it anyway'),
+    "op.preview_raw": N_("job {job} is raw ZPL; labeld sends it unchanged and has no bitmap of it"),
+    "op.preview_printer_unusable": N_("printer {printer!r} of job {job} is not usable, so labeld cannot render "
+                                      "for it"),
+    "op.document_gone": N_("the document of job {job} is no longer in the spool"),
+}
