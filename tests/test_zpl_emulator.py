@@ -191,7 +191,7 @@ def test_paper_out_holds_the_label_and_prints_in_order_after(tmp_path: Path) -> 
     server = TcpServer(make_emulator(tmp_path / "out", speed_mm_s=FAST, faults=(Fault("paper-out", 1),)))
     try:
         driver = ZplDriver(_printer(203, media="58x40mm"))
-        driver.status_timeout = 0.3
+        driver.status_timeout = 10.0  # a hang bound: the printer answers ~HS at once, even in paper-out
         bitmaps = _labels(driver, 3)
         device = open_device(server.uri)
         device.write(driver.encode(bitmaps[0]) + driver.encode(bitmaps[1]))

@@ -86,7 +86,7 @@ class DaemonProcess:
 
     # ----- life cycle -------------------------------------------------------------------
 
-    def start(self, timeout: float = 20.0) -> DaemonProcess:
+    def start(self, timeout: float = 60.0) -> DaemonProcess:
         notify_path = Path(tempfile.mkdtemp(prefix="labeld-notify-")) / "notify.sock"
         self._notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._notify.bind(str(notify_path))
