@@ -190,7 +190,7 @@ class DaemonProcess:
         found: dict[str, Any] = next(p for p in printers if p["name"] == name)
         return found
 
-    def wait_for(self, predicate: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 60.0, what: str = "condition") -> None:
         deadline = time.monotonic() + timeout
         while not predicate():
             if time.monotonic() > deadline:
@@ -200,7 +200,7 @@ class DaemonProcess:
                 raise AssertionError(f"labeld exited with {self.process.returncode}; log:\n{self.log_text()[-4000:]}")
             time.sleep(0.05)
 
-    def wait_states(self, count: int, states: tuple[str, ...] = ("printed",), timeout: float = 20.0) -> None:
+    def wait_states(self, count: int, states: tuple[str, ...] = ("printed",), timeout: float = 60.0) -> None:
         self.wait_for(lambda: sum(j["state"] in states for j in self.jobs()) >= count, timeout,
                       f"{count} job(s) in {states}")
 
