@@ -5,12 +5,14 @@ Python libraries. A ``cups`` printer (``driver = "cups"`` or a ``cups://`` URI) 
 ``cups`` extra, which has no wheels and builds against the CUPS client library's headers. A CUPS
 queue on this machine needs a CUPS server there too, with the backend that reaches the printer
 (``socket``, ``usb``, ``lpd`` are in the package ``cups``) and, for PDF queues, CUPS's filters.
+A CUPS queue that feeds labeld (``install.sh --cups-queue``, docs/operators/cups-queue.md) needs
+the CUPS server too, with the filters (and Ghostscript) that turn what clients send into PDF.
 
 ``scripts/install.sh`` runs this module with the system's Python before any virtualenv exists, so
 it imports only the standard library (and labeld's URI parser): it reads the printers' ``driver``,
 ``uri`` and ``format`` from the TOML itself and leaves checking the rest to ``labeld check-config``::
 
-    python3 -m labeld.system_packages [--root DIR] /etc/labeld/config.toml
+    python3 -m labeld.system_packages [--root DIR] [--cups-queue] [/etc/labeld/config.toml]
 
 One line per need: ``extra NAME WHY`` (a pip extra of labeld) or ``deb PACKAGE WHY``. ``--root``
 is where ``/etc/cups/client.conf`` is looked for (a staged install's DESTDIR).
@@ -35,6 +37,8 @@ PYCUPS_BUILD = ("gcc", "python3-dev", "pkg-config", "libcups2-dev")
 LOCAL_SERVER = ("cups-daemon", "cups-client", "cups")
 #: A PDF queue turns the PDF into the printer's language with CUPS's filters.
 PDF_FILTERS = ("cups-filters",)
+#: A queue feeding labeld takes PostScript, images and text from clients and makes PDF of them.
+QUEUE_FILTERS = ("cups-filters", "ghostscript")
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
@@ -69,8 +73,10 @@ class Need:
         return f"{self.kind} {self.name} {self.why}"
 
 
-def needs(printers: Iterable[PrinterUse], client_conf: Path = Path("/etc/cups/client.conf")) -> list[Need]:
-    """Every extra and Debian package these printers need, each once, in install order."""
+def needs(printers: Iterable[PrinterUse], client_conf: Path = Path("/etc/cups/client.conf"), *,
+          cups_queue: bool = False) -> list[Need]:
+    """Every extra and Debian package these printers (and a CUPS queue feeding labeld, with
+    ``cups_queue``) need, each once, in install order."""
     found: dict[tuple[str, str], Need] = {}
 
     def add(kind: str, names: tuple[str, ...], why: str) -> None:
@@ -88,6 +94,9 @@ def needs(printers: Iterable[PrinterUse], client_conf: Path = Path("/etc/cups/cl
                                      "lpadmin and the socket/usb/lpd backends")
             if printer.format in ("", "pdf"):
                 add("deb", PDF_FILTERS, f"printer {printer.name!r} sends PDF, which CUPS's filters convert")
+    if cups_queue:
+        add("deb", LOCAL_SERVER + QUEUE_FILTERS, "the CUPS queue feeding labeld needs cupsd, lpadmin and the "
+                                                 "filters that make PDF of what clients send")
     return list(found.values())
 
 
@@ -118,15 +127,16 @@ def _server_name(client_conf: Path) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m labeld.system_packages", description=__doc__.split("\n")[0])
-    parser.add_argument("config", type=Path)
+    parser.add_argument("config", type=Path, nargs="?", help="labeld's configuration (none: no printers)")
+    parser.add_argument("--cups-queue", action="store_true", help="a CUPS queue feeding labeld is wanted too")
     parser.add_argument("--root", type=Path, default=Path("/"), help="where etc/cups/client.conf is (DESTDIR)")
     args = parser.parse_args(argv)
     try:
-        printers = printers_in(args.config.read_text(encoding="utf-8"))
+        printers = printers_in(args.config.read_text(encoding="utf-8")) if args.config else []
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         print(f"cannot tell what {args.config} needs: {error}", file=sys.stderr)
         return 1
-    for need in needs(printers, args.root / "etc" / "cups" / "client.conf"):
+    for need in needs(printers, args.root / "etc" / "cups" / "client.conf", cups_queue=args.cups_queue):
         print(need.line())
     return 0
 

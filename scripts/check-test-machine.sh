@@ -29,6 +29,9 @@ need_command cupsenable cups-client "restarts a stopped test queue"
 need_command cupsdisable cups-client "stops a test queue"
 need_command cupsreject cups-client "makes a test queue refuse jobs"
 need_command ipptool cups-ipp-utils "submits IPP jobs like a remote client"
+need_command cupstestppd cups-client "checks labeld's PPD (cups/labeld.ppd)"
+need_command lpinfo cups-client "lists the backends the private cupsd offers"
+need_command gs ghostscript "makes the PostScript test job; CUPS's gstopdf runs it"
 need_file /usr/lib/cups/backend/socket cups "the socket:// backend the test queues print through"
 need_file /usr/lib/cups/daemon/cups-driverd cups "finds the drv:/// model of the Zebra driver queue"
 need_file /usr/share/cups/drv/sample.drv cups-common "the Zebra driver queue's model"
@@ -38,6 +41,7 @@ if [ ! -e /usr/lib/cups/filter/pdftoraster ] && [ ! -e /usr/lib/cups/filter/gsto
     echo "setup: missing: /usr/lib/cups/filter/pdftoraster (the PDF-to-raster filter of CUPS driver queues; Debian package cups-filters)" >&2
     missing=1
 fi
+need_command python3 python3 "runs labeld's CUPS backend as lp where lp cannot run this virtualenv's Python"
 need_command systemd-analyze systemd "checks the systemd unit"
 need_command useradd passwd "creates the throwaway users of the socket tests"
 need_command userdel passwd "removes the throwaway users of the socket tests"

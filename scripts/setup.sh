@@ -12,11 +12,12 @@ system_packages=(python3 python3-venv python3-dev gcc pkg-config libcups2-dev)
 if [ "$purpose" = test ]; then
     # cups: the socket/lpd/usb backends (the tests' queues print to socket://), cups-daemon: cupsd,
     # cups-client: lpadmin/lpstat/lp, cups-bsd: lpr, cups-filters: the PDF filters of driver queues,
-    # cups-ipp-utils: ipptool; systemd: systemd-analyze for the unit checks; passwd/util-linux: the
-    # throwaway users of the socket-permission tests; mount: the full-disk test's tmpfs; curl: one
-    # test uploads the way an ERP's shell script would. check-test-machine.sh checks each program.
-    system_packages+=(cups cups-daemon cups-client cups-bsd cups-filters cups-ipp-utils systemd passwd util-linux
-                      mount curl)
+    # cups-ipp-utils: ipptool; ghostscript: gs, for CUPS's gstopdf and the PostScript test job;
+    # systemd: systemd-analyze for the unit checks; passwd/util-linux: the throwaway users of the
+    # socket-permission tests; mount: the full-disk test's tmpfs; curl: one test uploads the way an
+    # ERP's shell script would. check-test-machine.sh checks each program.
+    system_packages+=(cups cups-daemon cups-client cups-bsd cups-filters cups-ipp-utils ghostscript systemd passwd
+                      util-linux mount curl)
 fi
 
 missing=()

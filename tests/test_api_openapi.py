@@ -86,7 +86,8 @@ def test_document_is_valid_openapi() -> None:
     expected = {"/v1/status", "/v1/jobs", "/v1/jobs/{id}", "/v1/jobs/{id}/preview.png", "/v1/documents",
                 "/v1/jobs/{id}/reprint", "/v1/postings/{posting}/reprint", "/v1/jobs/{id}/cancel",
                 "/v1/jobs/{id}/hold", "/v1/jobs/{id}/release", "/v1/printers", "/v1/printers/{name}/pause",
-                "/v1/printers/{name}/resume", "/v1/printers/{name}/test", "/v1/clock", "/v1/events", "/metrics"}
+                "/v1/printers/{name}/resume", "/v1/printers/{name}/test", "/v1/clock", "/v1/events", "/metrics",
+                "/v1/sources", "/v1/sources/{name}/pause", "/v1/sources/{name}/resume", "/v1/postings/{posting}/fetch"}
     assert expected <= set(document["paths"])
     schema = schemathesis.openapi.from_path(str(OPENAPI))
     operations = [result.ok() for result in schema.get_all_operations()]

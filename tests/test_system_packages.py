@@ -6,13 +6,21 @@ import subprocess
 import sys
 from pathlib import Path
 
-from labeld.system_packages import LOCAL_SERVER, PDF_FILTERS, PYCUPS_BUILD, PrinterUse, needs, printers_in
+from labeld.system_packages import (
+    LOCAL_SERVER,
+    PDF_FILTERS,
+    PYCUPS_BUILD,
+    QUEUE_FILTERS,
+    PrinterUse,
+    needs,
+    printers_in,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def names(printers: list[PrinterUse], client_conf: Path = Path("/nonexistent")) -> list[str]:
-    return [f"{need.kind}:{need.name}" for need in needs(printers, client_conf)]
+def names(printers: list[PrinterUse], client_conf: Path = Path("/nonexistent"), cups_queue: bool = False) -> list[str]:
+    return [f"{need.kind}:{need.name}" for need in needs(printers, client_conf, cups_queue=cups_queue)]
 
 
 def debs(*groups: tuple[str, ...]) -> list[str]:
@@ -51,6 +59,15 @@ def test_client_conf_server_name_makes_the_default_server_remote(tmp_path: Path)
     assert names([PrinterUse("office", "cups", "cups://office")], client_conf) == ["extra:cups", *debs(PYCUPS_BUILD)]
     client_conf.write_text("ServerName /run/cups/cups.sock\n")
     assert "deb:cups-daemon" in names([PrinterUse("office", "cups", "cups://office")], client_conf)
+
+
+def test_a_cups_queue_feeding_labeld_needs_the_server_and_its_filters_but_not_pycups() -> None:
+    """``install.sh --cups-queue``: cupsd, lpadmin and the PDF-making filters; no pycups (the backend
+    talks to labeld's socket, not to CUPS's library)."""
+    assert names([], cups_queue=True) == debs(LOCAL_SERVER, QUEUE_FILTERS)
+    done = subprocess.run([sys.executable, "-m", "labeld.system_packages", "--cups-queue"], capture_output=True,
+                          text=True, timeout=60, check=True)
+    assert [line.split()[1] for line in done.stdout.splitlines()] == [*LOCAL_SERVER, *QUEUE_FILTERS]
 
 
 def test_each_package_is_named_once_for_many_printers() -> None:

@@ -22,7 +22,8 @@ def programs_run(source: str, cupsd_module: bool = False) -> set[str]:
             continue
         func, first = node.func, node.args[0]
         name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-        receiver = func.value.id if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) else ""
+        owner = func.value if isinstance(func, ast.Attribute) else None
+        receiver = owner.id if isinstance(owner, ast.Name) else owner.attr if isinstance(owner, ast.Attribute) else ""
         if name in RUNNERS and isinstance(first, ast.List | ast.Tuple) and first.elts:
             first = first.elts[0]
         elif not (name == "_run" or name == "which" or (name == "run" and (
@@ -60,8 +61,9 @@ def test_scan_finds_programs_in_each_form() -> None:
 subprocess.run(["mount", "-t", "tmpfs"], check=True)
 _run("useradd", "--system", "x")
 cupsd.run("cupsenable", "q")
+rig.cupsd.run("lpinfo", "-v")
 shutil.which("systemd-analyze")
 ctl.run("cancel", "3")
 subprocess.run([sys.executable, "-m", "labeld"])
 '''
-    assert programs_run(source) == {"mount", "useradd", "cupsenable", "systemd-analyze"}
+    assert programs_run(source) == {"mount", "useradd", "cupsenable", "lpinfo", "systemd-analyze"}

@@ -140,9 +140,43 @@ def status_text(status: dict[str, Any], now: float) -> str:
         "",
         printers_table(status["printers"], now),
     ]
+    if status.get("sources"):
+        lines += ["", sources_table(status["sources"], now)]
     if status.get("clock"):
         lines += ["", clock_text(status["clock"], now)]
     return "\n".join(lines)
+
+
+def sources_table(sources: Sequence[dict[str, Any]], now: float) -> str:
+    """One line per marketplace source, then the trouble of each source in trouble, in full."""
+    if not sources:
+        return "no marketplace sources are configured ([[source]] in the config)"
+    rows = []
+    for s in sources:
+        postings = s["postings"]
+        next_poll = "paused" if s["paused"] else ago(s["next_poll"], now)
+        rows.append((s["name"], s["type"], s["state"], ago(s["last_poll"], now), next_poll, str(postings["seen"]),
+                     str(postings["waiting"]), str(postings["fetched"]), str(postings["printed"]),
+                     shorten((s["last_error"] or {}).get("reason") or "-")))
+    lines = [table(("SOURCE", "TYPE", "STATE", "LAST POLL", "NEXT POLL", "SEEN", "WAITING", "FETCHED", "PRINTED",
+                    "LAST ERROR"), rows)]
+    for s in sources:
+        if s.get("trouble"):
+            lines.append(f"source {s['name']} in trouble since {ago(s['trouble_since'], now)}: "
+                         f"{s['trouble']['reason']}")
+    return "\n".join(lines)
+
+
+def fetch_text(answer: dict[str, Any], now: float) -> str:
+    """What ``labelctl fetch`` did for one posting."""
+    posting = answer["posting"]
+    line = f"posting {posting['posting']} ({answer['source']}): {posting['state']}"
+    if posting.get("reason"):
+        line += f" — {posting['reason']}"
+    jobs = answer.get("jobs") or []
+    if jobs:
+        line += "\n" + jobs_table(jobs, now)
+    return line
 
 
 def event_line(event: dict[str, Any]) -> str:

@@ -18,12 +18,14 @@ from labeld import __version__
 from labeld.cli import formatting as fmt
 from labeld.cli.client import Client, DaemonUnreachable, RequestRefused, path_part, socket_path
 from labeld.cli.completion import bash_completion, completes_files, completes_printers
+from labeld.cli.follow import event_mark, follow
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 WATCH_POLL = 25.0
+#: The daemon waits up to 120 s for a busy source to fetch a posting.
+FETCH_TIMEOUT = 150.0
 #: Uploads at least this large show a progress line on a terminal.
 PROGRESS_BYTES = 2 << 20
-FINISHED = {"printed", "rejected", "superseded", "duplicate", "cancelled", "failed", "held", "uncertain"}
 
 Command = Callable[[Client, argparse.Namespace], Any]
 
@@ -79,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("preview", cmd_preview, "save the exact bitmap of a job as PNG")
     p.add_argument("job", metavar="JOB", type=job_id)
     completes_files(p.add_argument("-o", "--output", metavar="FILE.png", type=Path, required=True))
+    p = command("sources", cmd_sources, "marketplace sources: polls, postings, trouble; pause or resume one")
+    p.add_argument("action", nargs="?", choices=["pause", "resume"], help="pause or resume the source NAME")
+    p.add_argument("name", nargs="?", metavar="NAME")
+    p = command("fetch", cmd_fetch, "fetch a posting's label from its marketplace now")
+    p.add_argument("posting", metavar="POSTING", help="Ozon posting number or Wildberries order id")
+    p.add_argument("--source", help="the source to ask (default: the one that has seen the posting)")
     command("clock", cmd_clock, "clock offset per source, threshold, state")
     command("watch", cmd_watch, "follow job state changes live until interrupted")
     p = command("completion", cmd_completion, "print a shell completion script")
@@ -161,6 +169,7 @@ def cmd_print(client: Client, args: argparse.Namespace) -> int:
         raise RequestRefused(0, "file", f"cannot read {args.file}: {error.strerror}") from None
     query = {"name": args.file.name, "printer": args.printer, "copies": args.copies, "posting_number": args.posting}
     show = sys.stderr.isatty() and len(data) >= PROGRESS_BYTES and not args.json
+    mark = event_mark(client) if args.wait else 0
     answer = client.upload(data, query, progress=_upload_progress if show else None)
     if show:
         print(file=sys.stderr)
@@ -169,7 +178,7 @@ def cmd_print(client: Client, args: argparse.Namespace) -> int:
     code = emit(args, answer, f"accepted {answer['document']}: {len(ids)} label{'s' if len(ids) != 1 else ''} "
                 f"as {fmt.job_ids(ids)} on {printers}")
     if args.wait:
-        return _wait_printed(client, ids, show_progress=sys.stderr.isatty())
+        return _wait_printed(client, ids, mark, show_progress=sys.stderr.isatty())
     return code
 
 
@@ -178,25 +187,14 @@ def _upload_progress(sent: int, total: int) -> None:
           file=sys.stderr, flush=True)
 
 
-def _wait_printed(client: Client, ids: list[int], show_progress: bool) -> int:
+def _wait_printed(client: Client, ids: list[int], mark: int, show_progress: bool) -> int:
     """Follow the events of ``ids`` until each has finished; 1 if any did not print."""
-    states: dict[int, str] = {}
-    start = min(ids)
-    last: int | None = None
-    wanted = set(ids)
-    for job in client.call("GET", "/v1/jobs", query={"limit": 1000})["jobs"]:
-        if job["id"] in wanted:
-            states[job["id"]] = job["state"]
-    while sum(states.get(i) in FINISHED for i in ids) < len(ids):
-        answer = client.call("GET", "/v1/events", query={"after": last, "timeout": WATCH_POLL},
-                             timeout=WATCH_POLL + 15)
-        last = answer["last"]
-        for event in answer["events"]:
-            if event["job"] >= start and event["job"] in wanted:
-                states[event["job"]] = event["to"]
-        if show_progress:
-            done = sum(s == "printed" for s in states.values())
-            print(f"\rprinted {done} of {len(ids)}", end="", file=sys.stderr, flush=True)
+
+    def progress(states: dict[int, str]) -> None:
+        done = sum(s == "printed" for s in states.values())
+        print(f"\rprinted {done} of {len(ids)}", end="", file=sys.stderr, flush=True)
+
+    states = follow(client, ids, mark, poll=WATCH_POLL, on_tick=progress if show_progress else None)
     if show_progress:
         print(file=sys.stderr)
     failed = [i for i in ids if states.get(i) != "printed"]
@@ -229,6 +227,23 @@ def cmd_preview(client: Client, args: argparse.Namespace) -> int:
         raise RequestRefused(0, "file", f"cannot write {args.output}: {error.strerror}") from None
     answer = {"job": int(args.job), "file": str(args.output), "bytes": len(png)}
     return emit(args, answer, f"wrote the bitmap of job {args.job} to {args.output}")
+
+
+def cmd_sources(client: Client, args: argparse.Namespace) -> int:
+    if args.action is None:
+        answer = client.call("GET", "/v1/sources")
+        return emit(args, answer, fmt.sources_table(answer["sources"], time.time()))
+    if not args.name:
+        raise RequestRefused(0, "usage", f"labelctl sources {args.action} NAME: name the source")
+    source = client.call("POST", f"/v1/sources/{path_part(args.name)}/{args.action}")
+    words = "paused; it does not poll until `labelctl sources resume`" if args.action == "pause" else "polls again"
+    return emit(args, source, f"source {source['name']} {words}")
+
+
+def cmd_fetch(client: Client, args: argparse.Namespace) -> int:
+    answer = client.call("POST", f"/v1/postings/{path_part(args.posting)}/fetch", query={"source": args.source},
+                         timeout=FETCH_TIMEOUT)
+    return emit(args, answer, fmt.fetch_text(answer, time.time()))
 
 
 def cmd_clock(client: Client, args: argparse.Namespace) -> int:

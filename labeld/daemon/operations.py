@@ -14,6 +14,7 @@ media check still apply.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -31,6 +32,7 @@ from labeld.intake.sidecar import MAX_COPIES, Sidecar, sidecar_from_mapping
 from labeld.labelmaker import LabelSpec, Symbol, label_pdf, module_count
 from labeld.media import parse_media
 from labeld.reasons import Reason
+from labeld.sources import SourceManager
 from labeld.spool.spool import Job, Spool
 from labeld.spool.states import CANCELLABLE, InvalidTransition, JobState
 from labeld.spool.store import DocumentStore
@@ -41,7 +43,10 @@ DOCUMENT_NAME = re.compile(r"^[^/\\\x00-\x1f.][^/\\\x00-\x1f]{0,199}$")
 POSTING = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 HOLDABLE = frozenset({JobState.QUEUED, JobState.READY})
 HELD = frozenset({JobState.HELD})
-UPLOAD_PARAMS = frozenset({"printer", "copies", "posting_number", "tracking_number", "issued_at", "name"})
+UPLOAD_PARAMS = frozenset({"printer", "copies", "posting_number", "tracking_number", "issued_at", "name",
+                           "requested_by", "key"})
+#: An upload's idempotency key: the same key again answers the first upload's jobs (a CUPS job's uuid).
+UPLOAD_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 
 
 class OperationError(LabeldError):
@@ -87,6 +92,7 @@ class DaemonView(Protocol):
     pipeline: Pipeline
     rules: LabelRules
     render_observers: list[RenderObserver]
+    sources: SourceManager
 
     def printer_states(self) -> list[PrinterState]: ...
 
@@ -103,6 +109,7 @@ class ReprintRequest:
 class Operations:
     def __init__(self, daemon: DaemonView) -> None:
         self.daemon = daemon
+        self._keyed_uploads = threading.Lock()
 
     @property
     def spool(self) -> Spool:
@@ -119,6 +126,7 @@ class Operations:
             "summary": daemon.status_line(),
             "jobs": self.spool.counts(),
             "printers": self.printers(),
+            "sources": daemon.sources.snapshots(),
             "clock": self.clock(),
         }
 
@@ -192,7 +200,18 @@ class Operations:
             raise BadRequest(Reason("op.bad_document_name", name=name))
         if "printer" in params:
             self._check_printer(params["printer"])
-        return self.daemon.acceptor.accept(data, name=name, source="api", sidecar=_sidecar(params))
+        sidecar = _sidecar(params)
+        if "key" not in params:
+            return self.daemon.acceptor.accept(data, name=name, source="api", sidecar=sidecar)
+        if not UPLOAD_KEY.match(params["key"]):
+            raise BadRequest(Reason("op.bad_upload_key"))
+        intake_key = f"api:{params['key']}"
+        with self._keyed_uploads:  # one keyed upload at a time: a key is stored once
+            known = self.spool.document_by_intake_key(intake_key)
+            if known is not None:
+                document, jobs = known
+                return Accepted(document, tuple(j for j, _ in jobs), tuple(p for _, p in jobs), repeat=True)
+            return self.daemon.acceptor.accept(data, name=name, source="api", sidecar=sidecar, intake_key=intake_key)
 
     # ----- changing jobs --------------------------------------------------------------------
 
@@ -327,7 +346,7 @@ def _check_posting(posting: str) -> None:
 
 
 def _sidecar(params: dict[str, str]) -> Sidecar:
-    raw: dict[str, Any] = {k: v for k, v in params.items() if k != "name"}
+    raw: dict[str, Any] = {k: v for k, v in params.items() if k not in ("name", "key")}
     if "copies" in raw:
         try:
             raw["copies"] = int(raw["copies"])

@@ -89,6 +89,7 @@ class Job:
     document_kind: str
     document_source: str
     preflight: dict[str, Any] = field(default_factory=dict)
+    requested_by: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -121,6 +122,7 @@ class Job:
                 "sha256": self.document_sha256,
                 "kind": self.document_kind,
                 "source": self.document_source,
+                "requested_by": self.requested_by,
             },
         }
 
@@ -150,7 +152,8 @@ _JOB_SELECT = """
            j.created_at, j.updated_at, j.attempts, j.reprint_of, j.duplicate_of, j.forced, j.interrupted,
            l.document_id, l.page, l.posting, l.tracking, l.issued_at, l.expires_at, l.content_hash,
            l.width_mm, l.height_mm, d.name AS document_name, d.sha256 AS document_sha256,
-           d.kind AS document_kind, d.source AS document_source, l.preflight
+           d.kind AS document_kind, d.source AS document_source, l.preflight,
+           json_extract(d.sidecar, '$.requested_by') AS requested_by
     FROM jobs j JOIN labels l ON l.id = j.label_id JOIN documents d ON d.id = l.document_id
 """
 _EVENT_SELECT = "SELECT id, job_id, at, from_state, to_state, reason_code, reason_params FROM events"
@@ -173,12 +176,22 @@ def _job(row: sqlite3.Row) -> Job:
         document_sha256=row["document_sha256"], document_kind=row["document_kind"],
         document_source=row["document_source"],
         preflight=json.loads(row["preflight"]) if row["preflight"] else {},
+        requested_by=row["requested_by"],
     )
 
 
 def _event(row: sqlite3.Row) -> Event:
     return Event(row["id"], row["job_id"], row["at"], JobState(row["from_state"]) if row["from_state"] else None,
                  JobState(row["to_state"]), _reason(row))
+
+
+def _accepted(doc: NewDocument, where: str, page: int, pages: int) -> Reason:
+    """A new job's first reason; it names who asked for the print when the upload or sidecar said."""
+    requested_by = (doc.sidecar or {}).get("requested_by")
+    if requested_by:
+        return Reason("job.accepted_for", name=doc.name, where=where, requested_by=requested_by, page=page,
+                      pages=pages)
+    return Reason("job.accepted", name=doc.name, where=where, page=page, pages=pages)
 
 
 def _marks(states: frozenset[JobState]) -> tuple[str, list[str]]:
@@ -251,6 +264,10 @@ class Spool:
         with self.changed:
             self.changed.notify_all()
 
+    def read(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        """A read for the spool's other modules (``labeld.spool.source_state``)."""
+        return self._query(sql, args)
+
     def _query(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
         """A read on this thread's own connection; it sees everything committed before it."""
         reader: sqlite3.Connection | None = getattr(self._readers, "db", None)
@@ -285,8 +302,7 @@ class Spool:
                     (document_id, label.page, label.width_mm, label.height_mm, label.posting, label.tracking,
                      label.issued_at, label.expires_at),
                 )
-                page_reason = Reason("job.accepted", name=doc.name, where=where, page=label.page + 1,
-                                     pages=len(labels))
+                page_reason = _accepted(doc, where, label.page + 1, len(labels))
                 job_ids.append(self._insert_job(db, int(cur.lastrowid or 0), label.printer, label.copies,
                                                 page_reason, now))
             return job_ids
@@ -305,6 +321,15 @@ class Spool:
 
     def has_intake_key(self, key: str) -> bool:
         return bool(self._query("SELECT 1 FROM documents WHERE intake_key = ?", (key,)))
+
+    def document_by_intake_key(self, key: str) -> tuple[str, list[tuple[int, str]]] | None:
+        """The name and original (not reprint) jobs ``(id, printer)`` of the document taken with ``key``."""
+        rows = self._query(
+            "SELECT d.name, j.id, j.printer FROM documents d JOIN labels l ON l.document_id = d.id"
+            " JOIN jobs j ON j.label_id = l.id WHERE d.intake_key = ? AND j.reprint_of IS NULL ORDER BY j.id", (key,))
+        if not rows:
+            return None
+        return rows[0][0], [(int(job_id), printer) for _, job_id, printer in rows]
 
     def add_reprint(self, job: Job, printer: str, copies: int, reason: Reason, forced: bool) -> int:
         with self.transaction() as db:
