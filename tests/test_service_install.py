@@ -162,6 +162,8 @@ def test_cups_queue_option_in_a_staged_install_prints_the_lpadmin_line(tmp_path:
     output = run_script("install.sh", tmp_path / "root", tools_log, "--cups-queue", "ozon-labels=zd420")
     assert ("lpadmin -p ozon-labels -E -v labeld:/zd420 -P /usr/share/cups/model/labeld.ppd -D 'labeld zd420' "
             "-o printer-error-policy=abort-job") in output
+    assert ("install them with: apt-get install --no-install-recommends cups-daemon cups-client cups cups-filters "
+            "ghostscript") in output
     routed = run_script("install.sh", tmp_path / "root2", tools_log, "--cups-queue=labels")
     assert "-v labeld:/ -P" in routed
     assert not tools_log.exists()
