@@ -114,7 +114,8 @@ class PrinterConfig:
 class RouteConfig:
     printer: str = _kind("str")
     size: str | None = _kind("str", None)
-    folder: str | None = _kind("str", None)
+    #: An inbox subfolder (not a printer's) whose files this route takes: ``inbox/<folder>/``.
+    folder: str | None = _kind("name", None)
 
 
 @dataclass(frozen=True)
@@ -334,6 +335,9 @@ class _Reader:
                     parse_media(route.size)
                 except ValueError as error:
                     self.problem("route", i, "size", str(error))
+            if route.folder is not None and route.folder in names:
+                self.problem("route", i, "folder", f"{route.folder!r} is printer {route.folder!r}'s own inbox folder, "
+                             "whose files always go to that printer; name another folder")
 
 
     def check_sources(self, config: Config) -> None:

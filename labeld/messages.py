@@ -37,11 +37,10 @@ MESSAGES: dict[str, str] = {
                             "new labels wait until space is freed"),
     "intake.cannot_store": N_("cannot store the document in the spool: {error}"),
     "intake.zpl_needs_zpl_printer": N_("a ZPL file can only go to a ZPL printer; {printer!r} is a {driver} printer"),
-    "intake.unknown_folder": N_("inbox/{folder}/ is not a printer's folder; printers: {printers:list}"),
+    "intake.unknown_folder": N_("inbox/{folder}/ is neither a printer's folder nor one a [[route]] names; folders: "
+                                "{printers:list}"),
     "intake.unknown_printer_requested": N_("the sidecar or request asks for printer {printer!r}, which is not "
                                            "configured (printers: {printers:list})"),
-    "intake.unknown_printer_folder": N_("the inbox folder asks for printer {printer!r}, which is not configured "
-                                        "(printers: {printers:list})"),
     "sidecar.too_big": N_("sidecar is {size} bytes; at most {limit} are read"),
     "sidecar.not_json": N_("sidecar is not valid JSON: {error}"),
     "sidecar.not_object": N_('sidecar must be a JSON object like {{"copies": 1}}'),
@@ -137,6 +136,8 @@ MESSAGES: dict[str, str] = {
     "printer.paused": N_("paused by an operator (labelctl resume)"),
     "printer.printing_job": N_("printing job {job}"),
     "printer.printed_job": N_("printed job {job}"),
+    "printer.stopped": N_("printer {printer} stopped ({reasons:list}): {message:reason}"),
+    "printer.back": N_("printer {printer} is ready again (was: {previous:list})"),
     "printer.media_mismatch": N_("the printer has {loaded} labels loaded, but this printer's labels need {wanted} "
                                  "(Brother {label_id})"),
     # ----- operations refused ---------------------------------------------------------------------
@@ -206,4 +207,43 @@ MESSAGES: dict[str, str] = {
                              "{sources:list})"),
     "op.fetch_timeout": N_("source {source} is busy and did not get to {posting} within {wait:duration}; it "
                            "stays queued"),
+    # ----- the clock (#20: reasons as codes) ------------------------------------------------------
+    "clock.not_measured": N_("the clock has not been measured yet"),
+    "clock.behind": N_("clock is {offset:.1f} s behind; signed label links break beyond {threshold:g} s "
+                       "({sources:reason})"),
+    "clock.ahead": N_("clock is {offset:.1f} s ahead; signed label links break beyond {threshold:g} s "
+                      "({sources:reason})"),
+    "clock.within": N_("clock is within {offset:.3f} s of true time, inside the {threshold:g} s limit "
+                       "({sources:reason})"),
+    "clock.median": N_("median of {n} sources"),
+    "clock.one_source": N_("1 source"),
+    "clock.outvoted": N_("{assessment:reason}; outvoted: {outliers:parts}"),
+    "clock.says": N_("{name} says {offset:+.1f} s"),
+    "clock.no_source": N_("no time source is configured: add SNTP servers under [clock] servers"),
+    "clock.no_source_here": N_("no time source: no SNTP server is configured under [clock] servers, and neither "
+                               "chrony nor systemd-timesyncd answers on this machine; add a server, e.g. "
+                               "servers = [\"pool.ntp.org\"]"),
+    "clock.silent": N_("no time source answered: {errors:reasons}"),
+    "clock.off": N_("clock monitoring is off ([clock] has no servers and local_sources = false)"),
+    # ----- the packing station (#20): alarms, rejected files, scans, overrides --------------------
+    "alarm.relabel": N_("relabel parcel {posting}: the label of job {job} was printed, then a newer label replaced "
+                        "it (job {new_job}, tracking {new_tracking}); put the new label on the parcel, then "
+                        "`labelctl ack {job}`"),
+    "alarm.rejected": N_("file {file} was rejected: {why:reason} (moved to {where})"),
+    "alarm.acknowledged": N_("acknowledged by {by}"),
+    "job.released_override": N_("released past the label rules by {by}: \u201c{why}\u201d; rendering it again, "
+                                "printing it once"),
+    "rule.override": N_("only a held or rejected job can be released with an override"),
+    "op.bad_override": N_("an override needs a reason in words (1 to {limit} characters)"),
+    "op.nothing_to_ack": N_("job {job} has no alarm to acknowledge"),
+    "op.no_rejected": N_("there is no rejected file {id} (it never existed or was pruned after the retention time)"),
+    "op.rejected_acknowledged": N_("rejected file {id} was acknowledged already"),
+    "op.code_alone": N_("code finds jobs by what a label holds; it cannot be combined with other filters but limit"),
+    "op.missing_param": N_("the parameter {name} is missing"),
+    "scan.empty": N_("{code!r} holds nothing to look up once blanks and control characters are removed"),
+    "scan.no_match": N_("no label in the spool matches {code!r} (read as {tried:list})"),
+    "scan.ambiguous": N_("{code!r} matches labels of more than one posting ({postings:list}); scan the posting "
+                         "number instead"),
+    "scan.newer_label": N_("the scanned label {label} was replaced by a newer label of posting {posting}: printed "
+                           "the newest (label {newest})"),
 }

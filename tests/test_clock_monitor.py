@@ -63,7 +63,7 @@ def test_before_the_first_measurement_the_state_is_unknown(responders: Responder
     monitor = monitor_for(responders())
     snapshot = monitor.snapshot()
     assert (snapshot.state, snapshot.offset, snapshot.checked_at) == ("unknown", None, None)
-    assert snapshot.reason == "the clock has not been measured yet"
+    assert snapshot.reason.text() == "the clock has not been measured yet"
     assert monitor.correction() == 0.0
 
 
@@ -74,7 +74,7 @@ def test_clock_seven_seconds_behind_is_drifting(responders: Responders) -> None:
     assert snapshot.state == "drifting"
     assert snapshot.offset == pytest.approx(7.0, abs=TOLERANCE)
     assert monitor.correction() == pytest.approx(7.0, abs=TOLERANCE)
-    assert snapshot.reason == "clock is 7.0 s behind; signed label links break beyond 5 s (1 source)"
+    assert snapshot.reason.text() == "clock is 7.0 s behind; signed label links break beyond 5 s (1 source)"
     assert snapshot.threshold == 5.0
 
 
@@ -84,14 +84,14 @@ def test_clock_three_seconds_ahead_is_ok(responders: Responders) -> None:
     assert snapshot.state == "ok"
     assert snapshot.offset == pytest.approx(-3.0, abs=TOLERANCE)
     assert snapshot.correction == 0.0
-    assert snapshot.reason.startswith("clock is within 3.0")
+    assert snapshot.reason.text().startswith("clock is within 3.0")
 
 
 def test_clock_ahead_beyond_the_limit_says_ahead(responders: Responders) -> None:
     """A clock that runs ahead drifts too, and the sentence says which way."""
     snapshot = monitor_for(responders(skew=-3.0), max_offset=2.0).check_now()
     assert snapshot.state == "drifting"
-    assert snapshot.reason == "clock is 3.0 s ahead; signed label links break beyond 2 s (1 source)"
+    assert snapshot.reason.text() == "clock is 3.0 s ahead; signed label links break beyond 2 s (1 source)"
     assert snapshot.correction == pytest.approx(-3.0, abs=TOLERANCE)
 
 
@@ -110,8 +110,8 @@ def test_a_liar_and_a_silent_server_do_not_move_the_median(responders: Responder
     assert by_name[liar.server].offset == pytest.approx(3607.0, abs=TOLERANCE)
     assert by_name[silent.server].offset is None
     assert by_name[silent.server].error == f"{silent.server}: no answer within 2 s"
-    assert f"outvoted: {liar.server} says +3607.0 s" in snapshot.reason
-    assert "median of 4 sources" in snapshot.reason
+    assert f"outvoted: {liar.server} says +3607.0 s" in snapshot.reason.text()
+    assert "median of 4 sources" in snapshot.reason.text()
 
 
 def test_good_servers_outvote_a_liar_when_the_clock_is_right(responders: Responders) -> None:
@@ -127,7 +127,7 @@ def test_no_answer_is_unknown_and_names_every_server(responders: Responders) -> 
     silent, kiss = responders(mode="silent"), responders(mode="kiss")
     snapshot = monitor_for(silent, kiss, timeout=MIXED_WAIT).check_now()
     assert (snapshot.state, snapshot.offset, snapshot.correction) == ("unknown", None, 0.0)
-    assert snapshot.reason == (
+    assert snapshot.reason.text() == (
         f"no time source answered: {silent.server}: no answer within 2 s; "
         f"{kiss.server}: refused with kiss code RATE"
     )
@@ -148,7 +148,7 @@ def test_no_source_at_all_is_unknown_with_a_hint() -> None:
     monitor = ClockMonitor(ClockConfig(servers=(), local_sources=False), structlog.get_logger())
     snapshot = monitor.check_now()
     assert snapshot.state == "unknown"
-    assert snapshot.reason == "no time source is configured: add SNTP servers under [clock] servers"
+    assert snapshot.reason.text() == "no time source is configured: add SNTP servers under [clock] servers"
 
 
 def test_state_changes_are_logged_once_each(responders: Responders) -> None:
@@ -228,7 +228,8 @@ def test_snapshot_json_is_serialisable_and_complete(responders: Responders) -> N
     good, silent = responders(skew=7.0), responders(mode="silent")
     before = time.time()
     data = json.loads(json.dumps(monitor_for(good, silent, timeout=MIXED_WAIT).check_now().to_json()))
-    assert set(data) == {"state", "offset", "threshold", "checked_at", "correction", "reason", "sources"}
+    assert set(data) == {"state", "offset", "threshold", "checked_at", "correction", "reason", "reason_code",
+                         "reason_params", "sources"}
     assert data["state"] == "drifting"
     assert before <= data["checked_at"] <= time.time()
     assert [(s["name"], s["kind"], s["error"] is None) for s in data["sources"]] == [
@@ -244,7 +245,5 @@ def test_even_number_of_sources_takes_the_middle_two() -> None:
         SourceReading("c", "sntp", error="c: no answer within 2 s"),
     ]
     snapshot = assess(sources, threshold=5.0, checked_at=1000.0)
-    assert snapshot == ClockSnapshot(
-        "drifting", 7.0, 5.0, 1000.0, tuple(sources),
-        "clock is 7.0 s behind; signed label links break beyond 5 s (median of 2 sources)",
-    )
+    assert snapshot == ClockSnapshot("drifting", 7.0, 5.0, 1000.0, tuple(sources), snapshot.reason)
+    assert snapshot.reason.text() == "clock is 7.0 s behind; signed label links break beyond 5 s (median of 2 sources)"

@@ -11,8 +11,9 @@ program can check: the literal numbers. It flags
   ``duration``, ``took``, ``per_call``); lower bounds (``elapsed >= 0.5``) cannot fail on a slow
   machine and are allowed;
 - a wait that fails the test when it runs out (``wait_*`` helpers, a driver's ``confirm``) given
-  less than 10 s, unless the test expects it to run out (``assert not confirm(...)``,
-  ``confirm(...) is False``);
+  less than 10 s, by ``timeout=`` or by position where the wait's definition (in the tests, their
+  helpers or the drivers) names that parameter a timeout, unless the test expects it to run out
+  (``assert not confirm(...)``, ``confirm(...) is False``);
 - a deadline set less than 10 s ahead (``deadline = time.monotonic() + 3``);
 - a ``wait_*`` helper in ``labeld/testing`` whose default timeout is below 10 s.
 
@@ -22,6 +23,7 @@ Numbers are resolved through module-level constants (``TIMEOUT = 0.3``) and simp
 from __future__ import annotations
 
 import ast
+import functools
 import textwrap
 from pathlib import Path
 
@@ -37,6 +39,16 @@ WAITS_THAT_FAIL = ("confirm",)  # besides every wait_* helper
 
 def _sources() -> list[Path]:
     return sorted([*(REPO / "tests").glob("*.py"), *(REPO / "labeld" / "testing").glob("*.py")])
+
+
+def _signature_sources() -> list[Path]:
+    """Where the waits the tests call are defined: the tests, their helpers, and the drivers (confirm)."""
+    return [*_sources(), *(REPO / "labeld" / "drivers").glob("*.py")]
+
+
+@functools.cache
+def _known_waits() -> dict[str, set[int]]:
+    return signatures(_signature_sources())
 
 
 def _constants(tree: ast.Module) -> dict[str, float]:
@@ -136,12 +148,26 @@ def _call_name(call: ast.Call) -> str:
     return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
 
 
-def _wait_timeouts(call: ast.Call, constants: dict[str, float]) -> list[float]:
+def signatures(paths: list[Path]) -> dict[str, set[int]]:
+    """For each function name defined in ``paths``: the positions (``self`` left out) of its
+    parameters named like ``timeout``, so a positional timeout is told from a count."""
+    found: dict[str, set[int]] = {}
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                names = [a.arg for a in node.args.args if a.arg not in ("self", "cls")]
+                found.setdefault(node.name, set()).update(i for i, n in enumerate(names) if "timeout" in n)
+    return found
+
+
+def _wait_timeouts(call: ast.Call, constants: dict[str, float], timeout_positions: dict[str, set[int]]) -> list[float]:
     """The timeouts given to a wait that fails the test when it runs out (see the module doc)."""
     name = _call_name(call)
     if not (name.startswith("wait_") or name in WAITS_THAT_FAIL):
         return []
-    given = [kw.value for kw in call.keywords if kw.arg == "timeout"] + call.args[1:]
+    positions = timeout_positions.get(name, set())
+    given = [kw.value for kw in call.keywords if kw.arg == "timeout"]
+    given += [arg for i, arg in enumerate(call.args) if i in positions]
     return [v for v in (_number(arg, constants) for arg in given) if v is not None]
 
 
@@ -154,8 +180,11 @@ def _expected_to_run_out(call: ast.Call, parents: dict[ast.AST, ast.AST]) -> boo
             and parent.comparators[0].value is False)
 
 
-def tight_bounds(source: str, where: str = "<source>") -> list[str]:
-    """Every wall-clock bound below the hang bound in ``source``, one line each."""
+def tight_bounds(source: str, where: str = "<source>", timeout_positions: dict[str, set[int]] | None = None
+                 ) -> list[str]:
+    """Every wall-clock bound below the hang bound in ``source``, one line each. ``timeout_positions``
+    (from :func:`signatures`) says which positional arguments of a wait are its timeout."""
+    timeout_positions = _known_waits() if timeout_positions is None else timeout_positions
     tree = ast.parse(source)
     constants = _constants(tree)
     parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
@@ -174,7 +203,7 @@ def tight_bounds(source: str, where: str = "<source>") -> list[str]:
                 if ahead is not None and 0 < ahead < HANG_BOUND_S:
                     found.append(f"{where}:{node.lineno}: a deadline {ahead:g} s ahead")
             elif isinstance(node, ast.Call) and not _expected_to_run_out(node, parents):
-                for timeout in _wait_timeouts(node, constants):
+                for timeout in _wait_timeouts(node, constants, timeout_positions):
                     if timeout < HANG_BOUND_S:
                         found.append(f"{where}:{node.lineno}: {_call_name(node)}() given {timeout:g} s")
         if isinstance(scope, ast.FunctionDef) and scope.name.startswith("wait"):
@@ -188,8 +217,9 @@ def tight_bounds(source: str, where: str = "<source>") -> list[str]:
 
 def test_no_test_bounds_wall_clock_time_below_a_hang_bound() -> None:
     """Every test and test helper leaves at least 10 s before a wait or a timing check fails."""
+    waits = _known_waits()
     found = [line for path in _sources()
-             for line in tight_bounds(path.read_text(encoding="utf-8"), str(path.relative_to(REPO)))]
+             for line in tight_bounds(path.read_text(encoding="utf-8"), str(path.relative_to(REPO)), waits)]
     assert found == [], "\n".join(["wall-clock bounds below 10 s (speed goes to benchmarks/):", *found])
 
 
@@ -201,6 +231,8 @@ def test_no_test_bounds_wall_clock_time_below_a_hang_bound() -> None:
     ("assert time.monotonic() - started < 2 * TIMEOUT", True),
     ("assert emulator.wait_labels(1, timeout=5)", True),
     ("daemon.wait_for(ready, 5, 'the printer')", True),
+    ("wait_until(lambda: done, 3, 'the archive')", True),
+    ("wait_printed(started, 2)", False),
     ("driver.confirm(device, timeout=5)", True),
     ("assert time.monotonic() - started >= 0.5", False),
     ("assert 0.5 <= time.monotonic() - started < 30", False),

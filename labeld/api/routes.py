@@ -16,21 +16,26 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from labeld.daemon.operations import (
+    MAX_OVERRIDE_WHY,
+    Actor,
     BadRequest,
     NotFound,
     OperationError,
     Operations,
     ReprintRequest,
 )
+from labeld.daemon.station import Station
 from labeld.errors import RejectedInput, SpoolFull
 from labeld.intake.accept import Accepted
 from labeld.reasons import Reason
-from labeld.spool.spool import Job
+from labeld.service.peercred import PeerCredentials
+from labeld.spool.spool import Job, reason_json
 
 JSON_BODY_LIMIT = 64 * 1024
 MAX_EVENT_WAIT = 60.0
 JOB_ID = re.compile(r"^[0-9]{1,12}$")
 REPRINT_KEYS = frozenset({"copies", "printer", "force"})
+RELEASE_KEYS = frozenset({"override"})
 UPLOAD_TYPES = frozenset({"application/pdf", "application/octet-stream", "application/zpl"})
 #: What a ``submit``-scope peer (daemon.submit_users, e.g. CUPS's lp) may do: hand a document
 #: over and follow its jobs. Not: previews (label content), job lists, or changing anything.
@@ -66,6 +71,12 @@ class Request:
     read_body: Callable[[int], bytes]
     params: dict[str, str] = field(default_factory=dict)
     scope: str = "control"
+    #: Who is on the other end (``SO_PEERCRED``), where the transport can tell.
+    peer: PeerCredentials | None = None
+
+    @property
+    def actor(self) -> Actor:
+        return Actor.from_uid(self.peer.uid) if self.peer is not None else Actor(None, "an unidentified caller")
 
 
 @dataclass(frozen=True)
@@ -92,6 +103,7 @@ def error_response(error: ApiError) -> Response:
 class Router:
     def __init__(self, operations: Operations, metrics: Callable[[], tuple[bytes, str]]) -> None:
         self.ops = operations
+        self.station = Station(operations)
         self.metrics = metrics
         self.routes: list[tuple[str, tuple[str, ...], Handler]] = []
         self._register()
@@ -137,7 +149,7 @@ class Router:
 
     def _register(self) -> None:
         add = self.add
-        add("GET", "/v1/status", lambda r: Response.json(self.ops.status()))
+        add("GET", "/v1/status", lambda r: Response.json(self.station.status()))
         add("GET", "/v1/jobs", self.list_jobs)
         add("GET", "/v1/jobs/{id}", lambda r: Response.json(self.ops.job_detail(_job_id(r))))
         add("GET", "/v1/jobs/{id}/preview.png", lambda r: Response(200, self.ops.preview_png(_job_id(r)),
@@ -147,24 +159,67 @@ class Router:
         add("POST", "/v1/postings/{posting}/reprint", self.reprint_posting)
         add("POST", "/v1/jobs/{id}/cancel", lambda r: _job_answer(self.ops.cancel(_job_id(r))))
         add("POST", "/v1/jobs/{id}/hold", lambda r: _job_answer(self.ops.hold(_job_id(r))))
-        add("POST", "/v1/jobs/{id}/release", lambda r: _job_answer(self.ops.release(_job_id(r))))
+        add("POST", "/v1/jobs/{id}/release", self.release)
         add("GET", "/v1/printers", lambda r: Response.json({"printers": self.ops.printers()}))
         add("POST", "/v1/printers/{name}/pause", lambda r: Response.json(self.ops.pause(r.params["name"])))
         add("POST", "/v1/printers/{name}/resume", lambda r: Response.json(self.ops.resume(r.params["name"])))
         add("POST", "/v1/printers/{name}/test", lambda r: _accepted(self.ops.test_page(r.params["name"])))
         add("GET", "/v1/clock", self.clock)
         add("GET", "/v1/events", self.events)
+        # the packing station (#20): alarms, files rejected whole, scanned codes
+        add("GET", "/v1/alarms", lambda r: Response.json({"alarms": self.station.alarms()}))
+        add("POST", "/v1/jobs/{id}/ack", lambda r: _job_answer(self.station.ack_job(_job_id(r), r.actor)))
+        add("GET", "/v1/rejected", self.rejected)
+        add("POST", "/v1/rejected/{id}/ack",
+            lambda r: Response.json(self.station.ack_rejected(_job_id(r), r.actor).to_json()))
+        add("GET", "/v1/lookup", self.lookup)
+        add("POST", "/v1/reprint", self.reprint_code)
         add("GET", "/metrics", self.metrics_text)
         add("GET", "/openapi.yaml", lambda r: Response(200, openapi_document(), "application/yaml"))
 
     # ----- handlers with more than one line ---------------------------------------------------
 
     def list_jobs(self, request: Request) -> Response:
-        query = only_params(request, {"state", "printer", "posting", "limit"})
+        query = only_params(request, {"state", "printer", "posting", "document", "code", "limit"})
         limit = _int(query.get("limit", "50"), "limit")
-        jobs = self.ops.jobs(state=query.get("state") or None, printer=query.get("printer") or None,
-                             posting=query.get("posting") or None, limit=limit)
+        if query.get("code"):
+            if set(query) - {"code", "limit"}:
+                raise BadRequest(Reason("op.code_alone"))
+            jobs = self.station.jobs_for_code(query["code"], limit)
+        else:
+            jobs = self.ops.jobs(state=query.get("state") or None, printer=query.get("printer") or None,
+                                 posting=query.get("posting") or None, document=query.get("document") or None,
+                                 limit=limit)
         return Response.json({"jobs": [job.to_json() for job in jobs]})
+
+    def release(self, request: Request) -> Response:
+        body = _json_body(request, RELEASE_KEYS)
+        override = body.get("override")
+        if override is not None and not isinstance(override, str):
+            raise BadRequest(Reason("op.bad_override", limit=MAX_OVERRIDE_WHY))
+        return _job_answer(self.ops.release(_job_id(request), override, request.actor))
+
+    def rejected(self, request: Request) -> Response:
+        query = only_params(request, {"limit", "today"})
+        today = query.get("today", "false")
+        if today not in ("true", "false"):
+            raise BadRequest(Reason("op.bad_bool", name="today", value=repr(today)))
+        records = self.station.rejected(_int(query.get("limit", "100"), "limit"), today=today == "true")
+        return Response.json({"rejected": [record.to_json() for record in records],
+                              "today": self.station.rejected_today()})
+
+    def lookup(self, request: Request) -> Response:
+        query = only_params(request, {"code"})
+        if "code" not in query:
+            raise BadRequest(Reason("op.missing_param", name="code"))
+        return Response.json(self.station.lookup(query["code"]))
+
+    def reprint_code(self, request: Request) -> Response:
+        body = _json_body(request, REPRINT_KEYS | {"code"})
+        code = body.pop("code", None)
+        if not isinstance(code, str):
+            raise BadRequest(Reason("op.missing_param", name="code"))
+        return Response.json(self.station.reprint_code(code, _reprint_request(body)), 201)
 
     def upload(self, request: Request) -> Response:
         media_type = request.content_type.split(";")[0].strip().lower()
@@ -183,15 +238,14 @@ class Router:
         return Response.json({"job_ids": new}, 201)
 
     def reprint_posting(self, request: Request) -> Response:
-        new = self.ops.reprint_posting(request.params["posting"], _reprint_body(request))
-        return Response.json({"job_ids": new}, 201)
+        """A posting number, or anything a scanner reads off a label (``OZON:…``, a tracking number)."""
+        return Response.json(self.station.reprint_code(request.params["posting"], _reprint_body(request)), 201)
 
     def clock(self, request: Request) -> Response:
         snapshot = self.ops.clock()
         if snapshot is None:
             snapshot = {"state": "unknown", "offset": None, "threshold": self.ops.daemon.config.clock.max_offset,
-                        "checked_at": None, "correction": 0.0, "sources": [],
-                        "reason": "clock monitoring is off ([clock] has no servers and local_sources = false)"}
+                        "checked_at": None, "correction": 0.0, "sources": [], **reason_json(Reason("clock.off"))}
         return Response.json(snapshot)
 
     def events(self, request: Request) -> Response:
@@ -255,19 +309,28 @@ def _float(raw: str, name: str) -> float:
     return value
 
 
-def _reprint_body(request: Request) -> ReprintRequest:
+def _json_body(request: Request, known: frozenset[str]) -> dict[str, Any]:
+    """The request's JSON object (empty when there is no body), with only ``known`` keys."""
     raw = request.read_body(JSON_BODY_LIMIT)
     if not raw.strip():
-        return ReprintRequest()
+        return {}
     try:
         body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ApiError(400, "bad_json", f"the request body is not valid JSON: {error}") from None
     if not isinstance(body, dict):
         raise ApiError(400, "bad_json", 'the request body must be a JSON object like {"copies": 1}')
-    unknown = sorted(set(body) - REPRINT_KEYS)
+    unknown = sorted(set(body) - known)
     if unknown:
-        raise BadRequest(Reason("op.unknown_params", names=unknown, known=sorted(REPRINT_KEYS)))
+        raise BadRequest(Reason("op.unknown_params", names=unknown, known=sorted(known)))
+    return body
+
+
+def _reprint_body(request: Request) -> ReprintRequest:
+    return _reprint_request(_json_body(request, REPRINT_KEYS))
+
+
+def _reprint_request(body: dict[str, Any]) -> ReprintRequest:
     copies, printer, force = body.get("copies", 1), body.get("printer"), body.get("force", False)
     if isinstance(copies, bool) or not isinstance(copies, int):
         raise BadRequest(Reason("op.bad_number", name="copies", value=copies))

@@ -29,7 +29,7 @@ from labeld.api.routes import JSON_BODY_LIMIT, ApiError, Request, Response, Rout
 from labeld.api.source_routes import register_source_routes
 from labeld.daemon.operations import DaemonView, Operations
 from labeld.errors import LabeldError
-from labeld.service.peercred import Authorizer, Decision
+from labeld.service.peercred import Authorizer, Decision, peer_credentials
 from labeld.service.socket_acl import grant_submit_users
 
 log = structlog.get_logger("labeld.api")
@@ -73,7 +73,8 @@ class ApiHandler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
-        self.decision: Decision = self.server.authorizer.check_socket(self.connection)
+        self.peer = peer_credentials(self.connection)
+        self.decision: Decision = self.server.authorizer.check(self.peer)
         if not self.decision:
             log.warning("api_peer_refused", reason=self.decision.reason)
 
@@ -95,7 +96,8 @@ class ApiHandler(BaseHTTPRequestHandler):
         target = urlsplit(self.path)
         try:
             request = Request(self.command, target.path, parse_query(target.query),
-                              self.headers.get("Content-Type", ""), self._read_body, scope=self.decision.scope)
+                              self.headers.get("Content-Type", ""), self._read_body, scope=self.decision.scope,
+                              peer=self.peer)
             response = self.server.router.dispatch(request)
         except ApiError as error:
             response = error_response(error)

@@ -1,4 +1,4 @@
-"""``labelctl``: the operator's tool, a thin client of the control socket (contracts.md, "labelctl").
+"""``labelctl``: the operator's tool, a thin client of the control socket (docs/reference/labelctl.md).
 
 Exit codes: 0 done, 1 refused or failed (the message says why), 2 usage, 3 daemon not reachable.
 Human output by default; ``--json`` prints the daemon's JSON answer for scripts.

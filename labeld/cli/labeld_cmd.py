@@ -58,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     except LabeldError as error:
         print(f"labeld: {error}", file=sys.stderr)
         return 1
+    except ValueError as error:  # a --media or --model that names nothing (parse_media, the drivers)
+        print(f"labeld: {error}", file=sys.stderr)
+        return 2
 
 
 def cmd_run(args: argparse.Namespace) -> int:

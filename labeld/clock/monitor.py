@@ -2,7 +2,9 @@
 
 A packing PC whose clock is seconds off breaks signed label links and computes wrong label
 validity times. The monitor asks every configured SNTP server and the local time service, takes
-the median of the answers (one false ticker cannot move it), and logs only when the state changes.
+the median of the answers (one false ticker cannot move it), and logs only when the state changes
+(and tells ``on_change``, which the daemon turns into an event). While the clock is not ``ok`` it
+measures again sooner (``RECHECK_SECONDS``), so a time source that comes back is seen in seconds.
 """
 
 from __future__ import annotations
@@ -19,9 +21,12 @@ from typing import Any, Literal, Protocol
 from labeld.clock.local_sources import LOCAL_READERS, SourceReading
 from labeld.clock.sntp import SntpError, parse_server, query, server_name
 from labeld.config import ClockConfig
+from labeld.reasons import Reason
 
 ClockState = Literal["ok", "drifting", "unknown"]
 LocalReader = Callable[[float], SourceReading | None]
+#: While the clock is drifting or unknown it is measured this often (or every ``interval``, if shorter).
+RECHECK_SECONDS = 30.0
 
 
 class EventLog(Protocol):
@@ -41,7 +46,7 @@ class ClockSnapshot:
     threshold: float
     checked_at: float | None
     sources: tuple[SourceReading, ...]
-    reason: str
+    reason: Reason
 
     @property
     def correction(self) -> float:
@@ -51,45 +56,48 @@ class ClockSnapshot:
     def to_json(self) -> dict[str, Any]:
         return {
             "state": self.state, "offset": self.offset, "threshold": self.threshold,
-            "checked_at": self.checked_at, "correction": self.correction, "reason": self.reason,
+            "checked_at": self.checked_at, "correction": self.correction, "reason": self.reason.text(),
+            "reason_code": self.reason.code, "reason_params": dict(self.reason.params),
             "sources": [source.to_json() for source in self.sources],
         }
 
+    @property
+    def needs_attention(self) -> bool:
+        """Drifting, or no source answers although there are sources to ask: a person should look."""
+        return self.state == "drifting" or (self.state == "unknown" and bool(self.sources))
 
-NOT_MEASURED_REASON = "the clock has not been measured yet"
 
+def assess(sources: Sequence[SourceReading], threshold: float, checked_at: float,
+           looked_locally: bool = False) -> ClockSnapshot:
+    """Combine the readings into one state: the median offset of the sources that answered.
 
-def assess(sources: Sequence[SourceReading], threshold: float, checked_at: float) -> ClockSnapshot:
-    """Combine the readings into one state: the median offset of the sources that answered."""
+    ``looked_locally``: chrony and timesyncd were asked (and are absent when ``sources`` is empty)."""
     answers = [source.offset for source in sources if source.offset is not None]
     if not answers:
-        return ClockSnapshot("unknown", None, threshold, checked_at, tuple(sources), _silence(sources))
+        return ClockSnapshot("unknown", None, threshold, checked_at, tuple(sources),
+                             _silence(sources, looked_locally))
     offset = statistics.median(answers)
     state: ClockState = "drifting" if abs(offset) > threshold else "ok"
-    reason = _describe(offset, threshold, len(answers)) + _false_tickers(sources, offset, threshold)
+    reason = _describe(offset, threshold, len(answers))
+    outliers = [Reason("clock.says", name=s.name, offset=s.offset) for s in sources
+                if s.offset is not None and abs(s.offset - offset) > threshold]
+    if outliers:
+        reason = Reason("clock.outvoted", assessment=reason, outliers=outliers)
     return ClockSnapshot(state, offset, threshold, checked_at, tuple(sources), reason)
 
 
-def _describe(offset: float, threshold: float, answered: int) -> str:
-    side = "behind" if offset > 0 else "ahead"
-    median = f"median of {answered} sources" if answered > 1 else "1 source"
+def _describe(offset: float, threshold: float, answered: int) -> Reason:
+    median = Reason("clock.median", n=answered) if answered > 1 else Reason("clock.one_source")
     if abs(offset) > threshold:
-        return f"clock is {abs(offset):.1f} s {side}; signed label links break beyond {threshold:g} s ({median})"
-    return f"clock is within {abs(offset):.3f} s of true time, inside the {threshold:g} s limit ({median})"
+        code = "clock.behind" if offset > 0 else "clock.ahead"
+        return Reason(code, offset=abs(offset), threshold=threshold, sources=median)
+    return Reason("clock.within", offset=abs(offset), threshold=threshold, sources=median)
 
 
-def _false_tickers(sources: Sequence[SourceReading], offset: float, threshold: float) -> str:
-    outliers = [s for s in sources if s.offset is not None and abs(s.offset - offset) > threshold]
-    if not outliers:
-        return ""
-    named = ", ".join(f"{s.name} says {s.offset:+.1f} s" for s in outliers if s.offset is not None)
-    return f"; outvoted: {named}"
-
-
-def _silence(sources: Sequence[SourceReading]) -> str:
+def _silence(sources: Sequence[SourceReading], looked_locally: bool) -> Reason:
     if not sources:
-        return "no time source is configured: add SNTP servers under [clock] servers"
-    return "no time source answered: " + "; ".join(source.error or source.name for source in sources)
+        return Reason("clock.no_source_here" if looked_locally else "clock.no_source")
+    return Reason("clock.silent", errors=[Reason.plain(source.error or source.name) for source in sources])
 
 
 class ClockMonitor:
@@ -107,7 +115,9 @@ class ClockMonitor:
         self.log = log
         self.local_readers = tuple(LOCAL_READERS if local_readers is None else local_readers)
         self.clock = clock
-        self._snapshot = ClockSnapshot("unknown", None, config.max_offset, None, (), NOT_MEASURED_REASON)
+        #: Told (previous state, new snapshot) at the first measurement and at each change of state.
+        self.on_change: Callable[[ClockState | None, ClockSnapshot], None] | None = None
+        self._snapshot = ClockSnapshot("unknown", None, config.max_offset, None, (), Reason("clock.not_measured"))
         self._measured = False
         self._check_lock = threading.Lock()
         self._stopping = threading.Event()
@@ -136,12 +146,21 @@ class ClockMonitor:
     def check_now(self) -> ClockSnapshot:
         """Measure every source now, record the result and log if the state changed."""
         with self._check_lock:
-            snapshot = assess(self._measure(), self.config.max_offset, self.clock())
+            snapshot = assess(self._measure(), self.config.max_offset, self.clock(),
+                              looked_locally=self.config.local_sources and bool(self.local_readers))
             previous, first = self._snapshot, not self._measured
             self._snapshot, self._measured = snapshot, True
         if first or previous.state != snapshot.state:
-            self._log_change(None if first else previous.state, snapshot)
+            before = None if first else previous.state
+            self._log_change(before, snapshot)
+            if self.on_change is not None:
+                self.on_change(before, snapshot)
         return snapshot
+
+    def next_check_in(self) -> float:
+        """Seconds until the next measurement: ``interval``, or sooner while the clock is not ok."""
+        interval = self.config.interval
+        return interval if self._snapshot.state == "ok" else min(interval, RECHECK_SECONDS)
 
     def _run(self) -> None:
         while not self._stopping.is_set():
@@ -149,7 +168,7 @@ class ClockMonitor:
                 self.check_now()
             except Exception as error:  # the monitor must outlive any one bad measurement
                 self.log.warning("clock_check_failed", error=repr(error))
-            self._stopping.wait(self.config.interval)
+            self._stopping.wait(self.next_check_in())
 
     def _measure(self) -> list[SourceReading]:
         """Ask all sources at once, so a check takes one ``timeout`` however many servers are silent."""
@@ -169,7 +188,7 @@ class ClockMonitor:
         emit = self.log.info if snapshot.state == "ok" else self.log.warning
         emit(
             "clock_state_changed",
-            **{"from": before, "to": snapshot.state, "offset": snapshot.offset, "reason": snapshot.reason},
+            **{"from": before, "to": snapshot.state, "offset": snapshot.offset, "reason": snapshot.reason.text()},
         )
 
 

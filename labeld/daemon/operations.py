@@ -8,11 +8,15 @@ Release: a held job goes back to ``queued`` so that it is rendered and checked a
 may have been changed, the printer replaced). Releasing is the operator saying "I looked at it,
 print it", so the job is marked ``forced``: the expiry check and ``hold``-policy findings no
 longer hold it, while ``reject`` findings, a newer label for the posting and the printer's
-media check still apply.
+media check still apply. A release *with an override* (a shift lead's reason, recorded with who
+gave it) also takes a rejected job and lets no pre-flight finding stop it, for this print only;
+a newer label for the posting, a repeat and the printer's media check still apply.
 """
 
 from __future__ import annotations
 
+import os
+import pwd
 import re
 import threading
 import time
@@ -43,8 +47,10 @@ DOCUMENT_NAME = re.compile(r"^[^/\\\x00-\x1f.][^/\\\x00-\x1f]{0,199}$")
 POSTING = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 HOLDABLE = frozenset({JobState.QUEUED, JobState.READY})
 HELD = frozenset({JobState.HELD})
+OVERRIDABLE = frozenset({JobState.HELD, JobState.REJECTED})
+MAX_OVERRIDE_WHY = 500
 UPLOAD_PARAMS = frozenset({"printer", "copies", "posting_number", "tracking_number", "issued_at", "name",
-                           "requested_by", "key"})
+                           "requested_by", "key", "posting_mismatch"})
 #: An upload's idempotency key: the same key again answers the first upload's jobs (a CUPS job's uuid).
 UPLOAD_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 
@@ -100,6 +106,34 @@ class DaemonView(Protocol):
 
 
 @dataclass(frozen=True)
+class Actor:
+    """Who asked: a local user known by uid (``SO_PEERCRED`` on the control socket), or another face
+    of the daemon that vouches for its user (``uid`` None, ``name`` says who)."""
+
+    uid: int | None
+    name: str
+
+    @classmethod
+    def from_uid(cls, uid: int) -> Actor:
+        try:
+            name = pwd.getpwuid(uid).pw_name
+        except KeyError:
+            name = f"uid {uid}"
+        return cls(uid, name)
+
+    @classmethod
+    def this_process(cls) -> Actor:
+        return cls.from_uid(os.geteuid())
+
+    @property
+    def who(self) -> str:
+        return f"{self.name} (uid {self.uid})" if self.uid is not None and self.name != f"uid {self.uid}" else self.name
+
+    def to_json(self) -> dict[str, Any]:
+        return {"by": self.who, "uid": self.uid}
+
+
+@dataclass(frozen=True)
 class ReprintRequest:
     copies: int = 1
     printer: str | None = None
@@ -144,7 +178,7 @@ class Operations:
                 "default": self.daemon.config.default_printer.name == state.name}
 
     def jobs(self, *, state: str | None = None, printer: str | None = None, posting: str | None = None,
-             limit: int = 50) -> list[Job]:
+             document: str | None = None, limit: int = 50) -> list[Job]:
         if state is not None and state not in {s.value for s in JobState}:
             raise BadRequest(Reason("op.unknown_state", state=state, states=[s.value for s in JobState]))
         if printer is not None:
@@ -154,7 +188,7 @@ class Operations:
         if not 1 <= limit <= 1000:
             raise BadRequest(Reason("op.bad_limit", limit=limit))
         return self.spool.jobs(state=JobState(state) if state else None, printer=printer, posting=posting,
-                               limit=limit)
+                               document=document, limit=limit)
 
     def job(self, job_id: int) -> Job:
         job = self.spool.job(job_id)
@@ -184,6 +218,8 @@ class Operations:
         return {"events": [self._event_json(e.to_json()) for e in events], "last": last}
 
     def _event_json(self, event: dict[str, Any]) -> dict[str, Any]:
+        if event["job"] is None:
+            return event
         job = self.spool.job(event["job"])
         event["printer"] = job.printer if job else None
         event["posting"] = job.posting if job else None
@@ -201,11 +237,18 @@ class Operations:
         if "printer" in params:
             self._check_printer(params["printer"])
         sidecar = _sidecar(params)
-        if "key" not in params:
+        try:
+            return self._accept_upload(data, name, sidecar, params.get("key"))
+        except RejectedInput as error:
+            self.daemon.acceptor.record_rejection(error, name=name, source="api", size=len(data), told=True)
+            raise
+
+    def _accept_upload(self, data: bytes, name: str, sidecar: Sidecar, key: str | None) -> Accepted:
+        if key is None:
             return self.daemon.acceptor.accept(data, name=name, source="api", sidecar=sidecar)
-        if not UPLOAD_KEY.match(params["key"]):
+        if not UPLOAD_KEY.match(key):
             raise BadRequest(Reason("op.bad_upload_key"))
-        intake_key = f"api:{params['key']}"
+        intake_key = f"api:{key}"
         with self._keyed_uploads:  # one keyed upload at a time: a key is stored once
             known = self.spool.document_by_intake_key(intake_key)
             if known is not None:
@@ -221,16 +264,25 @@ class Operations:
     def hold(self, job_id: int) -> Job:
         return self._move(job_id, JobState.HELD, Reason("job.held_by_operator"), HOLDABLE, "rule.hold")
 
-    def release(self, job_id: int) -> Job:
+    def release(self, job_id: int, override: str | None = None, actor: Actor | None = None) -> Job:
         """Print a held job after all: rendered and checked again, marked ``forced`` (see the module
-        docstring), in one committed step."""
-        return self._move(job_id, JobState.QUEUED, Reason("job.released"), HELD, "rule.release", forced=True)
+        docstring), in one committed step. With ``override`` (why, in the operator's words) also a
+        rejected job, past every pre-flight finding, recorded in its history with who gave it."""
+        if override is None:
+            return self._move(job_id, JobState.QUEUED, Reason("job.released"), HELD, "rule.release", forced=True)
+        why = " ".join(override.split())
+        if not why or len(why) > MAX_OVERRIDE_WHY:
+            raise BadRequest(Reason("op.bad_override", limit=MAX_OVERRIDE_WHY))
+        who = actor or Actor(None, "an unidentified caller")
+        reason = Reason("job.released_override", by=who.who, why=why)
+        return self._move(job_id, JobState.QUEUED, reason, OVERRIDABLE, "rule.override", forced=True,
+                          override={**who.to_json(), "why": why})
 
     def _move(self, job_id: int, target: JobState, reason: Reason, allowed: frozenset[JobState], rule: str,
-              forced: bool | None = None) -> Job:
+              forced: bool | None = None, override: dict[str, Any] | None = None) -> Job:
         self._require_state(self.job(job_id), allowed, rule)
         try:
-            moved = self.spool.transition(job_id, target, reason, expect=allowed, forced=forced)
+            moved = self.spool.transition(job_id, target, reason, expect=allowed, forced=forced, override=override)
         except InvalidTransition:
             raise Refused(Reason("op.wrong_state", job=job_id, state=self.job(job_id).state.value,
                                  why=self.job(job_id).reason, rule=Reason(rule)), "wrong_state") from None

@@ -103,14 +103,15 @@ class Pipeline:
             jlog.warning("render_rejected", reason=error.reason.text())
             self._move(job, Verdict(JobState.REJECTED, error.reason))
             return
-        posting = job.posting or result.posting
+        posting = result.posting or job.posting
         tracking = job.tracking or result.tracking
         record = dict(result.record)
         clock_note = self.rules.clock_note()
         if clock_note:
             record["clock"] = clock_note
-        self.spool.update_label(job.label_id, posting=posting, tracking=tracking, content_hash=result.content_hash,
-                                preflight=record)
+        codes = record.get("codes") or [barcode["value"] for barcode in record.get("barcodes", [])]
+        self.spool.update_label(job.label_id, codes=codes, posting=posting, tracking=tracking,
+                                content_hash=result.content_hash, preflight=record)
         job = self.spool.job(job.id) or job
         verdict = self._decide(job, result)
         if verdict.state is None and verdict.reason is not None:
@@ -155,14 +156,15 @@ class Pipeline:
                 verdict = rule(job)
                 if verdict.state is not None:
                     return verdict
-        for finding in result.findings:
+        for finding in result.findings if job.override is None else ():  # an override passes every finding
             state = POLICY_STATE.get(finding.policy)
             if state is not None and not (job.forced and state is JobState.HELD):
                 return Verdict(state, finding.reason)
         return self.rules.validity(job)
 
     def _ready_reason(self, job: Job, result: RenderResult, expiring: Reason | None) -> Reason:
-        warnings = [f.reason for f in result.findings if f.policy == "warn"]
+        passed = ("warn",) if job.override is None else ("warn", "hold", "reject")  # an override says what it passed
+        warnings = [f.reason for f in result.findings if f.policy in passed]
         warnings += [Reason.from_json(w) for w in result.record.get("warnings", [])]
         warnings += [expiring] if expiring else []
         fit = Reason.from_json(result.record.get("fit_reason") or {"code": "text", "params": {"text": ""}})

@@ -6,9 +6,9 @@ label and job rows are committed. Only after that may the caller remove its own 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from labeld.config import Config
 from labeld.errors import RejectedInput, SpoolFull
@@ -16,7 +16,7 @@ from labeld.intake.inspect import DocumentInfo, inspect_document
 from labeld.intake.routing import route_label
 from labeld.intake.sidecar import Sidecar
 from labeld.reasons import Reason
-from labeld.spool.spool import NewDocument, NewLabel, Spool
+from labeld.spool.spool import NewDocument, NewLabel, RejectedFile, Spool
 from labeld.spool.store import DocumentStore
 
 Inspector = Callable[[bytes, int, float], DocumentInfo]
@@ -70,7 +70,7 @@ class Acceptor:
         ]
         if info.kind == "zpl":
             self._check_raw_target(printers[0])
-        issued = sidecar.issued_at or mtime or time.time()
+        issued = sidecar.issued_at or mtime or self.spool.clock()
         ttl = self.config.preflight.label_ttl
         labels = [
             NewLabel(page=i, printer=printer, issued_at=issued, expires_at=issued + ttl, copies=sidecar.copies,
@@ -87,6 +87,14 @@ class Acceptor:
         where = source + (f" ({folder}/)" if folder else "")
         job_ids = self.spool.add_document(doc, labels, where)
         return Accepted(name, tuple(job_ids), tuple(printers))
+
+    def record_rejection(self, error: RejectedInput, *, name: str, source: str, folder: str | None = None,
+                         moved_to: Path | None = None, size: int | None = None, told: bool = False) -> RejectedFile:
+        """Keep a file refused whole on record (``labelctl rejected``, status, the event stream). ``told``:
+        the sender got the refusal at once (an upload's answer), so it raises no alarm."""
+        return self.spool.add_rejected(name=name, source=source, folder=folder,
+                                       moved_to=str(moved_to) if moved_to is not None else None, size=size,
+                                       reason=error.reason, alarm=not told)
 
     def _check_raw_target(self, printer_name: str) -> None:
         printer = self.config.printer(printer_name)

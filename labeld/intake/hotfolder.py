@@ -39,6 +39,7 @@ from labeld.config import Config
 from labeld.errors import RejectedInput, SpoolFull
 from labeld.intake.accept import Acceptor
 from labeld.intake.names import is_candidate, sidecar_names
+from labeld.intake.routing import inbox_folders
 from labeld.intake.sidecar import Sidecar, parse_sidecar
 from labeld.reasons import Reason
 
@@ -60,7 +61,7 @@ class HotFolder:
         self.spool_has_key = spool_has_key
         self.inbox = config.intake.hot_folder
         self.claimed = self.inbox / CLAIM_DIR
-        self.printers = {p.name for p in config.printers}
+        self.printers = inbox_folders(config)  # the printers' subfolders and those [[route]] names
         self._queue: queue.Queue[Path | None] = queue.Queue()
         self._pending: set[Path] = set()
         self._pending_lock = threading.Lock()
@@ -213,7 +214,7 @@ class HotFolder:
             )
         except RejectedInput as error:
             log.warning("document_rejected", file=name, reason=error.reason.text(), code=error.reason.code)
-            self._reject(claimed, sidecar_path, name, error)
+            self._reject(claimed, sidecar_path, name, folder, error)
             return
         except SpoolFull as error:
             self._wait_for_space(claimed, sidecar_path, folder, name, str(error))
@@ -245,9 +246,10 @@ class HotFolder:
         if sidecar.exists():
             _move(sidecar, target.with_name(target.name + ".json"))
 
-    def _reject(self, claimed: Path, sidecar: Path, name: str, error: RejectedInput) -> None:
+    def _reject(self, claimed: Path, sidecar: Path, name: str, folder: str | None, error: RejectedInput) -> None:
         target = _free_name(self.config.intake.rejected, name)
         _move(claimed, target)
+        size = target.stat().st_size
         if sidecar.exists():
             _move(sidecar, target.with_name(target.name + ".json"))
         report = {"reason": error.reason.text(), "reason_code": error.reason.code,
@@ -255,6 +257,8 @@ class HotFolder:
                   "at": datetime.now().astimezone().isoformat(timespec="seconds")}
         error_path = target.with_name(target.stem + ".error.json")
         error_path.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+        self.acceptor.record_rejection(error, name=_readable(name), source="hotfolder", folder=folder,
+                                       moved_to=target, size=size)
 
     def _wait_for_space(self, claimed: Path, sidecar: Path, folder: str | None, name: str, reason: str) -> None:
         """Put the file back where it was and try again when space returns."""

@@ -89,6 +89,8 @@ class PageReport:
     tracking: str | None = None
     tracking_source: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
+    #: The value of every barcode found on the label (what a scanner can read off it).
+    codes: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> list[Finding]:
@@ -116,6 +118,7 @@ def check_page(page: pymupdf.Page, rendered: RenderedLabel, cfg: PreflightConfig
     # posting number cannot be had from the sidecar or the page text.
     need_truth = checking or not (sidecar_posting or re.search(cfg.posting_pattern, text))
     truth = find_truth(page) if need_truth else []
+    report.codes = sorted({barcode.value for barcode in truth})
     report.timings_ms["truth"] = _ms(started)
     _check_images(report, page, rendered, cfg, truth)
     started = time.perf_counter()

@@ -5,7 +5,7 @@ migrated by the steps in ``MIGRATIONS`` (each one takes version N-1 to N, in one
 newer one is refused, because this labeld cannot know what the newer one stored.
 """
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -13,6 +13,26 @@ PRAGMAS = (
     "PRAGMA foreign_keys=ON",
     "PRAGMA busy_timeout=10000",
 )
+
+#: Every change worth telling, one sequence: a job's state changes and notes (``kind = 'job'``), a
+#: printer stopping or coming back, the clock leaving or re-entering its bounds, a file rejected
+#: whole, an alarm raised or acknowledged. ``from_state``/``to_state`` are the subject's states
+#: (a job's, a printer's, the clock's); ``data`` holds the kind's own fields as JSON.
+_EVENTS = """
+    CREATE TABLE IF NOT EXISTS events (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL DEFAULT 'job',  -- job | printer | clock | rejected | alarm
+        job_id INTEGER REFERENCES jobs(id) ON DELETE CASCADE,
+        subject TEXT,                      -- the printer's name, the rejected file's id, 'clock'
+        at REAL NOT NULL,
+        from_state TEXT,
+        to_state TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        reason_code TEXT NOT NULL DEFAULT 'text',
+        reason_params TEXT NOT NULL DEFAULT '{}',
+        alarm INTEGER NOT NULL DEFAULT 0,  -- 1: this event needs a person's attention
+        data TEXT
+    )"""
 
 TABLES: tuple[str, ...] = (
     """
@@ -42,6 +62,7 @@ TABLES: tuple[str, ...] = (
         expires_at REAL NOT NULL,
         content_hash TEXT,
         preflight TEXT,
+        posting_mismatch TEXT NOT NULL DEFAULT 'refuse',  -- refuse | accept: a given posting the label contradicts
         UNIQUE (document_id, page)
     )""",
     "CREATE INDEX IF NOT EXISTS labels_posting ON labels(posting)",
@@ -63,22 +84,37 @@ TABLES: tuple[str, ...] = (
         reprint_of INTEGER,
         duplicate_of INTEGER,
         forced INTEGER NOT NULL DEFAULT 0,
-        interrupted INTEGER NOT NULL DEFAULT 0
+        interrupted INTEGER NOT NULL DEFAULT 0,
+        override TEXT,                     -- JSON {"by", "uid", "why"}: released past the label rules, once
+        needs_ack INTEGER NOT NULL DEFAULT 0  -- 1: voided after it printed; a person must relabel the parcel
     )""",
     "CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, printer, id)",
     "CREATE INDEX IF NOT EXISTS jobs_label ON jobs(label_id)",
-    """
-    CREATE TABLE IF NOT EXISTS events (
-        id INTEGER PRIMARY KEY,
-        job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
-        at REAL NOT NULL,
-        from_state TEXT,
-        to_state TEXT NOT NULL,
-        reason TEXT NOT NULL,
-        reason_code TEXT NOT NULL DEFAULT 'text',
-        reason_params TEXT NOT NULL DEFAULT '{}'
-    )""",
+    _EVENTS,
     "CREATE INDEX IF NOT EXISTS events_job ON events(job_id)",
+    "CREATE INDEX IF NOT EXISTS labels_tracking ON labels(tracking)",
+    """
+    CREATE TABLE IF NOT EXISTS rejected_files (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        name TEXT NOT NULL,
+        source TEXT NOT NULL,              -- hotfolder | api
+        folder TEXT,
+        moved_to TEXT,                     -- where the file went (rejected/NAME), NULL for an upload
+        size INTEGER,
+        reason TEXT NOT NULL,
+        reason_code TEXT NOT NULL,
+        reason_params TEXT NOT NULL DEFAULT '{}',
+        acknowledged_at REAL,
+        acknowledged_by TEXT
+    )""",
+    "CREATE INDEX IF NOT EXISTS rejected_at ON rejected_files(at)",
+    """
+    CREATE TABLE IF NOT EXISTS label_codes (
+        label_id INTEGER NOT NULL REFERENCES labels(id) ON DELETE CASCADE,
+        code TEXT NOT NULL,
+        PRIMARY KEY (code, label_id)
+    )""",
     """
     CREATE TABLE IF NOT EXISTS printers (
         name TEXT PRIMARY KEY,
@@ -144,6 +180,28 @@ _V2 = tuple(
     f"UPDATE {table} SET reason_params = json_object('text', reason)" for table in ("jobs", "events")
 )
 
+#: Version 3 → 4, the station core (#20): events of every kind in one sequence (job_id may be NULL),
+#: files rejected whole, alarms to acknowledge, the codes a scanner may read off a label, audited
+#: overrides and a per-label answer to a contradicted posting number. A printed label voided in
+#: the last day raises its alarm again; older ones are history.
+_V3 = (
+    _EVENTS.replace("CREATE TABLE IF NOT EXISTS events", "CREATE TABLE events_v3"),
+    "INSERT INTO events_v3(id, kind, job_id, at, from_state, to_state, reason, reason_code, reason_params)"
+    " SELECT id, 'job', job_id, at, from_state, to_state, reason, reason_code, reason_params FROM events",
+    "DROP TABLE events",
+    "ALTER TABLE events_v3 RENAME TO events",
+    "ALTER TABLE jobs ADD COLUMN override TEXT",
+    "ALTER TABLE jobs ADD COLUMN needs_ack INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE labels ADD COLUMN posting_mismatch TEXT NOT NULL DEFAULT 'refuse'",
+    "UPDATE jobs SET needs_ack = 1 WHERE id IN (SELECT job_id FROM events WHERE reason_code ="
+    " 'label.voided_after_print' AND at > CAST(strftime('%s', 'now') AS REAL) - 86400)",
+    """CREATE TABLE label_codes (label_id INTEGER NOT NULL REFERENCES labels(id) ON DELETE CASCADE,
+        code TEXT NOT NULL, PRIMARY KEY (code, label_id))""",
+    "INSERT OR IGNORE INTO label_codes(label_id, code) SELECT l.id, json_extract(b.value, '$.value')"
+    " FROM labels l, json_each(CASE WHEN json_valid(l.preflight) THEN l.preflight END, '$.barcodes') b"
+    " WHERE json_extract(b.value, '$.value') IS NOT NULL",
+)
+
 #: MIGRATIONS[n] takes a spool from version n to n + 1.
 #: Version 2 → 3 (marketplace sources, #17): two new tables, nothing else changes.
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V2, 2: SOURCE_TABLES}
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V2, 2: SOURCE_TABLES, 3: _V3}

@@ -11,196 +11,28 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from labeld.errors import LabeldError
 from labeld.reasons import Reason
+from labeld.spool.events import EVENT_SELECT, Event, event_from_row, job_event, reason_columns, reason_json
+from labeld.spool.jobs import JOB_SELECT, Job, NewDocument, NewLabel, accepted_reason, job_from_row, state_marks
 from labeld.spool.schema import MIGRATIONS, PRAGMAS, SCHEMA_VERSION, TABLES
 from labeld.spool.states import LIVE, PENDING, InvalidTransition, JobState, check_transition
+from labeld.spool.station import Clock, RejectedFile, StationTables, write_label_codes
 
-__all__ = ["Event", "InvalidTransition", "Job", "NewDocument", "NewLabel", "Spool", "SpoolTooNew"]
-
-Clock = Callable[[], float]
+__all__ = ["Event", "InvalidTransition", "Job", "NewDocument", "NewLabel", "RejectedFile", "Spool", "SpoolTooNew",
+           "reason_json"]
 
 
 class SpoolTooNew(LabeldError):
     """The spool was written by a newer labeld, whose rows this one cannot read safely."""
 
 
-@dataclass(frozen=True)
-class NewDocument:
-    sha256: str
-    name: str
-    source: str
-    size: int
-    pages: int
-    kind: str = "pdf"
-    intake_key: str | None = None
-    sidecar: dict[str, Any] | None = None
-    folder: str | None = None
-
-
-@dataclass(frozen=True)
-class NewLabel:
-    page: int
-    printer: str
-    issued_at: float
-    expires_at: float
-    copies: int = 1
-    width_mm: float | None = None
-    height_mm: float | None = None
-    posting: str | None = None
-    tracking: str | None = None
-
-
-@dataclass(frozen=True)
-class Job:
-    """A job with its label and document, as one row."""
-
-    id: int
-    label_id: int
-    printer: str
-    copies: int
-    state: JobState
-    reason: Reason
-    confirmed: bool
-    created_at: float
-    updated_at: float
-    attempts: int
-    reprint_of: int | None
-    duplicate_of: int | None
-    forced: bool
-    interrupted: bool
-    document_id: int
-    page: int
-    posting: str | None
-    tracking: str | None
-    issued_at: float
-    expires_at: float
-    content_hash: str | None
-    width_mm: float | None
-    height_mm: float | None
-    document_name: str
-    document_sha256: str
-    document_kind: str
-    document_source: str
-    preflight: dict[str, Any] = field(default_factory=dict)
-    requested_by: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "state": self.state.value,
-            **reason_json(self.reason),
-            "printer": self.printer,
-            "copies": self.copies,
-            "confirmed": self.confirmed,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-            "attempts": self.attempts,
-            "reprint_of": self.reprint_of,
-            "duplicate_of": self.duplicate_of,
-            "forced": self.forced,
-            "interrupted": self.interrupted,
-            "label": {
-                "id": self.label_id,
-                "page": self.page + 1,
-                "posting_number": self.posting,
-                "tracking_number": self.tracking,
-                "issued_at": self.issued_at,
-                "expires_at": self.expires_at,
-                "size_mm": [self.width_mm, self.height_mm] if self.width_mm else None,
-                "preflight": self.preflight,
-            },
-            "document": {
-                "id": self.document_id,
-                "name": self.document_name,
-                "sha256": self.document_sha256,
-                "kind": self.document_kind,
-                "source": self.document_source,
-                "requested_by": self.requested_by,
-            },
-        }
-
-
-@dataclass(frozen=True)
-class Event:
-    id: int
-    job_id: int
-    at: float
-    from_state: JobState | None
-    to_state: JobState
-    reason: Reason
-
-    def to_json(self) -> dict[str, Any]:
-        return {"seq": self.id, "job": self.job_id, "at": self.at,
-                "from": self.from_state.value if self.from_state else None, "to": self.to_state.value,
-                **reason_json(self.reason)}
-
-
-def reason_json(reason: Reason) -> dict[str, Any]:
-    """A reason in the API's JSON: the English words, and the code and parameters to make others."""
-    return {"reason": reason.text(), "reason_code": reason.code, "reason_params": dict(reason.params)}
-
-
-_JOB_SELECT = """
-    SELECT j.id, j.label_id, j.printer, j.copies, j.state, j.reason_code, j.reason_params, j.confirmed,
-           j.created_at, j.updated_at, j.attempts, j.reprint_of, j.duplicate_of, j.forced, j.interrupted,
-           l.document_id, l.page, l.posting, l.tracking, l.issued_at, l.expires_at, l.content_hash,
-           l.width_mm, l.height_mm, d.name AS document_name, d.sha256 AS document_sha256,
-           d.kind AS document_kind, d.source AS document_source, l.preflight,
-           json_extract(d.sidecar, '$.requested_by') AS requested_by
-    FROM jobs j JOIN labels l ON l.id = j.label_id JOIN documents d ON d.id = l.document_id
-"""
-_EVENT_SELECT = "SELECT id, job_id, at, from_state, to_state, reason_code, reason_params FROM events"
-
-
-def _reason(row: sqlite3.Row) -> Reason:
-    return Reason.from_json({"code": row["reason_code"], "params": json.loads(row["reason_params"] or "{}")})
-
-
-def _job(row: sqlite3.Row) -> Job:
-    return Job(
-        id=row["id"], label_id=row["label_id"], printer=row["printer"], copies=row["copies"],
-        state=JobState(row["state"]), reason=_reason(row), confirmed=bool(row["confirmed"]),
-        created_at=row["created_at"], updated_at=row["updated_at"], attempts=row["attempts"],
-        reprint_of=row["reprint_of"], duplicate_of=row["duplicate_of"], forced=bool(row["forced"]),
-        interrupted=bool(row["interrupted"]), document_id=row["document_id"], page=row["page"],
-        posting=row["posting"], tracking=row["tracking"], issued_at=row["issued_at"],
-        expires_at=row["expires_at"], content_hash=row["content_hash"], width_mm=row["width_mm"],
-        height_mm=row["height_mm"], document_name=row["document_name"],
-        document_sha256=row["document_sha256"], document_kind=row["document_kind"],
-        document_source=row["document_source"],
-        preflight=json.loads(row["preflight"]) if row["preflight"] else {},
-        requested_by=row["requested_by"],
-    )
-
-
-def _event(row: sqlite3.Row) -> Event:
-    return Event(row["id"], row["job_id"], row["at"], JobState(row["from_state"]) if row["from_state"] else None,
-                 JobState(row["to_state"]), _reason(row))
-
-
-def _accepted(doc: NewDocument, where: str, page: int, pages: int) -> Reason:
-    """A new job's first reason; it names who asked for the print when the upload or sidecar said."""
-    requested_by = (doc.sidecar or {}).get("requested_by")
-    if requested_by:
-        return Reason("job.accepted_for", name=doc.name, where=where, requested_by=requested_by, page=page,
-                      pages=pages)
-    return Reason("job.accepted", name=doc.name, where=where, page=page, pages=pages)
-
-
-def _marks(states: frozenset[JobState]) -> tuple[str, list[str]]:
-    """``?,?,?`` and the state values, for ``state IN (…)``."""
-    values = sorted(s.value for s in states)
-    return ",".join("?" * len(values)), values
-
-
-class Spool:
+class Spool(StationTables):
     """Writes go through one SQLite connection behind a lock; reads use a connection of their
     own thread, so that ``status`` answers while a burst of uploads commits (WAL readers do not
     wait for the writer).
@@ -298,11 +130,11 @@ class Spool:
             for label in labels:
                 cur = db.execute(
                     "INSERT INTO labels(document_id, page, width_mm, height_mm, posting, tracking, issued_at,"
-                    " expires_at) VALUES (?,?,?,?,?,?,?,?)",
+                    " expires_at, posting_mismatch) VALUES (?,?,?,?,?,?,?,?,?)",
                     (document_id, label.page, label.width_mm, label.height_mm, label.posting, label.tracking,
-                     label.issued_at, label.expires_at),
+                     label.issued_at, label.expires_at, label.posting_mismatch),
                 )
-                page_reason = _accepted(doc, where, label.page + 1, len(labels))
+                page_reason = accepted_reason(doc, where, label.page + 1, len(labels))
                 job_ids.append(self._insert_job(db, int(cur.lastrowid or 0), label.printer, label.copies,
                                                 page_reason, now))
             return job_ids
@@ -312,11 +144,11 @@ class Spool:
         cur = db.execute(
             "INSERT INTO jobs(label_id, printer, copies, state, reason, reason_code, reason_params, created_at,"
             " updated_at, reprint_of, forced) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (label_id, printer, copies, JobState.QUEUED.value, *_reason_columns(reason), now, now, reprint_of,
+            (label_id, printer, copies, JobState.QUEUED.value, *reason_columns(reason), now, now, reprint_of,
              int(forced)),
         )
         job_id = int(cur.lastrowid or 0)
-        _insert_event(db, job_id, now, None, JobState.QUEUED, reason)
+        job_event(db, job_id, now, None, JobState.QUEUED, reason)
         return job_id
 
     def has_intake_key(self, key: str) -> bool:
@@ -338,28 +170,28 @@ class Spool:
     # ----- reading ------------------------------------------------------------------------
 
     def job(self, job_id: int) -> Job | None:
-        rows = self._query(_JOB_SELECT + " WHERE j.id = ?", (job_id,))
-        return _job(rows[0]) if rows else None
+        rows = self._query(JOB_SELECT + " WHERE j.id = ?", (job_id,))
+        return job_from_row(rows[0]) if rows else None
 
     def jobs(self, *, state: JobState | None = None, printer: str | None = None, posting: str | None = None,
-             label_id: int | None = None, limit: int = 50) -> list[Job]:
+             label_id: int | None = None, document: str | None = None, limit: int = 50) -> list[Job]:
         where, args = [], []
         for column, value in (("j.state", state.value if state else None), ("j.printer", printer),
-                              ("l.posting", posting), ("j.label_id", label_id)):
+                              ("l.posting", posting), ("j.label_id", label_id), ("d.name", document)):
             if value is not None:
                 where.append(f"{column} = ?")
                 args.append(value)
-        sql = _JOB_SELECT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY j.id DESC LIMIT ?"
-        return [_job(r) for r in self._query(sql, (*args, limit))]
+        sql = JOB_SELECT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY j.id DESC LIMIT ?"
+        return [job_from_row(r) for r in self._query(sql, (*args, limit))]
 
     def queued(self, limit: int = 16) -> list[Job]:
-        rows = self._query(_JOB_SELECT + " WHERE j.state = ? ORDER BY j.id LIMIT ?", (JobState.QUEUED.value, limit))
-        return [_job(r) for r in rows]
+        rows = self._query(JOB_SELECT + " WHERE j.state = ? ORDER BY j.id LIMIT ?", (JobState.QUEUED.value, limit))
+        return [job_from_row(r) for r in rows]
 
     def next_ready(self, printer: str) -> Job | None:
-        rows = self._query(_JOB_SELECT + " WHERE j.state = ? AND j.printer = ? ORDER BY j.id LIMIT 1",
+        rows = self._query(JOB_SELECT + " WHERE j.state = ? AND j.printer = ? ORDER BY j.id LIMIT 1",
                            (JobState.READY.value, printer))
-        return _job(rows[0]) if rows else None
+        return job_from_row(rows[0]) if rows else None
 
     def has_earlier_pending(self, printer: str, job_id: int) -> bool:
         """True while a job before ``job_id`` on ``printer`` is still queued (printing order)."""
@@ -368,12 +200,13 @@ class Spool:
         return bool(rows)
 
     def history(self, job_id: int) -> list[Event]:
-        rows = self._query(_EVENT_SELECT + " WHERE job_id = ? ORDER BY id", (job_id,))
-        return [_event(r) for r in rows]
+        rows = self._query(EVENT_SELECT + " WHERE job_id = ? ORDER BY id", (job_id,))
+        return [event_from_row(r) for r in rows]
 
     def events_after(self, seq: int, limit: int = 500) -> list[Event]:
-        rows = self._query(_EVENT_SELECT + " WHERE id > ? ORDER BY id LIMIT ?", (seq, limit))
-        return [_event(r) for r in rows]
+        """Events of every kind after ``seq``, oldest first."""
+        rows = self._query(EVENT_SELECT + " WHERE id > ? ORDER BY id LIMIT ?", (seq, limit))
+        return [event_from_row(r) for r in rows]
 
     def last_event_id(self) -> int:
         return int(self._query("SELECT COALESCE(MAX(id), 0) FROM events")[0][0])
@@ -393,26 +226,26 @@ class Spool:
 
     def labels_for_posting(self, posting: str, exclude_label: int) -> list[Job]:
         """Every job of every other label of ``posting``, oldest label first."""
-        rows = self._query(_JOB_SELECT + " WHERE l.posting = ? AND l.id != ? ORDER BY l.issued_at, l.id, j.id",
+        rows = self._query(JOB_SELECT + " WHERE l.posting = ? AND l.id != ? ORDER BY l.issued_at, l.id, j.id",
                            (posting, exclude_label))
-        return [_job(r) for r in rows]
+        return [job_from_row(r) for r in rows]
 
     def first_with_content(self, content_hash: str, exclude_label: int) -> Job | None:
         """The earliest live job of another label with the same content (for duplicate detection)."""
-        marks, live = _marks(LIVE)
+        marks, live = state_marks(LIVE)
         rows = self._query(
-            _JOB_SELECT + f" WHERE l.content_hash = ? AND l.id != ? AND j.state IN ({marks})"
+            JOB_SELECT + f" WHERE l.content_hash = ? AND l.id != ? AND j.state IN ({marks})"
             " AND j.duplicate_of IS NULL ORDER BY j.id LIMIT 1",
             (content_hash, exclude_label, *live),
         )
-        return _job(rows[0]) if rows else None
+        return job_from_row(rows[0]) if rows else None
 
     # ----- changes ------------------------------------------------------------------------
 
     def transition(self, job_id: int, target: JobState, reason: Reason, *,
                    expect: frozenset[JobState] | None = None, confirmed: bool | None = None, attempt: bool = False,
-                   interrupted: bool | None = None, duplicate_of: int | None = None, forced: bool | None = None
-                   ) -> Job:
+                   interrupted: bool | None = None, duplicate_of: int | None = None, forced: bool | None = None,
+                   override: dict[str, Any] | None = None) -> Job:
         """Move a job to ``target`` with a reason, committed before this returns.
 
         ``expect`` guards against races (an operator cancelled while a worker rendered): the
@@ -428,16 +261,19 @@ class Spool:
                 raise InvalidTransition(f"job {job_id} is {current.value}, not {'/'.join(sorted(expect))}")
             check_transition(current, target)
             sets = ["state = ?", "reason = ?", "reason_code = ?", "reason_params = ?", "updated_at = ?"]
-            args: list[Any] = [target.value, *_reason_columns(reason), now]
+            args: list[Any] = [target.value, *reason_columns(reason), now]
             for column, value in (("confirmed", confirmed), ("interrupted", interrupted),
                                   ("duplicate_of", duplicate_of), ("forced", forced)):
                 if value is not None:
                     sets.append(f"{column} = ?")
                     args.append(int(value))
+            if override is not None:
+                sets.append("override = ?")
+                args.append(json.dumps(override, ensure_ascii=False))
             if attempt:
                 sets.append("attempts = attempts + 1")
             db.execute(f"UPDATE jobs SET {', '.join(sets)} WHERE id = ?", (*args, job_id))
-            _insert_event(db, job_id, now, current, target, reason)
+            job_event(db, job_id, now, current, target, reason)
         job = self.job(job_id)
         assert job is not None
         return job
@@ -449,9 +285,10 @@ class Spool:
             if row is None:
                 raise KeyError(job_id)
             state = JobState(row["state"])
-            _insert_event(db, job_id, self.clock(), state, state, reason)
+            job_event(db, job_id, self.clock(), state, state, reason)
 
-    def update_label(self, label_id: int, **values: Any) -> None:
+    def update_label(self, label_id: int, codes: Iterable[str] | None = None, **values: Any) -> None:
+        """Change a label's columns; ``codes`` are the barcode values a scanner may read off it."""
         allowed = {"posting", "tracking", "content_hash", "preflight", "expires_at", "width_mm", "height_mm"}
         unknown = set(values) - allowed
         if unknown:
@@ -460,11 +297,14 @@ class Spool:
             values["preflight"] = json.dumps(values["preflight"])
         assignments = ", ".join(f"{k} = ?" for k in values)
         with self.transaction() as db:
-            db.execute(f"UPDATE labels SET {assignments} WHERE id = ?", (*values.values(), label_id))
+            if values:
+                db.execute(f"UPDATE labels SET {assignments} WHERE id = ?", (*values.values(), label_id))
+            if codes is not None:
+                write_label_codes(db, label_id, codes)
 
     def recover(self) -> list[Job]:
         """At start-up: jobs caught ``printing`` may or may not have come out → ``uncertain``."""
-        stuck = [_job(r) for r in self._query(_JOB_SELECT + " WHERE j.state = ? ORDER BY j.id",
+        stuck = [job_from_row(r) for r in self._query(JOB_SELECT + " WHERE j.state = ? ORDER BY j.id",
                                               (JobState.PRINTING.value,))]
         for job in stuck:
             self.transition(job.id, JobState.UNCERTAIN, Reason("job.uncertain_after_stop"))
@@ -484,7 +324,8 @@ class Spool:
 
         Returns the document hashes no longer referenced and the job ids whose bitmaps can go.
         """
-        marks, pending = _marks(PENDING)
+        self.prune_station(older_than)
+        marks, pending = state_marks(PENDING)
         with self.transaction() as db:
             doc_ids = [r[0] for r in db.execute(
                 f"""SELECT d.id FROM documents d WHERE d.received_at < ? AND NOT EXISTS (
@@ -502,15 +343,3 @@ class Spool:
             still = {r[0] for r in db.execute(
                 f"SELECT sha256 FROM documents WHERE sha256 IN ({','.join('?' * len(hashes))})", list(hashes))}
         return sorted(hashes - still), job_ids
-
-
-def _reason_columns(reason: Reason) -> tuple[str, str, str]:
-    """The words, the code and the parameters' JSON, as stored in ``jobs`` and ``events``."""
-    return reason.text(), reason.code, json.dumps(dict(reason.params), ensure_ascii=False)
-
-
-def _insert_event(db: sqlite3.Connection, job_id: int, at: float, from_state: JobState | None, to_state: JobState,
-                  reason: Reason) -> None:
-    db.execute("INSERT INTO events(job_id, at, from_state, to_state, reason, reason_code, reason_params)"
-               " VALUES (?,?,?,?,?,?,?)",
-               (job_id, at, from_state.value if from_state else None, to_state.value, *_reason_columns(reason)))
