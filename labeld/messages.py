@@ -246,4 +246,6 @@ MESSAGES: dict[str, str] = {
                          "number instead"),
     "scan.newer_label": N_("the scanned label {label} was replaced by a newer label of posting {posting}: printed "
                            "the newest (label {newest})"),
+    # ----- the station page (#18) ---------------------------------------------------------------
+    "op.web_off": N_("the station page is off ([web] listen = []); set [web] listen and reload labeld"),
 }

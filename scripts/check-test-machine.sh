@@ -50,7 +50,10 @@ need_command groupdel passwd "removes the throwaway group of the socket tests"
 need_command mount mount "mounts the full-disk test's 8 MB tmpfs"
 need_command umount mount "unmounts the full-disk test's tmpfs"
 need_command curl curl "uploads a label the way an ERP's shell script would"
-for tool in ruff mypy pytest; do
+need_file /usr/bin/chromium chromium "the headless browser of the station page's tests"
+need_file /usr/bin/chromedriver chromium-driver "lets Selenium drive chromium"
+need_file /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc fonts-noto-cjk "Chinese text in the page's screenshots"
+for tool in ruff mypy pytest pybabel; do
     [ -x ".venv/bin/$tool" ] || { echo "setup: missing: .venv/bin/$tool (pip extra [test])" >&2; missing=1; }
 done
 if ! .venv/bin/python -c "import cups" 2>/dev/null; then

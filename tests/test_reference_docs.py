@@ -68,6 +68,9 @@ def test_every_section_key_is_documented_with_its_real_default(name: str) -> Non
     fields = {f.name: f for f in dataclasses.fields(getattr(Config(), name))}
     assert list(documented) == list(fields)
     for key, cell in documented.items():
+        if cell == "(unset)":
+            assert getattr(getattr(Config(), name), key) is None, key
+            continue
         value = cell.strip("`")
         parsed = parse_config(f"[{name}]\n{key} = {value}\n{PRINTER}")
         assert getattr(getattr(parsed, name), key) == getattr(getattr(Config(), name), key), key

@@ -89,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", help="the source to ask (default: the one that has seen the posting)")
     command("clock", cmd_clock, "clock offset per source, threshold, state")
     command("watch", cmd_watch, "follow job state changes live until interrupted")
+    command("web", cmd_web, "print a one-time login link to the station page")
     p = command("completion", cmd_completion, "print a shell completion script")
     p.add_argument("shell", choices=["bash"])
     return parser
@@ -262,6 +263,12 @@ def cmd_watch(client: Client, args: argparse.Namespace) -> int:
         last = answer["last"]
         for event in answer["events"]:
             print(json.dumps(event, ensure_ascii=False) if args.json else fmt.event_line(event), flush=True)
+
+
+def cmd_web(client: Client, args: argparse.Namespace) -> int:
+    answer = client.call("POST", "/v1/web/login")
+    return emit(args, answer, f"{answer['url']}\n(open it in the station's browser within "
+                f"{answer['expires_in'] / 60:.0f} min; it works once)")
 
 
 def cmd_completion(client: Client, args: argparse.Namespace) -> int:

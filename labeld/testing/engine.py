@@ -351,6 +351,7 @@ class Engine:
         self.renderer = renderer
         #: Told how long each label took to render (as the daemon tells its metrics).
         self.render_observers: list[RenderObserver] = []
+        self.frontends: list[Any] = []  # none in process: the API and the page are tested on a real daemon
         self.memory = {p.name: MemoryPrinter(p.name, self.time, answers=answers) for p in self.config.printers}
         self.started_at = self.time.time()
         self.operations = Operations(self)
