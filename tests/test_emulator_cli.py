@@ -96,12 +96,12 @@ def test_cli_paper_out_over_usb_socket_then_sigusr1(tmp_path: Path, monkeypatch:
     driver = ql("usb://0x04f9:0x209d")
     for n in (1, 2):
         device.write(driver.encode(label(n)))
-        assert driver.confirm(device, timeout=5)
+        assert driver.confirm(device, timeout=30)
     assert driver.status(device).reasons == ("media-empty",)
     process.send_signal(signal.SIGUSR1)
     assert wait_for(lambda: driver.status(device).reasons == ())
     device.write(driver.encode(label(3)))
-    assert driver.confirm(device, timeout=5)
+    assert driver.confirm(device, timeout=30)
     device.close()
     kinds = [e["event"] for e in events(tmp_path / "out")]
     assert kinds.count("printed") == 3 and "fault" in kinds and "fault-cleared" in kinds
@@ -125,13 +125,13 @@ def test_tcp_paper_out_holds_data_until_cleared(tmp_path: Path) -> None:
     try:
         for n in range(4):
             device.write(driver.encode(label(n)))
-            assert emulator.wait_labels(n + 1, timeout=5)
+            assert emulator.wait_labels(n + 1, timeout=30)
         for n in range(4, 8):
             device.write(driver.encode(label(n)))
         time.sleep(0.3)
         assert len(emulator.labels) == 4
         emulator.clear_fault()
-        assert emulator.wait_labels(8, timeout=5)
+        assert emulator.wait_labels(8, timeout=30)
     finally:
         device.close()
         server.stop()

@@ -247,7 +247,7 @@ class Emulator:
                 self._changed.wait(left)
         return True
 
-    def wait_labels(self, count: int, timeout: float = 10.0) -> bool:
+    def wait_labels(self, count: int, timeout: float = 30.0) -> bool:
         deadline = time.monotonic() + timeout
         with self._changed:
             while len(self.labels) < count:
