@@ -50,6 +50,7 @@ MESSAGES: dict[str, str] = {
     "sidecar.bad_copies": N_("copies must be a whole number from 1 to {limit}, not {value}"),
     "sidecar.bad_string": N_("{key} must be a non-empty string, not {value}"),
     "sidecar.bad_issued_at": N_("issued_at: {error}"),
+    "sidecar.bad_choice": N_("{key} must be one of {choices:list}, not {value}"),
     # ----- rendering --------------------------------------------------------------------------
     "task.render_pdf": N_("rendering the PDF"),
     "task.render_page": N_("rendering page {page}"),
@@ -74,9 +75,9 @@ MESSAGES: dict[str, str] = {
     "fit.true_size": N_("true size"),
     "fit.scaled": N_("scaled to {zoom:.0%}"),
     # ----- pre-flight -------------------------------------------------------------------------
-    "preflight.low_dpi_barcode": N_("barcode image at {dpi:.0f} dpi; Ozon requires ≥ {min_dpi} dpi "
+    "preflight.low_dpi_barcode": N_("barcode image at {dpi:g} dpi; Ozon requires ≥ {min_dpi} dpi "
                                     "(Invalid Document)"),
-    "preflight.low_dpi_image": N_("image at {dpi:.0f} dpi; Ozon requires ≥ {min_dpi} dpi (Invalid Document)"),
+    "preflight.low_dpi_image": N_("image at {dpi:g} dpi; Ozon requires ≥ {min_dpi} dpi (Invalid Document)"),
     "preflight.off_grid": N_("{symbol}: {dots:.1f} dots/module is off the {dpi}-dpi grid and no whole-dot size "
                              "fits its space"),
     "preflight.redrawn": N_("{symbol}: {dots:.1f} → {new_dots} dots/module"),
@@ -206,4 +207,9 @@ MESSAGES: dict[str, str] = {
                          "number instead"),
     "scan.newer_label": N_("the scanned label {label} was replaced by a newer label of posting {posting}: printed "
                            "the newest (label {newest})"),
+    "preflight.posting_mismatch": N_("the label says posting {found}, but {given} was given; check which parcel this "
+                                     "label belongs to, or send it again with --posting-mismatch=accept "
+                                     "(posting_mismatch = \"accept\")"),
+    "preflight.posting_mismatch_accepted": N_("the label says posting {found}, but {given} was given and accepted "
+                                              "as the posting"),
 }

@@ -198,7 +198,7 @@ def test_exit_codes_and_socket_choice(ctl: Ctl, tmp_path: Path) -> None:
     assert ctl.run("--socket", str(ctl.daemon.socket), "status", env={"LABELD_SOCKET": missing}).returncode == 0
     assert ctl.run("show", "999999").returncode == 1
     assert "there is no job 999999" in ctl.run("show", "999999").stderr
-    assert ctl.run("show", "abc").returncode == 2
+    assert ctl.run("preview", "abc", "-o", "x.png").returncode == 2
     assert ctl.run("frobnicate").returncode == 2
     assert ctl.run().returncode == 2
     assert ctl.run("print", str(tmp_path / "absent.pdf")).returncode == 1

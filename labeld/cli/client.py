@@ -18,6 +18,8 @@ from urllib.parse import quote, urlencode
 from labeld.errors import LabeldError
 
 DEFAULT_SOCKET = Path("/run/labeld/labeld.sock")
+#: Where ``labeld run`` on built-in defaults puts its socket, relative to the folder it runs in.
+BUILTIN_SOCKET = Path("labeld-data/labeld.sock")
 UPLOAD_CHUNK = 1 << 20
 
 Progress = Callable[[int, int], None]
@@ -28,18 +30,28 @@ class DaemonUnreachable(LabeldError):
 
 
 class RequestRefused(LabeldError):
-    """The daemon answered with an error (``status``, ``code``, and its sentence)."""
+    """The daemon answered with an error (``status``, ``code``, and its sentence; ``error`` is the whole
+    error object, with ``reason_code`` and ``reason_params`` where the daemon gave them)."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, error: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.error = error or {"code": code, "message": message}
 
 
-def socket_path(option: str | None) -> Path:
-    """``--socket``, else ``LABELD_SOCKET``, else the system path."""
-    return Path(option or os.environ.get("LABELD_SOCKET") or DEFAULT_SOCKET)
+def socket_path(option: str | None, cwd: Path | None = None) -> Path:
+    """``--socket``, else ``LABELD_SOCKET``, else the system path if it exists, else the socket of a
+    labeld running on built-in defaults in this folder (``./labeld-data/labeld.sock``) if that exists,
+    else the system path (whose absence the error then names)."""
+    chosen = option or os.environ.get("LABELD_SOCKET")
+    if chosen:
+        return Path(chosen)
+    builtin = (cwd or Path.cwd()) / BUILTIN_SOCKET
+    if not DEFAULT_SOCKET.exists() and builtin.exists():
+        return builtin
+    return DEFAULT_SOCKET
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
@@ -95,8 +107,9 @@ class Client:
             connection.connect()
         except FileNotFoundError:
             raise DaemonUnreachable(f"labeld's control socket {self.path} does not exist: is labeld running "
-                                    "(systemctl status labeld)? --socket or LABELD_SOCKET choose another "
-                                    "socket") from None
+                                    "(systemctl status labeld)? A labeld on built-in defaults is found from the "
+                                    f"folder it runs in ({BUILTIN_SOCKET}); --socket or LABELD_SOCKET choose "
+                                    "another socket") from None
         except ConnectionRefusedError:
             raise DaemonUnreachable(f"nothing answers on {self.path}: labeld is not running or has crashed "
                                     "(systemctl status labeld; journalctl -u labeld)") from None
@@ -146,7 +159,7 @@ def _decode(status: int, content_type: str, raw: bytes) -> Any:
     if status >= 400:
         error = body.get("error", {}) if isinstance(body, dict) else {}
         message = error.get("message") or f"labeld answered HTTP {status}: {raw[:200]!r}"
-        raise RequestRefused(status, error.get("code", "error"), message)
+        raise RequestRefused(status, error.get("code", "error"), message, {**error, "message": message})
     if body is None:
         raise RequestRefused(status, "bad_answer", f"labeld answered something that is not JSON ({content_type})")
     return body

@@ -155,7 +155,7 @@ class Station:
     def lookup(self, code: str) -> dict[str, Any]:
         tried, found = self.matches(code)
         if not found:
-            raise NotFound(Reason("scan.no_match", code=code, tried=[r.value for r in tried][:8]))
+            raise NotFound(Reason("scan.no_match", code=code, tried=_values(tried)))
         return {"code": code, "readings": [r.to_json() for r in tried], "matches": [m.to_json() for m in found]}
 
     def jobs_for_code(self, code: str, limit: int = 50) -> list[Job]:
@@ -168,7 +168,7 @@ class Station:
         (the one the parcel must carry), saying so when the scanned label was an older one."""
         tried, found = self.matches(code)
         if not found:
-            raise NotFound(Reason("scan.no_match", code=code, tried=[r.value for r in tried][:8]))
+            raise NotFound(Reason("scan.no_match", code=code, tried=_values(tried)))
         postings = sorted({m.newest.posting for m in found if m.newest.posting})
         if len(postings) > 1 or (not postings and len(found) > 1):
             raise Refused(Reason("scan.ambiguous", code=code, postings=postings or [m.newest.label_id for m in found]),
@@ -199,6 +199,11 @@ def _group(jobs: list[Job], tried: list[Reading]) -> list[Match]:
         reading = next((r for r in tried if r.value in values), tried[0])
         found.append(Match(reading, tuple(label_jobs)))
     return found
+
+
+def _values(tried: list[Reading], most: int = 8) -> list[str]:
+    """The distinct values a scan was read as, for a sentence."""
+    return list(dict.fromkeys(r.value for r in tried))[:most]
 
 
 def start_of_today(now: float | None = None) -> float:
