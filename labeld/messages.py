@@ -195,6 +195,8 @@ MESSAGES: dict[str, str] = {
     "job.released_override": N_("released past the label rules by {by}: \u201c{why}\u201d; rendering it again, "
                                 "printing it once"),
     "rule.override": N_("only a held or rejected job can be released with an override"),
+    "rule.release_rejected": N_("a rejected job is printed only past the rules, on purpose and recorded: "
+                                "`labelctl release --override \"why\" {job}`"),
     "op.bad_override": N_("an override needs a reason in words (1 to {limit} characters)"),
     "op.nothing_to_ack": N_("job {job} has no alarm to acknowledge"),
     "op.no_rejected": N_("there is no rejected file {id} (it never existed or was pruned after the retention time)"),

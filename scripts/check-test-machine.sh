@@ -29,6 +29,7 @@ need_file /usr/lib/cups/backend/socket cups "the socket:// backend the test queu
 need_file /usr/lib/cups/filter/pdftopdf cups-filters "the PDF filter of CUPS driver queues"
 need_command systemd-analyze systemd "checks the systemd unit"
 need_command useradd passwd "creates the throwaway users of the socket tests"
+need_command tmux tmux "a real terminal in which labelctl's progress display is rendered and read back"
 for tool in ruff mypy pytest; do
     [ -x ".venv/bin/$tool" ] || { echo "setup: missing: .venv/bin/$tool (pip extra [test])" >&2; missing=1; }
 done

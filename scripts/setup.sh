@@ -13,8 +13,9 @@ if [ "$purpose" = test ]; then
     # cups: the socket/lpd/usb backends (the tests' queues print to socket://), cups-daemon: cupsd,
     # cups-client: lpadmin/lpstat/lp, cups-bsd: lpr, cups-filters: the PDF filters of driver queues,
     # cups-ipp-utils: ipptool; systemd: systemd-analyze for the unit checks; passwd/util-linux: the
-    # throwaway users of the socket-permission tests.
-    system_packages+=(cups cups-daemon cups-client cups-bsd cups-filters cups-ipp-utils systemd passwd util-linux)
+    # throwaway users of the socket-permission tests; tmux: a real terminal for labelctl's progress bar.
+    system_packages+=(cups cups-daemon cups-client cups-bsd cups-filters cups-ipp-utils systemd passwd util-linux
+                      tmux)
 fi
 
 missing=()

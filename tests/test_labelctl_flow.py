@@ -180,7 +180,9 @@ def test_watch_follows_events(ctl: Ctl, tmp_path: Path) -> None:
         assert watch.stdout is not None
         assert "following labeld" in watch.stdout.readline()
         job = print_pdf(ctl, tmp_path, batch_pdf(1, first_posting=70000000), name="watched.pdf")[0]
-        lines = [watch.stdout.readline() for _ in range(4)]
+        lines: list[str] = []
+        while len(lines) < 12 and not (lines and "printing → printed" in lines[-1]):
+            lines.append(watch.stdout.readline())  # after any alarms still open when watch started
     finally:
         watch.terminate()
         watch.wait(10)

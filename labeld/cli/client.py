@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from labeld.cli.formatting import _
 from labeld.errors import LabeldError
 
 DEFAULT_SOCKET = Path("/run/labeld/labeld.sock")
@@ -106,25 +107,28 @@ class Client:
         try:
             connection.connect()
         except FileNotFoundError:
-            raise DaemonUnreachable(f"labeld's control socket {self.path} does not exist: is labeld running "
-                                    "(systemctl status labeld)? A labeld on built-in defaults is found from the "
-                                    f"folder it runs in ({BUILTIN_SOCKET}); --socket or LABELD_SOCKET choose "
-                                    "another socket") from None
+            raise DaemonUnreachable(_(
+                "labeld's control socket {path} does not exist: is labeld running (systemctl status labeld)? A "
+                "labeld on built-in defaults is found from the folder it runs in ({builtin}); --socket or "
+                "LABELD_SOCKET choose another socket").format(path=self.path, builtin=BUILTIN_SOCKET)) from None
         except ConnectionRefusedError:
-            raise DaemonUnreachable(f"nothing answers on {self.path}: labeld is not running or has crashed "
-                                    "(systemctl status labeld; journalctl -u labeld)") from None
+            raise DaemonUnreachable(_("nothing answers on {path}: labeld is not running or has crashed (systemctl "
+                                      "status labeld; journalctl -u labeld)").format(path=self.path)) from None
         except PermissionError:
-            raise RequestRefused(0, "forbidden", f"you may not use {self.path}: ask an administrator to add you "
-                                 "to the socket's group (usermod -aG labeld $USER), then log in again") from None
+            raise RequestRefused(0, "forbidden", _(
+                "you may not use {path}: ask an administrator to add you to the socket's group (usermod -aG "
+                "labeld $USER), then log in again").format(path=self.path)) from None
         except OSError as error:
-            raise DaemonUnreachable(f"cannot connect to {self.path}: {error.strerror or error}") from None
+            raise DaemonUnreachable(_("cannot connect to {path}: {error}").format(
+                path=self.path, error=error.strerror or error)) from None
         try:
             return self._send(connection, method, target, data, content_type, progress)
         except TimeoutError:
-            raise DaemonUnreachable(f"labeld did not answer on {self.path} in time; it may be stuck "
-                                    "(journalctl -u labeld)") from None
+            raise DaemonUnreachable(_("labeld did not answer on {path} in time; it may be stuck (journalctl -u "
+                                      "labeld)").format(path=self.path)) from None
         except (ConnectionError, http.client.HTTPException) as error:
-            raise DaemonUnreachable(f"the connection to labeld on {self.path} broke: {error}") from None
+            raise DaemonUnreachable(_("the connection to labeld on {path} broke: {error}").format(
+                path=self.path, error=error)) from None
         finally:
             connection.close()
 
@@ -158,8 +162,10 @@ def _decode(status: int, content_type: str, raw: bytes) -> Any:
         body = None
     if status >= 400:
         error = body.get("error", {}) if isinstance(body, dict) else {}
-        message = error.get("message") or f"labeld answered HTTP {status}: {raw[:200]!r}"
+        message = error.get("message") or _("labeld answered HTTP {status}: {raw!r}").format(status=status,
+                                                                                              raw=raw[:200])
         raise RequestRefused(status, error.get("code", "error"), message, {**error, "message": message})
     if body is None:
-        raise RequestRefused(status, "bad_answer", f"labeld answered something that is not JSON ({content_type})")
+        raise RequestRefused(status, "bad_answer", _("labeld answered something that is not JSON ({type})").format(
+            type=content_type))
     return body

@@ -21,8 +21,8 @@ REASON_WIDTH = 60
 #: The narrowest a REASON column is cut to on a narrow terminal.
 MIN_REASON_WIDTH = 20
 #: In the jobs table a printed job's reason is only how sure labeld is; ``labelctl show`` says the rest.
-SHORT_REASONS = {"job.printed_confirmed": "confirmed by the printer",
-                 "job.printed_unconfirmed": "sent; the printer cannot confirm"}
+SHORT_REASONS = {"job.printed_confirmed": "confirmed",
+                 "job.printed_unconfirmed": "not confirmed"}
 RED, BOLD, RESET = "\033[31m", "\033[1m", "\033[0m"
 
 
@@ -259,7 +259,8 @@ def status_text(status: dict[str, Any], now: float, width: int | None = None, co
                                                                   summary=status["summary"])]
     alarms = status.get("alarms") or []
     if alarms:
-        lines += ["", _("{n} alarm(s) — need a person now:").format(n=len(alarms)),
+        lines += ["", ngettext("{n} alarm — needs a person now:", "{n} alarms — need a person now:",
+                               len(alarms)).format(n=len(alarms)),
                   *alarm_lines(alarms, now, color)]
     lines += ["", _("jobs: {jobs}").format(jobs=jobs)]
     if "rejected_today" in status:
@@ -275,8 +276,8 @@ def rejected_table(records: Sequence[dict[str, Any]], now: float, width: int | N
     if not records:
         return _("no files were rejected")
     rows = [(str(r["id"]), ago(r["at"], now), r["file"], r["source"] + (f" ({r['folder']}/)" if r["folder"] else ""),
-             _("yes") if r["acknowledged_at"] else _("no"), r["moved_to"] or "-", reason_text(r)) for r in records]
-    headers = (_("ID"), _("WHEN"), _("FILE"), _("SOURCE"), _("SEEN"), _("MOVED TO"), _("REASON"))
+             r["acknowledged_by"] or "-", r["moved_to"] or "-", reason_text(r)) for r in records]
+    headers = (_("ID"), _("WHEN"), _("FILE"), _("SOURCE"), _("ACKNOWLEDGED BY"), _("MOVED TO"), _("REASON"))
     return table(headers, rows, width)
 
 
@@ -296,6 +297,12 @@ def event_line(event: dict[str, Any], color: bool = False) -> str:
         text = _("job {id}: {reason}").format(id=event["job"], reason=reason_text(event))
     elif kind == "clock":
         text = _("clock {state}: {reason}").format(state=event["to"], reason=reason_text(event))
+    elif kind == "rejected":
+        text = _("file {file} rejected: {reason}").format(file=event.get("file"), reason=reason_text(event))
+        if event.get("moved_to"):
+            text += " — " + _("moved to {path}").format(path=event["moved_to"])
+    elif event.get("rejected") is not None:
+        text = _("rejected file {file}: {reason}").format(file=event.get("file"), reason=reason_text(event))
     else:
         text = reason_text(event)
     if event.get("alarm"):

@@ -324,6 +324,7 @@ def _wait_printed(client: Client, args: argparse.Namespace, answer: dict[str, An
         print(accepted, flush=True)
     bar = progress.stderr_is_terminal() and not args.json
     batch = progress.wait_for_batch(client, answer, after, _note, show_bar=bar)
+    progress.refresh_labels(client, answer["document"], batch)
     code = EXIT_NOT_PRINTED if batch.not_printed() else EXIT_OK
     if args.json:
         print(json.dumps({**answer, "results": progress.results_json(batch), "exit_code": code}, indent=2,
@@ -407,6 +408,9 @@ def cmd_watch(client: Client, args: argparse.Namespace) -> int:
     after = current(client)
     if not args.json:
         print(_("following labeld on {socket}; Ctrl-C stops").format(socket=client.path), flush=True)
+        now = time.time()
+        for line in fmt.alarm_lines(client.call("GET", "/v1/alarms")["alarms"], now, paint):
+            print(f"{fmt.clock_time(now)}  {line}", flush=True)
     for events in follow(client, after, note):
         for event in events:
             print(json.dumps(event, ensure_ascii=False) if args.json else fmt.event_line(event, paint), flush=True)

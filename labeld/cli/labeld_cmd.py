@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return run(argv)
+    except BrokenPipeError:
+        # `labeld preflight x.pdf | head`: the reader went away; leave no traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+
+
+def run(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         handler = {"run": cmd_run, "check-config": cmd_check_config, "convert": cmd_convert,
@@ -70,7 +81,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if config.source is None:
         print(f"labeld: no config file; running on built-in defaults in {config.daemon.state_dir.parent}/ — "
               f"drop PDFs into {config.intake.hot_folder}/ and find PNGs in "
-              f"{config.default_printer.uri.removeprefix('dir://')}/", file=sys.stderr)
+              f"{config.default_printer.uri.removeprefix('dir://')}/; control socket {config.daemon.socket} "
+              "(labelctl finds it when run from this folder)", file=sys.stderr)
     Daemon(config, frontends=[ApiServer]).run()
     return 0
 

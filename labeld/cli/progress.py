@@ -86,6 +86,9 @@ def wait_for_batch(client: Client, accepted: dict[str, Any], after: int, note: N
     for job in listed:
         if job["id"] in wanted:
             batch.take_job(job)
+    for printer in client.call("GET", "/v1/printers")["printers"]:
+        if printer["name"] in batch.printers and printer["state"] == "stopped":
+            batch.stopped[printer["name"]] = ",".join(printer["reasons"]) or reason_text(printer, "message")
     if not show_bar:
         _follow_until_done(client, batch, after, note, POLL_SECONDS)
         return batch
@@ -101,9 +104,17 @@ def wait_for_batch(client: Client, accepted: dict[str, Any], after: int, note: N
             progress.update(task, completed=batch.count("printed"), tally=batch.tally(),
                             waiting=_("waiting for {what}").format(what=waiting) if waiting else "")
 
+        refresh()
         _follow_until_done(client, batch, after, lambda text: progress.console.print(text), poll=TTY_POLL,
                            refresh=refresh)
     return batch
+
+
+def refresh_labels(client: Client, document: str, batch: Batch) -> None:
+    """Read the labels' posting numbers again: they are known once each label was rendered."""
+    for job in client.call("GET", "/v1/jobs", query={"document": document, "limit": 1000})["jobs"]:
+        if job["id"] in batch.states:
+            batch.take_job(job)
 
 
 def _follow_until_done(client: Client, batch: Batch, after: int, note: Note, poll: float,
