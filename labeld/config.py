@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from labeld.credentials import SecretUnavailable, credential_path, read_secret_file
 from labeld.devices import known_schemes
 from labeld.durations import parse_duration, parse_size
 from labeld.errors import ConfigError
@@ -39,6 +41,8 @@ class DaemonConfig:
     state_dir: Path = _kind("path", Path("/var/lib/labeld"))
     socket: Path = _kind("path", Path("/run/labeld/labeld.sock"))
     socket_group: str = _kind("str", "labeld")
+    #: Users who may only submit documents and follow their jobs on the socket (the CUPS backend's ``lp``).
+    submit_users: tuple[str, ...] = _kind("strings", ())
     retention: float = _kind("duration", 7 * 86400.0)
     log_level: str = _kind("choice", "info", choices=("debug", "info", "warning", "error"))
 
@@ -114,6 +118,34 @@ class RouteConfig:
 
 
 @dataclass(frozen=True)
+class SourceConfig:
+    """A marketplace account that labeld polls for labels (``[[source]]``, docs/operators/marketplaces.md)."""
+
+    name: str = _kind("name")
+    type: str = _kind("choice", choices=("ozon", "wildberries"))
+    enabled: bool = _kind("bool", True)
+    client_id: str = _kind("str", "")
+    api_key_file: Path | None = _kind("path", None)
+    credential: str = _kind("str", "")
+    base_url: str = _kind("str", "")
+    ca_bundle: Path | None = _kind("path", None)
+    interval: float = _kind("duration", 60.0)
+    printer: str = _kind("str", "")
+    label_size: str = _kind("choice", "auto", choices=("auto", "big", "small"))
+    label_flow: str = _kind("choice", "task", choices=("task", "sync"))
+    paths: tuple[tuple[str, str], ...] = _kind("paths", ())
+    warehouse_ids: tuple[int, ...] = _kind("ints", ())
+    supplies: tuple[str, ...] = _kind("strings", ())
+    sticker_size: str = _kind("choice", "58x40", choices=("58x40", "40x30"))
+    rate: float = _kind("float", 5.0, minimum=0.01, maximum=50.0)
+    lookback: float = _kind("duration", 3 * 86400.0)
+    not_ready_retry: float = _kind("duration", 30.0)
+    max_backoff: float = _kind("duration", 900.0)
+    timeout: float = _kind("duration", 30.0)
+    per_poll: int = _kind("int", 200, minimum=1, maximum=10000)
+
+
+@dataclass(frozen=True)
 class Config:
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
     intake: IntakeConfig = field(default_factory=IntakeConfig)
@@ -122,6 +154,7 @@ class Config:
     clock: ClockConfig = field(default_factory=ClockConfig)
     printers: tuple[PrinterConfig, ...] = ()
     routes: tuple[RouteConfig, ...] = ()
+    sources: tuple[SourceConfig, ...] = ()
     source: Path | None = None
 
     @property
@@ -139,7 +172,7 @@ _SECTIONS: dict[str, type] = {
     "preflight": PreflightConfig,
     "clock": ClockConfig,
 }
-_ARRAYS: dict[str, type] = {"printer": PrinterConfig, "route": RouteConfig}
+_ARRAYS: dict[str, type] = {"printer": PrinterConfig, "route": RouteConfig, "source": SourceConfig}
 T = TypeVar("T")
 
 
@@ -223,14 +256,17 @@ class _Reader:
         given_printers = sections.pop("printer", ())
         printers = tuple(p for p in given_printers if p is not None)
         routes = tuple(r for r in sections.pop("route", ()) if r is not None)
+        sources = tuple(s for s in sections.pop("source", ()) if s is not None)
         if not given_printers:
             self.problems.append(f"{self.where}: no [[printer]]: add at least one (driver = \"preview\" writes PNGs)")
         config = Config(
             **{k: v for k, v in sections.items() if v is not None},
             printers=printers or builtin_config().printers,
             routes=routes,
+            sources=sources,
         )
         self.check_printers(config)
+        self.check_sources(config)
         return config
 
     def unknown(self, table: str, index: int, key: str, valid: list[str]) -> None:
@@ -298,6 +334,42 @@ class _Reader:
                     parse_media(route.size)
                 except ValueError as error:
                     self.problem("route", i, "size", str(error))
+
+
+    def check_sources(self, config: Config) -> None:
+        """Each source names its account and its key, and the key is kept private."""
+        if self.problems:
+            return
+        names = [s.name for s in config.sources]
+        printers = [p.name for p in config.printers]
+        for i, source in enumerate(config.sources):
+            if names.count(source.name) > 1:
+                self.problem("source", i, "name", f"{source.name!r} is used by more than one source")
+            if source.type == "ozon" and not source.client_id:
+                self.problem("source", i, "client_id", "is required for an Ozon source (the seller portal's "
+                             "Client ID, under Settings → Seller API)")
+            if source.printer and source.printer not in printers:
+                self.problem("source", i, "printer", f"no printer named {source.printer!r}; printers are "
+                             f"{', '.join(printers)}")
+            if source.base_url and not source.base_url.startswith("https://"):
+                self.problem("source", i, "base_url", f"{source.base_url!r}: labeld talks to marketplaces over "
+                             "https:// only")
+            self.check_secret(i, source)
+
+    def check_secret(self, index: int, source: SourceConfig) -> None:
+        if (source.api_key_file is None) == (not source.credential):
+            self.problem("source", index, "api_key_file", "give exactly one of api_key_file (a file readable by "
+                         "labeld only, mode 0600) or credential (a systemd credential name); the key itself never "
+                         "goes into this file")
+            return
+        try:
+            if source.api_key_file is not None:
+                read_secret_file(source.api_key_file)
+            elif os.environ.get("CREDENTIALS_DIRECTORY"):
+                read_secret_file(credential_path(source.credential))
+        except SecretUnavailable as error:
+            key = "api_key_file" if source.api_key_file is not None else "credential"
+            self.problem("source", index, key, f"the key cannot be used: {error}")
 
 
 def _as_str(raw: Any, meta: Mapping[str, Any]) -> str:
@@ -377,6 +449,19 @@ def _as_strings(raw: Any, meta: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(raw)
 
 
+def _as_ints(raw: Any, meta: Mapping[str, Any]) -> tuple[int, ...]:
+    if not isinstance(raw, list) or not all(isinstance(x, int) and not isinstance(x, bool) for x in raw):
+        raise ValueError("must be a list of whole numbers, like [22345678901000]")
+    return tuple(raw)
+
+
+def _as_paths(raw: Any, meta: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    if not isinstance(raw, dict) or not all(isinstance(v, str) and v.startswith("/") for v in raw.values()):
+        raise ValueError('must be a table of endpoint paths, like { label_create = "/v2/posting/fbs/package-label/'
+                         'create" }')
+    return tuple(sorted(raw.items()))
+
+
 def _as_path(raw: Any, meta: Mapping[str, Any]) -> Path:
     return Path(_as_str(raw, meta)).expanduser()
 
@@ -384,7 +469,7 @@ def _as_path(raw: Any, meta: Mapping[str, Any]) -> Path:
 _CONVERTERS: dict[str, Callable[[Any, Mapping[str, Any]], Any]] = {
     "str": _as_str, "name": _as_name, "bool": _as_bool, "int": _as_int, "float": _as_float,
     "duration": _as_duration, "size": _as_size, "choice": _as_choice, "regex": _as_regex,
-    "strings": _as_strings, "path": _as_path,
+    "strings": _as_strings, "path": _as_path, "ints": _as_ints, "paths": _as_paths,
 }
 
 
@@ -432,6 +517,9 @@ def describe(config: Config) -> str:
     for route in config.routes:
         out.append("\n[[route]]")
         out.extend(_describe_fields(route))
+    for source in config.sources:
+        out.append("\n[[source]]")
+        out.extend(_describe_fields(source))
     return "\n".join(out) + "\n"
 
 
@@ -443,6 +531,8 @@ def _describe_fields(obj: Any) -> list[str]:
             continue
         if f.metadata.get("kind") == "duration":
             rows.append(f"{f.name} = \"{value:g}s\"")
+        elif f.metadata.get("kind") == "paths":
+            rows.append(f"{f.name} = {{ {', '.join(f'{k} = {v!r}' for k, v in value)} }}")
         elif isinstance(value, Path):
             rows.append(f"{f.name} = \"{value}\"")
         elif isinstance(value, bool):

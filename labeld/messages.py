@@ -168,6 +168,47 @@ MESSAGES: dict[str, str] = {
     "op.preview_printer_unusable": N_("printer {printer!r} of job {job} is not usable, so labeld cannot render "
                                       "for it"),
     "op.document_gone": N_("the document of job {job} is no longer in the spool"),
+    # ----- print queues: the CUPS backend's uploads and socket users (#19) ----------------------
+    "job.accepted_for": N_("accepted {name} from {where}, requested by {requested_by}, page {page} of {pages}"),
+    "sidecar.not_printable": N_("{key} must be printable text without control characters, not {value}"),
+    "op.bad_upload_key": N_("key must be 1 to 200 visible ASCII characters (no spaces)"),
+    "op.submit_only": N_("this user may only submit documents and follow their jobs (daemon.submit_users); "
+                         "labelctl needs membership of daemon.socket_group"),
+    # ----- marketplace sources (#17): a source's trouble, a posting's label, operator requests -----------
+    "source.key_unusable": N_("the API key cannot be used: {error}"),
+    "source.key_refused": N_("{marketplace} refused the API key (HTTP {status}: {message}); {advice:reason}"),
+    "source.advice_ozon_key": N_("an Ozon key lives 90 days and needs the permission to print labels: make a new "
+                                 "one in the seller portal (Settings → Seller API), put it in {where}, then "
+                                 "`systemctl reload labeld`"),
+    "source.advice_wb_token": N_("make a new token with the Marketplace category in the seller portal (Settings → "
+                                 "API access), put it in {where}, then `systemctl reload labeld`"),
+    "source.rate_limited": N_("{marketplace} asks labeld to slow down (HTTP {status}, {tries} tries); polling "
+                              "again in {wait:duration}"),
+    "source.server_error": N_("{marketplace} answered HTTP {status} to {endpoint} ({message}); polling again in "
+                              "{wait:duration}"),
+    "source.unreachable": N_("cannot reach {marketplace} at {host}: {error}; polling again in {wait:duration}"),
+    "source.bad_answer": N_("{marketplace}'s answer to {endpoint} cannot be read ({error}); polling again in "
+                            "{wait:duration}"),
+    "source.refused": N_("{marketplace} refused {endpoint} (HTTP {status}: {message}); polling again in "
+                         "{wait:duration}"),
+    "source.endpoint_gone": N_("{endpoint} answers 404: {marketplace} has switched it off or moved it; set the "
+                               "new path under [[source]] paths (docs/operators/marketplaces.md)"),
+    "source.unknown_paths": N_("unknown names under paths: {names:list}; known: {known:list}"),
+    "posting.not_ready": N_("the marketplace has not made this label yet ({message}); trying again in "
+                            "{wait:duration}"),
+    "posting.task_failed": N_("the marketplace could not make the label ({message}); trying again in "
+                              "{wait:duration}"),
+    "posting.incomplete": N_("the label file arrived incomplete or damaged ({error}); fetching it again in "
+                             "{wait:duration}"),
+    "posting.rejected": N_("labeld cannot print the label the marketplace sent: {why:reason}; `labelctl fetch "
+                           "{posting}` tries again"),
+    "op.no_sources": N_("no [[source]] is configured"),
+    "op.bad_source_name": N_("{source!r} is not a source name (letters, digits, '_', '.', '-')"),
+    "op.no_source": N_("there is no source {source!r} (sources: {sources:list})"),
+    "op.posting_unknown": N_("no source has seen posting {posting}; name one with --source (sources: "
+                             "{sources:list})"),
+    "op.fetch_timeout": N_("source {source} is busy and did not get to {posting} within {wait:duration}; it "
+                           "stays queued"),
     # ----- the clock (#20: reasons as codes) ------------------------------------------------------
     "clock.not_measured": N_("the clock has not been measured yet"),
     "clock.behind": N_("clock is {offset:.1f} s behind; signed label links break beyond {threshold:g} s "

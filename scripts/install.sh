@@ -1,9 +1,12 @@
 #!/bin/sh
 # Install labeld on a Debian packing PC: its own virtualenv under /opt/labeld, the config (only if
-# absent), the systemd unit, sysusers.d and tmpfiles.d entries, the udev rules; create the labeld
-# user and folders, and enable and (re)start the service. Run it again to upgrade.
+# absent), the systemd unit, sysusers.d and tmpfiles.d entries, the udev rules, the CUPS backend and
+# PPD; create the labeld user and folders, and enable and (re)start the service. Run it again to upgrade.
 #
-#   sudo scripts/install.sh [--no-start]
+#   sudo scripts/install.sh [--no-start] [--cups-queue NAME[=PRINTER]]
+#
+#   --cups-queue ozon-labels=zd420   also create the CUPS queue ozon-labels feeding labeld's printer
+#                                    zd420 (without =PRINTER: labeld's routing); see cups-queue.md
 #
 # Environment:
 #   DESTDIR=/scratch/root      staged install: every file goes under DESTDIR and nothing outside it is
@@ -12,6 +15,8 @@
 #   PYTHON=python3             the interpreter the virtualenv is made from (3.11 or newer)
 #   LABELD_WHEELHOUSE=DIR      install offline from the wheels in DIR (pip --no-index --find-links)
 #   LABELD_INSTALL_SKIP_VENV=1 do not create or update the virtualenv (tests, packaging)
+#   CUPS_SERVERBIN=/usr/lib/cups    CUPS's program folder (the backend goes into its backend/)
+#   CUPS_DATADIR=/usr/share/cups    CUPS's data folder (the PPD goes into its model/)
 # docs/operators/install.md describes each step.
 set -eu
 
@@ -19,15 +24,37 @@ SRC=$(cd "$(dirname "$0")/.." && pwd)
 DESTDIR=${DESTDIR:-}
 PREFIX=${PREFIX:-/opt/labeld}
 PYTHON=${PYTHON:-python3}
+CUPS_SERVERBIN=${CUPS_SERVERBIN:-/usr/lib/cups}
+CUPS_DATADIR=${CUPS_DATADIR:-/usr/share/cups}
 START=yes
+CUPS_QUEUE=
 
-for arg in "$@"; do
-    case $arg in
+while [ $# -gt 0 ]; do
+    case $1 in
         --no-start) START=no ;;
-        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
-        *) echo "install.sh: unknown option $arg (try --help)" >&2; exit 2 ;;
+        --cups-queue) [ $# -ge 2 ] || { echo "install.sh: --cups-queue needs NAME[=PRINTER]" >&2; exit 2; }
+                      CUPS_QUEUE=$2; shift ;;
+        --cups-queue=*) CUPS_QUEUE=${1#--cups-queue=} ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        *) echo "install.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
     esac
+    shift
 done
+
+QUEUE_NAME=${CUPS_QUEUE%%=*}
+QUEUE_PRINTER=
+case $CUPS_QUEUE in *=*) QUEUE_PRINTER=${CUPS_QUEUE#*=} ;; esac
+if [ -n "$CUPS_QUEUE" ]; then
+    # CUPS queue names: up to 127 printable characters without space, tab, / \ # ' "; labeld's printer names.
+    if ! printf '%s' "$QUEUE_NAME" | grep -Eq '^[A-Za-z0-9_.@+-]{1,127}$'; then
+        echo "install.sh: --cups-queue: $QUEUE_NAME is not a CUPS queue name (letters, digits, . _ - @ +)" >&2
+        exit 2
+    fi
+    if [ -n "$QUEUE_PRINTER" ] && ! printf '%s' "$QUEUE_PRINTER" | grep -Eq '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$'; then
+        echo "install.sh: --cups-queue: $QUEUE_PRINTER is not a labeld printer name" >&2
+        exit 2
+    fi
+fi
 
 say() { printf 'labeld install: %s\n' "$*"; }
 live() { [ -z "$DESTDIR" ]; }
@@ -68,6 +95,45 @@ install_files() {
     done
 }
 
+# The CUPS backend runs as lp (mode 0755) with labeld's own interpreter, so it imports the labeld
+# installed in the virtualenv; the PPD hands PDFs to it untouched. Skipped where CUPS is not installed.
+install_cups() {
+    backend_dir="$DESTDIR$CUPS_SERVERBIN/backend"
+    if live && [ ! -d "$backend_dir" ]; then
+        say "CUPS is not installed ($backend_dir missing): skipped the print-queue backend (apt-get install cups)"
+        return
+    fi
+    say "CUPS backend $CUPS_SERVERBIN/backend/labeld and PPD $CUPS_DATADIR/model/labeld.ppd"
+    install -d -m 0755 "$backend_dir" "$DESTDIR$CUPS_DATADIR/model"
+    sed "1s|.*|#!$PREFIX/venv/bin/python|" "$SRC/cups/backend/labeld" > "$backend_dir/labeld.new"
+    chmod 0755 "$backend_dir/labeld.new"
+    mv -f "$backend_dir/labeld.new" "$backend_dir/labeld"
+    install -m 0644 "$SRC/cups/labeld.ppd" "$DESTDIR$CUPS_DATADIR/model/labeld.ppd"
+}
+
+# The lpadmin line for --cups-queue; printer-error-policy=abort-job: a label labeld refuses ends
+# that CUPS job (aborted, with labeld's reason) instead of stopping the queue for everyone.
+queue_command() {
+    printf 'lpadmin -p %s -E -v labeld:/%s -P %s -D %s -o printer-error-policy=abort-job' \
+        "$QUEUE_NAME" "$QUEUE_PRINTER" "$CUPS_DATADIR/model/labeld.ppd" "'labeld ${QUEUE_PRINTER:-labels}'"
+}
+
+create_cups_queue() {
+    [ -n "$CUPS_QUEUE" ] || return 0
+    if ! live; then
+        say "staged install: create the CUPS queue on the target with: $(queue_command)"
+        return
+    fi
+    say "CUPS queue $QUEUE_NAME -> labeld:/$QUEUE_PRINTER"
+    lpadmin -p "$QUEUE_NAME" -E -v "labeld:/$QUEUE_PRINTER" -P "$CUPS_DATADIR/model/labeld.ppd" \
+        -D "labeld ${QUEUE_PRINTER:-labels}" -o printer-error-policy=abort-job
+    if [ -x "$PREFIX/venv/bin/labeld" ] && \
+       ! "$PREFIX/venv/bin/labeld" check-config /etc/labeld/config.toml 2>/dev/null | grep -q "^submit_users = .*'lp'"; then
+        say "WARNING: add  submit_users = [\"lp\"]  to [daemon] in /etc/labeld/config.toml and restart labeld:"
+        say "         CUPS runs the backend as lp, which labeld refuses until then (the queue stops and keeps its jobs)"
+    fi
+}
+
 install_config() {
     config="$DESTDIR/etc/labeld/config.toml"
     install -d -m 0755 "$DESTDIR/etc/labeld"
@@ -90,6 +156,7 @@ write_default_config() {
 state_dir = "/var/lib/labeld"
 socket = "/run/labeld/labeld.sock"
 socket_group = "labeld"            # members may use labelctl; add people with: usermod -aG labeld NAME
+submit_users = ["lp"]              # CUPS's user: the labeld print queue's backend may submit documents, nothing more
 
 [intake]
 hot_folder = "/var/spool/labeld/inbox"
@@ -146,6 +213,8 @@ activate() {
 
 install_venv
 install_files
+install_cups
 install_config
 activate
+create_cups_queue
 say "done"

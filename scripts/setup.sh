@@ -12,10 +12,11 @@ system_packages=(python3 python3-venv python3-dev gcc pkg-config libcups2-dev)
 if [ "$purpose" = test ]; then
     # cups: the socket/lpd/usb backends (the tests' queues print to socket://), cups-daemon: cupsd,
     # cups-client: lpadmin/lpstat/lp, cups-bsd: lpr, cups-filters: the PDF filters of driver queues,
-    # cups-ipp-utils: ipptool; systemd: systemd-analyze for the unit checks; passwd/util-linux: the
-    # throwaway users of the socket-permission tests; tmux: a real terminal for labelctl's progress bar.
-    system_packages+=(cups cups-daemon cups-client cups-bsd cups-filters cups-ipp-utils systemd passwd util-linux
-                      tmux)
+    # cups-ipp-utils: ipptool; ghostscript: gs, for CUPS's gstopdf and the PostScript test job;
+    # systemd: systemd-analyze for the unit checks; passwd/util-linux: the throwaway users of the
+    # socket-permission tests; tmux: a real terminal for labelctl's progress bar.
+    system_packages+=(cups cups-daemon cups-client cups-bsd cups-filters cups-ipp-utils ghostscript systemd passwd
+                      util-linux tmux)
 fi
 
 missing=()

@@ -6,7 +6,7 @@
 #
 #   sudo scripts/uninstall.sh [--purge]
 #
-# Environment: DESTDIR and PREFIX as for install.sh.
+# Environment: DESTDIR, PREFIX, CUPS_SERVERBIN and CUPS_DATADIR as for install.sh.
 set -eu
 
 DESTDIR=${DESTDIR:-}
@@ -47,6 +47,7 @@ for tool in labeld labelctl; do
     fi
 done
 rm -rf "$DESTDIR$PREFIX"
+rm -f "$DESTDIR${CUPS_SERVERBIN:-/usr/lib/cups}/backend/labeld" "$DESTDIR${CUPS_DATADIR:-/usr/share/cups}/model/labeld.ppd"
 
 if [ "$PURGE" = yes ]; then
     say "purging configuration, state and spool"
@@ -59,5 +60,6 @@ if live; then
     systemctl daemon-reload
     udevadm control --reload-rules || true
     say "the labeld user and group remain; remove them with: userdel labeld"
+    say "CUPS queues on labeld:/ no longer print; remove them with: lpadmin -x QUEUE (lpstat -v lists them)"
 fi
 say "done"

@@ -158,3 +158,31 @@ def test_metrics_and_events(daemon: DaemonProcess, tmp_path: Path) -> None:
     _, _, raw = request(daemon, "GET", f"/v1/events?after={answer['last'] + 10**6}&timeout=0.5")
     assert json.loads(raw)["events"] == [] and 0.4 < time.monotonic() - started < 3
     assert error_of(daemon, "GET", "/v1/events?timeout=9999")[0] == 400
+
+
+def test_upload_key_is_idempotent_and_requested_by_is_kept(daemon: DaemonProcess) -> None:
+    """An upload with a key stores once: the same key again answers 200 with the first jobs;
+    requested_by is shown on each job and in its history."""
+    pdf = batch_pdf(2, first_posting=82000000)
+    target = "/v1/documents?key=urn:uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427&requested_by=alice%40pc7&name=a.pdf"
+    status, _, raw = request(daemon, "POST", target, pdf, {"Content-Type": "application/pdf"})
+    first = json.loads(raw)
+    assert status == 201 and first["repeat"] is False and len(first["job_ids"]) == 2
+    status, _, raw = request(daemon, "POST", target.replace("a.pdf", "b.pdf"), pdf, {"Content-Type": "application/pdf"})
+    again = json.loads(raw)
+    assert status == 200 and again == {**first, "repeat": True}
+    assert len([j for j in daemon.jobs() if j["id"] in first["job_ids"]]) == 2
+    status, _, raw = request(daemon, "GET", f"/v1/jobs/{first['job_ids'][0]}")
+    job = json.loads(raw)
+    assert job["document"]["requested_by"] == "alice@pc7"
+    assert "requested by alice@pc7" in job["history"][0]["reason"]
+
+
+def test_bad_key_and_requested_by_are_refused(daemon: DaemonProcess) -> None:
+    """A key with spaces and a requested_by with a control character are 400, nothing stored."""
+    before = len(daemon.jobs())
+    pdf = batch_pdf(1, first_posting=83000000)
+    for query in ("key=two%20words", "key=" + "k" * 201, "requested_by=bob%0Aevil", "requested_by="):
+        status, error = error_of(daemon, "POST", f"/v1/documents?{query}", pdf, {"Content-Type": "application/pdf"})
+        assert (status, error["code"]) == (400, "bad_request"), (query, error)
+    assert len(daemon.jobs()) == before

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from labeld.cli.client import UnixHTTPConnection
+from labeld.labelmaker import batch_pdf
 from labeld.testing.daemon import DaemonProcess
 from tests.conftest import become
 
@@ -82,8 +83,9 @@ def accounts() -> Iterator[tuple[str, str, str]]:
         subprocess.run(["groupdel", group], capture_output=True)
 
 
-def request_as(user: str, path: Path) -> tuple[int, str]:
-    """GET /v1/status from a forked child that became ``user``: (HTTP status or -errno, body)."""
+def request_as(user: str, path: Path, method: str = "GET", target: str = "/v1/status",
+               body: bytes | None = None) -> tuple[int, str]:
+    """One request from a forked child that became ``user``: (HTTP status or -errno, body)."""
     reader, writer = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
@@ -91,10 +93,10 @@ def request_as(user: str, path: Path) -> tuple[int, str]:
         try:
             become(user)
             try:
-                connection = UnixHTTPConnection(path, timeout=10)
-                connection.request("GET", "/v1/status")
+                connection = UnixHTTPConnection(path, timeout=30)
+                connection.request(method, target, body=body, headers={"Content-Type": "application/pdf"})
                 response = connection.getresponse()
-                answer = json.dumps([response.status, response.read().decode()])
+                answer = json.dumps([response.status, response.read().decode(errors="replace")])
             except PermissionError as error:
                 answer = json.dumps([-error.errno, str(error)])
             os.write(writer, answer.encode())
@@ -129,3 +131,28 @@ def test_group_members_allowed_outsiders_refused(accounts: tuple[str, str, str])
         assert error["code"] == "forbidden" and f"usermod -aG {group} {outsider}" in error["message"]
         assert get_status(sock) == 200
     shutil.rmtree(public)
+
+
+@ROOT_ONLY
+def test_submit_user_gets_in_by_acl_and_may_only_submit(accounts: tuple[str, str, str]) -> None:
+    """A daemon.submit_users user reaches a socket in a 0700 folder through ACL entries (the
+    socket stays 0660; the folder's group bits show the ACL mask), may upload and follow its job,
+    and gets 403 for anything else; a socket-group member not named there cannot reach the folder."""
+    group, member, submitter = accounts
+    private = Path(tempfile.mkdtemp(prefix="labeld-api-"))
+    sock = private / "labeld.sock"
+    sections = {"daemon": {"socket": str(sock), "socket_group": group, "submit_users": [submitter]}}
+    with DaemonProcess(private / "d", sections=sections):
+        assert stat.S_IMODE(sock.stat().st_mode) == 0o660 and stat.S_IMODE(private.stat().st_mode) == 0o710
+        pdf = batch_pdf(1, first_posting=84000000)
+        status, body = request_as(submitter, sock, "POST", "/v1/documents?requested_by=cups", pdf)
+        assert status == 201, body
+        job = json.loads(body)["job_ids"][0]
+        assert request_as(submitter, sock, "GET", f"/v1/jobs/{job}")[0] == 200
+        assert request_as(submitter, sock, "GET", "/v1/events?timeout=0")[0] == 200
+        for method, target in (("POST", f"/v1/jobs/{job}/cancel"), ("GET", f"/v1/jobs/{job}/preview.png"),
+                               ("GET", "/v1/jobs"), ("POST", "/v1/printers/preview/pause")):
+            status, body = request_as(submitter, sock, method, target)
+            assert status == 403 and "may only submit documents" in body, (target, body)
+        assert request_as(member, sock)[0] == -13  # EACCES: the folder is 0700 and only the ACL lets one in
+    shutil.rmtree(private)

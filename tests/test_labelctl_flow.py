@@ -229,3 +229,15 @@ def test_bash_completion_from_parser(ctl: Ctl) -> None:
     assert {"status", "jobs", "reprint", "preview", "watch"} <= set(complete(""))
     assert "--socket" in complete("--s")
     assert complete("pause", "") == ["preview"], "printer names come from the running daemon"
+
+
+def test_print_wait_reports_printed_and_refused(ctl: Ctl, tmp_path: Path) -> None:
+    """print --wait returns 0 once every label printed, and 1 naming the jobs when one was refused."""
+    good = tmp_path / "good.pdf"
+    good.write_bytes(batch_pdf(2, first_posting=26000000))
+    result = ctl.run("print", "--wait", str(good), timeout=60)
+    assert result.returncode == 0, result.stderr
+    low = tmp_path / "low.pdf"
+    low.write_bytes(batch_pdf(1, first_posting=26100000, raster_dpi=150))
+    result = ctl.run("print", "--wait", str(low), timeout=60)
+    assert result.returncode == 1 and "did not print" in result.stderr

@@ -33,6 +33,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"config"}),
     frozenset({"devices"}),
     frozenset({"labelmaker", "media", "bitmap", "durations", "failpoints", "errors", "reasons", "messages", "i18n",
+               "credentials",
                "__init__"}),
 )
 RANK = {unit: rank for rank, layer in enumerate(LAYERS) for unit in layer}

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from labeld.config import load_config
+from tests.cups_helpers import backend_text
 
 REPO = Path(__file__).resolve().parent.parent
 SYSTEM_TOOLS = ("systemctl", "udevadm", "systemd-sysusers", "systemd-tmpfiles", "useradd", "chgrp", "chown")
@@ -20,6 +21,8 @@ INSTALLED = (
     "etc/labeld/config.toml",
     "opt/labeld/share/doc/labeld/install.md",
     "opt/labeld/share/doc/labeld/troubleshooting.md",
+    "usr/lib/cups/backend/labeld",
+    "usr/share/cups/model/labeld.ppd",
 )
 
 
@@ -67,6 +70,7 @@ def test_installed_config_is_valid_and_private(tmp_path: Path, tools_log: Path) 
     config_path = root / "etc/labeld/config.toml"
     config = load_config(config_path)
     assert config.daemon.socket_group == "labeld"
+    assert config.daemon.submit_users == ("lp",)
     assert [p.driver for p in config.printers] == ["preview"]
     assert config_path.stat().st_mode & 0o777 == 0o640
 
@@ -113,3 +117,32 @@ def test_unknown_option_is_a_usage_error_before_anything_happens() -> None:
     result = subprocess.run(["sh", str(REPO / "scripts/install.sh"), "--bogus"], capture_output=True, text=True,
                             timeout=30)
     assert result.returncode == 2 and "unknown option --bogus" in result.stderr
+
+
+def test_cups_backend_gets_labelds_interpreter_and_runs_as_lp(tmp_path: Path, tools_log: Path) -> None:
+    """The backend is the repository's, with the virtualenv's Python on its first line, mode 0755
+    (cupsd runs it as lp, not root); the PPD is copied as it is; PREFIX moves the interpreter."""
+    root = tmp_path / "root"
+    run_script("install.sh", root, tools_log)
+    backend = root / "usr/lib/cups/backend/labeld"
+    assert backend.read_text() == backend_text("/opt/labeld/venv/bin/python")
+    assert backend.stat().st_mode & 0o777 == 0o755
+    assert (root / "usr/share/cups/model/labeld.ppd").read_bytes() == (REPO / "cups/labeld.ppd").read_bytes()
+    other = tmp_path / "other"
+    run_script("install.sh", other, tools_log, PREFIX="/srv/labeld", CUPS_SERVERBIN="/usr/local/lib/cups")
+    assert (other / "usr/local/lib/cups/backend/labeld").read_text().startswith("#!/srv/labeld/venv/bin/python\n")
+    assert not tools_log.exists()
+
+
+def test_cups_queue_option_in_a_staged_install_prints_the_lpadmin_line(tmp_path: Path, tools_log: Path) -> None:
+    """--cups-queue NAME=PRINTER stages no CUPS change but says the exact lpadmin line; bad names are usage errors."""
+    output = run_script("install.sh", tmp_path / "root", tools_log, "--cups-queue", "ozon-labels=zd420")
+    assert ("lpadmin -p ozon-labels -E -v labeld:/zd420 -P /usr/share/cups/model/labeld.ppd -D 'labeld zd420' "
+            "-o printer-error-policy=abort-job") in output
+    routed = run_script("install.sh", tmp_path / "root2", tools_log, "--cups-queue=labels")
+    assert "-v labeld:/ -P" in routed
+    assert not tools_log.exists()
+    for bad in ("with space", "a/b", "ok=bad/printer"):
+        result = subprocess.run(["sh", str(REPO / "scripts/install.sh"), "--cups-queue", bad], capture_output=True,
+                                text=True, timeout=30)
+        assert result.returncode == 2 and "--cups-queue" in result.stderr, bad

@@ -132,3 +132,18 @@ def test_primary_group_counts() -> None:
     group_gid = os.getgid()
     decision = Authorizer("root", daemon_uid=1).check(PeerCredentials(pid=1, uid=65534, gid=group_gid))
     assert decision.allowed
+
+
+def test_submit_user_gets_the_submit_scope(accounts: Accounts) -> None:
+    """A user named in submit_users and in no group is let in, with the submit scope only."""
+    _, answer, _ = connect_as(accounts.outsider, Authorizer(accounts.group, submit_users=(accounts.outsider,),
+                                                            daemon_uid=1))
+    assert answer == f"user {accounts.outsider!r} in daemon.submit_users"
+    uid = pwd.getpwnam(accounts.outsider).pw_uid
+    decision = Authorizer(accounts.group, submit_users=(accounts.outsider,), daemon_uid=1).check(
+        PeerCredentials(pid=1, uid=uid, gid=pwd.getpwnam(accounts.outsider).pw_gid))
+    assert decision.allowed and decision.scope == "submit"
+    member = pwd.getpwnam(accounts.member)
+    both = Authorizer(accounts.group, submit_users=(accounts.member,), daemon_uid=1).check(
+        PeerCredentials(pid=1, uid=member.pw_uid, gid=member.pw_gid))
+    assert both.scope == "control"

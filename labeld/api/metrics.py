@@ -15,6 +15,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from labeld import __version__
+from labeld.api.source_metrics import SourceCollector
 from labeld.daemon.operations import DaemonView
 from labeld.daemon.printer_worker import PrinterCondition
 from labeld.spool.states import JobState
@@ -76,6 +77,7 @@ class Metrics:
     def __init__(self, daemon: DaemonView) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(SpoolCollector(daemon))
+        self.registry.register(SourceCollector(daemon))
         self.render_seconds = Histogram("labeld_render_seconds", "Time to render and check one label",
                                         registry=self.registry, buckets=RENDER_BUCKETS)
 

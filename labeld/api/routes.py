@@ -37,6 +37,10 @@ JOB_ID = re.compile(r"^[0-9]{1,12}$")
 REPRINT_KEYS = frozenset({"copies", "printer", "force"})
 RELEASE_KEYS = frozenset({"override"})
 UPLOAD_TYPES = frozenset({"application/pdf", "application/octet-stream", "application/zpl"})
+#: What a ``submit``-scope peer (daemon.submit_users, e.g. CUPS's lp) may do: hand a document
+#: over and follow its jobs. Not: previews (label content), job lists, or changing anything.
+SUBMIT_ROUTES = frozenset({("POST", "v1/documents"), ("GET", "v1/jobs/{id}"), ("GET", "v1/events"),
+                           ("GET", "v1/printers"), ("GET", "v1/status")})
 
 
 class ApiError(Exception):
@@ -66,6 +70,7 @@ class Request:
     content_type: str
     read_body: Callable[[int], bytes]
     params: dict[str, str] = field(default_factory=dict)
+    scope: str = "control"
     #: Who is on the other end (``SO_PEERCRED``), where the transport can tell.
     peer: PeerCredentials | None = None
 
@@ -130,6 +135,9 @@ class Router:
             if method != request.method:
                 allowed.append(method)
                 continue
+            if request.scope != "control" and (method, "/".join(pattern)) not in SUBMIT_ROUTES:
+                only = Reason("op.submit_only")
+                raise ApiError(403, "forbidden", only.text(), reason=only)
             request.params = params
             return handler
         if allowed:
@@ -172,7 +180,7 @@ class Router:
     # ----- handlers with more than one line ---------------------------------------------------
 
     def list_jobs(self, request: Request) -> Response:
-        query = _only(request, {"state", "printer", "posting", "document", "code", "limit"})
+        query = only_params(request, {"state", "printer", "posting", "document", "code", "limit"})
         limit = _int(query.get("limit", "50"), "limit")
         if query.get("code"):
             if set(query) - {"code", "limit"}:
@@ -192,7 +200,7 @@ class Router:
         return _job_answer(self.ops.release(_job_id(request), override, request.actor))
 
     def rejected(self, request: Request) -> Response:
-        query = _only(request, {"limit", "today"})
+        query = only_params(request, {"limit", "today"})
         today = query.get("today", "false")
         if today not in ("true", "false"):
             raise BadRequest(Reason("op.bad_bool", name="today", value=repr(today)))
@@ -201,7 +209,7 @@ class Router:
                               "today": self.station.rejected_today()})
 
     def lookup(self, request: Request) -> Response:
-        query = _only(request, {"code"})
+        query = only_params(request, {"code"})
         if "code" not in query:
             raise BadRequest(Reason("op.missing_param", name="code"))
         return Response.json(self.station.lookup(query["code"]))
@@ -222,7 +230,8 @@ class Router:
         data = request.read_body(limit)
         if not data:
             raise ApiError(400, "empty_body", "the request has no document; send the PDF as the request body")
-        return _accepted(self.ops.upload(data, request.query), status=201)
+        accepted = self.ops.upload(data, request.query)
+        return _accepted(accepted, status=200 if accepted.repeat else 201)
 
     def reprint_job(self, request: Request) -> Response:
         new = self.ops.reprint_job(_job_id(request), _reprint_body(request))
@@ -240,7 +249,7 @@ class Router:
         return Response.json(snapshot)
 
     def events(self, request: Request) -> Response:
-        query = _only(request, {"after", "timeout"})
+        query = only_params(request, {"after", "timeout"})
         after = _int(query["after"], "after") if "after" in query else None
         timeout = _float(query.get("timeout", "25"), "timeout")
         if not 0 <= timeout <= MAX_EVENT_WAIT:
@@ -277,7 +286,7 @@ def _job_id(request: Request) -> int:
     return int(raw)
 
 
-def _only(request: Request, known: set[str]) -> dict[str, str]:
+def only_params(request: Request, known: set[str]) -> dict[str, str]:
     unknown = sorted(set(request.query) - known)
     if unknown:
         raise BadRequest(Reason("op.unknown_params", names=unknown, known=sorted(known)))
@@ -338,7 +347,7 @@ def _job_answer(job: Job) -> Response:
 
 def _accepted(accepted: Accepted, status: int = 201) -> Response:
     return Response.json({"document": accepted.document_name, "job_ids": list(accepted.job_ids),
-                          "printers": list(accepted.printers)}, status)
+                          "printers": list(accepted.printers), "repeat": accepted.repeat}, status)
 
 
 def parse_query(raw: str) -> dict[str, str]:

@@ -26,9 +26,11 @@ import structlog
 from labeld import __version__
 from labeld.api.metrics import Metrics
 from labeld.api.routes import JSON_BODY_LIMIT, ApiError, Request, Response, Router, error_response, parse_query
+from labeld.api.source_routes import register_source_routes
 from labeld.daemon.operations import DaemonView, Operations
 from labeld.errors import LabeldError
 from labeld.service.peercred import Authorizer, Decision, peer_credentials
+from labeld.service.socket_acl import grant_submit_users
 
 log = structlog.get_logger("labeld.api")
 
@@ -94,7 +96,8 @@ class ApiHandler(BaseHTTPRequestHandler):
         target = urlsplit(self.path)
         try:
             request = Request(self.command, target.path, parse_query(target.query),
-                              self.headers.get("Content-Type", ""), self._read_body, peer=self.peer)
+                              self.headers.get("Content-Type", ""), self._read_body, scope=self.decision.scope,
+                              peer=self.peer)
             response = self.server.router.dispatch(request)
         except ApiError as error:
             response = error_response(error)
@@ -194,7 +197,8 @@ class ApiServer:
     def start(self) -> None:
         config = self.daemon.config.daemon
         router = Router(self.operations, self.metrics.exposition)
-        server = UnixHTTPServer(self.path, router, Authorizer(config.socket_group),
+        register_source_routes(router)
+        server = UnixHTTPServer(self.path, router, Authorizer(config.socket_group, submit_users=config.submit_users),
                                 self.daemon.config.intake.max_file_size)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -202,6 +206,7 @@ class ApiServer:
             server.server_bind()
             self._inode = self.path.stat().st_ino
             set_socket_access(self.path, config.socket_group)
+            grant_submit_users(self.path, config.submit_users)
             server.server_activate()
         except BaseException:
             server.server_close()

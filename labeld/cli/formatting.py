@@ -267,9 +267,45 @@ def status_text(status: dict[str, Any], now: float, width: int | None = None, co
         lines.append(_("files rejected today: {n}").format(n=status["rejected_today"])
                      + (" (`labelctl rejected`)" if status["rejected_today"] else ""))
     lines += ["", printers_table(status["printers"], now, width)]
+    if status.get("sources"):
+        lines += ["", sources_table(status["sources"], now, width)]
     if status.get("clock"):
         lines += ["", clock_text(status["clock"], now)]
     return "\n".join(lines)
+
+
+def sources_table(sources: Sequence[dict[str, Any]], now: float, width: int | None = None) -> str:
+    """One line per marketplace source, then the trouble of each source in trouble, in full."""
+    if not sources:
+        return _("no marketplace sources are configured ([[source]] in the config)")
+    rows = []
+    for s in sources:
+        postings = s["postings"]
+        next_poll = _("paused") if s["paused"] else ago(s["next_poll"], now)
+        rows.append((s["name"], s["type"], s["state"], ago(s["last_poll"], now), next_poll, str(postings["seen"]),
+                     str(postings["waiting"]), str(postings["fetched"]), str(postings["printed"]),
+                     reason_text(s["last_error"]) if s["last_error"] else "-"))
+    headers = (_("SOURCE"), _("TYPE"), _("STATE"), _("LAST POLL"), _("NEXT POLL"), _("SEEN"), _("WAITING"),
+               _("FETCHED"), _("PRINTED"), _("LAST ERROR"))
+    lines = [table(headers, rows, width)]
+    for s in sources:
+        if s.get("trouble"):
+            lines.append(_("source {name} in trouble since {when}: {reason}").format(
+                name=s["name"], when=ago(s["trouble_since"], now), reason=reason_text(s["trouble"])))
+    return "\n".join(lines)
+
+
+def fetch_text(answer: dict[str, Any], now: float, width: int | None = None) -> str:
+    """What ``labelctl fetch`` did for one posting."""
+    posting = answer["posting"]
+    line = _("posting {posting} ({source}): {state}").format(posting=posting["posting"], source=answer["source"],
+                                                             state=posting["state"])
+    if posting.get("reason"):
+        line += f" — {reason_text(posting)}"
+    jobs = answer.get("jobs") or []
+    if jobs:
+        line += "\n" + jobs_table(jobs, now, width)
+    return line
 
 
 def rejected_table(records: Sequence[dict[str, Any]], now: float, width: int | None = None) -> str:

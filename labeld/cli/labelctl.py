@@ -25,7 +25,7 @@ from labeld.cli import formatting as fmt
 from labeld.cli import progress
 from labeld.cli.client import Client, DaemonUnreachable, RequestRefused, path_part, socket_path
 from labeld.cli.completion import bash_completion, completes_files, completes_printers
-from labeld.cli.follow import current, follow
+from labeld.cli.follow import event_mark, stream
 from labeld.cli.formatting import _
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_NOT_PRINTED = 0, 1, 2, 3, 4
@@ -35,6 +35,8 @@ EXIT_BROKEN_PIPE = 141
 PROGRESS_BYTES = 2 << 20
 #: Job ids as typed: anything else in a JOB argument is a scanned code for the daemon to resolve.
 MAX_JOB_DIGITS = 12
+#: The daemon waits up to 120 s for a busy source to fetch a posting.
+FETCH_TIMEOUT = 150.0
 
 Command = Callable[[Client, argparse.Namespace], Any]
 
@@ -117,6 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("job", metavar="JOB", type=job_id)
     completes_files(p.add_argument("-o", "--output", metavar="FILE.png", required=True,
                                    help=_("where to write the PNG; - writes it to standard output")))
+    p = command("sources", cmd_sources, _("marketplace sources: polls, postings, trouble; pause or resume one"))
+    p.add_argument("action", nargs="?", choices=["pause", "resume"], help=_("pause or resume the source NAME"))
+    p.add_argument("name", nargs="?", metavar="NAME")
+    p = command("fetch", cmd_fetch, _("fetch a posting's label from its marketplace now"))
+    p.add_argument("posting", metavar="POSTING", help=_("Ozon posting number or Wildberries order id"))
+    p.add_argument("--source", help=_("the source to ask (default: the one that has seen the posting)"))
     command("clock", cmd_clock, _("clock offset per source, threshold, state"))
     command("watch", cmd_watch, _("follow jobs, printer and clock alarms and rejected files live"))
     p = command("completion", cmd_completion, _("print a shell completion script"))
@@ -291,7 +299,7 @@ def cmd_print(client: Client, args: argparse.Namespace) -> int:
     query = {"name": args.file.name, "printer": args.printer, "copies": args.copies, "posting_number": args.posting,
              "posting_mismatch": "accept" if args.posting and args.posting_mismatch == "accept" else None}
     show = sys.stderr.isatty() and len(data) >= PROGRESS_BYTES and not args.json
-    after = current(client) if args.wait or args.posting else 0
+    after = event_mark(client) if args.wait or args.posting else 0
     answer = client.upload(data, query, progress=_upload_progress if show else None)
     if show:
         print(file=sys.stderr)
@@ -390,6 +398,26 @@ def cmd_preview(client: Client, args: argparse.Namespace) -> int:
     return emit(args, answer, _("wrote the bitmap of job {job} to {file}").format(job=args.job, file=output))
 
 
+def cmd_sources(client: Client, args: argparse.Namespace) -> int:
+    if args.action is None:
+        answer = client.call("GET", "/v1/sources")
+        return emit(args, answer, fmt.sources_table(answer["sources"], time.time(), width()))
+    if not args.name:
+        raise RequestRefused(0, "usage", _("labelctl sources {action} NAME: name the source").format(
+            action=args.action))
+    source = client.call("POST", f"/v1/sources/{path_part(args.name)}/{args.action}")
+    if args.action == "pause":
+        return emit(args, source, _("source {name} paused; it does not poll until `labelctl sources resume {name}`")
+                    .format(name=source["name"]))
+    return emit(args, source, _("source {name} polls again").format(name=source["name"]))
+
+
+def cmd_fetch(client: Client, args: argparse.Namespace) -> int:
+    answer = client.call("POST", f"/v1/postings/{path_part(args.posting)}/fetch", query={"source": args.source},
+                         timeout=FETCH_TIMEOUT)
+    return emit(args, answer, fmt.fetch_text(answer, time.time(), width()))
+
+
 def cmd_clock(client: Client, args: argparse.Namespace) -> int:
     clock = client.call("GET", "/v1/clock")
     return emit(args, clock, fmt.clock_text(clock, time.time()))
@@ -405,13 +433,13 @@ def cmd_watch(client: Client, args: argparse.Namespace) -> int:
         else:
             print(f"{fmt.clock_time(time.time())}  -- {text}", flush=True)
 
-    after = current(client)
+    after = event_mark(client)
     if not args.json:
         print(_("following labeld on {socket}; Ctrl-C stops").format(socket=client.path), flush=True)
         now = time.time()
         for line in fmt.alarm_lines(client.call("GET", "/v1/alarms")["alarms"], now, paint):
             print(f"{fmt.clock_time(now)}  {line}", flush=True)
-    for events in follow(client, after, note):
+    for events in stream(client, after, note):
         for event in events:
             print(json.dumps(event, ensure_ascii=False) if args.json else fmt.event_line(event, paint), flush=True)
     return EXIT_OK

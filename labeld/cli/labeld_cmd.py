@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from labeld import __version__
-from labeld.config import PrinterConfig, describe, load_config, resolve_config
+from labeld.config import Config, PrinterConfig, describe, load_config, resolve_config
 from labeld.errors import ConfigError, LabeldError
 
 DEFAULT_DPI = {"brother_ql": 300, "zpl": 203, "preview": 300}
@@ -89,9 +89,32 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     config = load_config(args.file)
+    _refuse_cups_loops(config, args.file)
     print(describe(config), end="")
     print(f"# {args.file}: OK, {len(config.printers)} printer(s)", file=sys.stderr)
     return 0
+
+
+def _refuse_cups_loops(config: Config, path: Path) -> None:
+    """A ``cups`` printer whose queue feeds labeld (a ``labeld:/`` queue) is an error; CUPS is asked."""
+    from labeld.drivers.base import make_driver
+    from labeld.drivers.cups import CupsDriver
+
+    problems = []
+    for printer in config.printers:
+        driver = make_driver(printer) if printer.driver == "cups" else None
+        if not isinstance(driver, CupsDriver):
+            continue
+        try:
+            loop = driver.loop()
+        except LabeldError as error:
+            print(f"# note: could not ask CUPS whether printer {printer.name!r} feeds labeld back: {error}",
+                  file=sys.stderr)
+            continue
+        if loop:
+            problems.append(f"{path}: [[printer]] {printer.name} uri: {loop}")
+    if problems:
+        raise ConfigError(problems)
 
 
 def _printer(args: argparse.Namespace) -> PrinterConfig:

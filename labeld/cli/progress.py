@@ -17,11 +17,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from labeld.cli.client import Client
-from labeld.cli.follow import POLL_SECONDS, Note, follow
+from labeld.cli.follow import FINISHED, POLL_SECONDS, Note, stream
 from labeld.cli.formatting import _, job_ids, reason_text
 
-#: States in which a label is done waiting (printed, or it needs a person: held, rejected, …).
-FINISHED = frozenset({"printed", "rejected", "superseded", "duplicate", "cancelled", "failed", "held", "uncertain"})
 #: States in which a label has been rendered and checked (its pre-flight verdict is known).
 CHECKED = FINISHED | {"ready", "printing"}
 #: Poll the event stream this often while a bar is shown (it refreshes on each answer).
@@ -119,7 +117,7 @@ def refresh_labels(client: Client, document: str, batch: Batch) -> None:
 
 def _follow_until_done(client: Client, batch: Batch, after: int, note: Note, poll: float,
                        refresh: Callable[[], None] | None = None) -> None:
-    for events in follow(client, after, note, poll=poll):
+    for events in stream(client, after, note, poll=poll):
         for event in events:
             batch.take_event(event)
         if refresh is not None:

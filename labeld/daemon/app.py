@@ -40,6 +40,8 @@ from labeld.page_job import RenderRequest, RenderResult, render_page_job
 from labeld.reasons import Reason
 from labeld.render.sandbox import RenderSandbox
 from labeld.service import notify as sd
+from labeld.sources import SourceManager
+from labeld.sources.handoff import AcceptorSink
 from labeld.spool.spool import Spool
 from labeld.spool.states import JobState
 from labeld.spool.store import DocumentStore
@@ -124,11 +126,13 @@ class Daemon:
             for printer in config.printers if printer.name in drivers
         }
         self.hotfolder = HotFolder(config, self.acceptor, self.spool.has_intake_key)
+        self.sources = SourceManager(config, self.spool, AcceptorSink(self.acceptor, self.spool))
         self.pipeline.start()
         for worker in self.workers.values():
             worker.start()
         self.hotfolder.start()
-        self.components = [self.hotfolder, self.pipeline, *self.workers.values()]
+        self.sources.start()
+        self.components = [self.sources, self.hotfolder, self.pipeline, *self.workers.values()]
         if self.clock is not None:
             self.clock.start()
             self.components.append(self.clock)
@@ -272,6 +276,7 @@ class Daemon:
 
     def prune(self) -> None:
         hashes, job_ids = self.spool.prune(time.time() - self.config.daemon.retention)
+        self.sources.prune(time.time() - self.config.daemon.retention)
         for sha in hashes:
             self.store.remove_document(sha)
         for job_id in job_ids:
@@ -298,6 +303,9 @@ class Daemon:
         parts = [f"{len(printers)} printer{'s' if len(printers) != 1 else ''}"]
         if stopped:
             parts.append(f"{len(stopped)} need attention ({', '.join(stopped)})")
+        troubled = self.sources.in_trouble()
+        if troubled:
+            parts.append(f"source{'s' if len(troubled) != 1 else ''} in trouble ({', '.join(troubled)})")
         parts.append(f"{counts[JobState.QUEUED] + counts[JobState.READY]} waiting")
         if counts[JobState.HELD]:
             parts.append(f"{counts[JobState.HELD]} held")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import pwd
 import re
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -35,6 +36,7 @@ from labeld.intake.sidecar import MAX_COPIES, Sidecar, sidecar_from_mapping
 from labeld.labelmaker import LabelSpec, Symbol, label_pdf, module_count
 from labeld.media import parse_media
 from labeld.reasons import Reason
+from labeld.sources import SourceManager
 from labeld.spool.spool import Job, Spool
 from labeld.spool.states import CANCELLABLE, InvalidTransition, JobState
 from labeld.spool.store import DocumentStore
@@ -48,7 +50,9 @@ HELD = frozenset({JobState.HELD})
 OVERRIDABLE = frozenset({JobState.HELD, JobState.REJECTED})
 MAX_OVERRIDE_WHY = 500
 UPLOAD_PARAMS = frozenset({"printer", "copies", "posting_number", "tracking_number", "issued_at", "name",
-                           "posting_mismatch"})
+                           "requested_by", "key", "posting_mismatch"})
+#: An upload's idempotency key: the same key again answers the first upload's jobs (a CUPS job's uuid).
+UPLOAD_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 
 
 class OperationError(LabeldError):
@@ -94,6 +98,7 @@ class DaemonView(Protocol):
     pipeline: Pipeline
     rules: LabelRules
     render_observers: list[RenderObserver]
+    sources: SourceManager
 
     def printer_states(self) -> list[PrinterState]: ...
 
@@ -138,6 +143,7 @@ class ReprintRequest:
 class Operations:
     def __init__(self, daemon: DaemonView) -> None:
         self.daemon = daemon
+        self._keyed_uploads = threading.Lock()
 
     @property
     def spool(self) -> Spool:
@@ -154,6 +160,7 @@ class Operations:
             "summary": daemon.status_line(),
             "jobs": self.spool.counts(),
             "printers": self.printers(),
+            "sources": daemon.sources.snapshots(),
             "clock": self.clock(),
         }
 
@@ -231,10 +238,23 @@ class Operations:
             self._check_printer(params["printer"])
         sidecar = _sidecar(params)
         try:
-            return self.daemon.acceptor.accept(data, name=name, source="api", sidecar=sidecar)
+            return self._accept_upload(data, name, sidecar, params.get("key"))
         except RejectedInput as error:
             self.daemon.acceptor.record_rejection(error, name=name, source="api", size=len(data), told=True)
             raise
+
+    def _accept_upload(self, data: bytes, name: str, sidecar: Sidecar, key: str | None) -> Accepted:
+        if key is None:
+            return self.daemon.acceptor.accept(data, name=name, source="api", sidecar=sidecar)
+        if not UPLOAD_KEY.match(key):
+            raise BadRequest(Reason("op.bad_upload_key"))
+        intake_key = f"api:{key}"
+        with self._keyed_uploads:  # one keyed upload at a time: a key is stored once
+            known = self.spool.document_by_intake_key(intake_key)
+            if known is not None:
+                document, jobs = known
+                return Accepted(document, tuple(j for j, _ in jobs), tuple(p for _, p in jobs), repeat=True)
+            return self.daemon.acceptor.accept(data, name=name, source="api", sidecar=sidecar, intake_key=intake_key)
 
     # ----- changing jobs --------------------------------------------------------------------
 
@@ -382,7 +402,7 @@ def _check_posting(posting: str) -> None:
 
 
 def _sidecar(params: dict[str, str]) -> Sidecar:
-    raw: dict[str, Any] = {k: v for k, v in params.items() if k != "name"}
+    raw: dict[str, Any] = {k: v for k, v in params.items() if k not in ("name", "key")}
     if "copies" in raw:
         try:
             raw["copies"] = int(raw["copies"])

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import SplitResult, unquote
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from labeld.devices.base import register_scheme
 from labeld.errors import DeviceError
@@ -34,8 +34,11 @@ RAW_FORMAT = "application/vnd.cups-raw"
 PDF_FORMAT = "application/pdf"
 PRINTER_ATTRIBUTES = [
     "printer-state", "printer-state-reasons", "printer-state-message", "printer-is-accepting-jobs",
-    "queued-job-count",
+    "queued-job-count", "device-uri",
 ]
+#: How many hops (class members, IPP queues on the same server) :meth:`CupsDevice.destinations` follows.
+FORWARD_HOPS = 3
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "localhost.localdomain"})
 JOB_ATTRIBUTES = ["job-state", "job-state-reasons", "job-printer-state-message", "job-name"]
 
 
@@ -151,6 +154,30 @@ class CupsDevice:
         return dict(self._call(lambda c: c.getPrinterAttributes(
             self.target.queue, requested_attributes=PRINTER_ATTRIBUTES)))
 
+    def destinations(self) -> list[str]:
+        """The device URIs this queue's jobs end at: its own, its class members', and those of
+        queues on the same server it forwards to over IPP (``ipp://localhost/printers/Q``)."""
+        uris: list[str] = []
+        seen: set[str] = set()
+
+        def visit(queue: str, hops: int) -> None:
+            if queue in seen or hops < 0:
+                return
+            seen.add(queue)
+            attributes = self._call(lambda c: c.getPrinterAttributes(
+                queue, requested_attributes=["device-uri", "member-names"]))
+            for member in as_keywords(attributes.get("member-names")):
+                visit(member, hops - 1)
+            uri = str(attributes.get("device-uri") or "")
+            if uri:
+                uris.append(uri)
+            forwarded = local_queue(uri)
+            if forwarded:
+                visit(forwarded, hops - 1)
+
+        visit(self.target.queue, FORWARD_HOPS)
+        return uris
+
     def job_state(self, job_id: int) -> CupsJobState:
         attributes = self._call(lambda c: c.getJobAttributes(job_id, requested_attributes=JOB_ATTRIBUTES))
         return CupsJobState(
@@ -221,6 +248,15 @@ def as_keywords(value: object) -> tuple[str, ...]:
     """pycups gives one keyword as a str and several as a list; ``none`` means no keyword."""
     items = [value] if isinstance(value, str) else list(value) if isinstance(value, (list, tuple)) else []
     return tuple(str(item) for item in items if item and item != "none")
+
+
+def local_queue(device_uri: str) -> str | None:
+    """The queue an ``ipp://localhost/printers/Q`` (or ``/classes/Q``) device URI forwards to, else None."""
+    parsed = urlsplit(device_uri)
+    if parsed.scheme not in ("ipp", "ipps", "http", "https") or (parsed.hostname or "") not in LOCAL_HOSTS:
+        return None
+    parts = unquote(parsed.path).strip("/").split("/")
+    return parts[1] if len(parts) == 2 and parts[0] in ("printers", "classes") and parts[1] else None
 
 
 def _ipp_failure(target: CupsTarget, status: int, message: str) -> str:

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from labeld.config import PrinterConfig
 
 RAW_FORMATS = ("zpl", "brother_ql")
+#: The URI scheme of labeld's own CUPS backend (cups/backend/labeld): a queue on it feeds labeld.
+LABELD_SCHEME = "labeld"
 POLL_INTERVAL = 0.1
 PT_PER_INCH = 72.0
 #: IPP printer-state and job-state numbers (RFC 8011), the words labeld shows for them.
@@ -116,6 +118,12 @@ class CupsDriver(Driver[CupsDevice]):
     def status(self, device: CupsDevice) -> PrinterStatus:
         return printer_status(device.printer_attributes(), device.target.describe())
 
+    def loop(self) -> str | None:
+        """Why this printer's queue would send labels back into labeld, or None when it does not.
+        Raises :class:`DeviceError` when CUPS cannot be asked."""
+        device = self.connect()
+        return loop_problem(device.destinations(), device.target.describe())
+
     def confirm(self, device: CupsDevice, timeout: float) -> bool:
         """True once CUPS reports the job completed; :class:`PrinterRefused` when CUPS aborted
         or someone cancelled it there; :class:`CupsJobWaiting` while it is still in CUPS."""
@@ -140,6 +148,12 @@ class CupsDriver(Driver[CupsDevice]):
         missing = pycups_missing()
         if missing:
             return missing
+        try:
+            loop = self.loop()
+        except DeviceError:
+            loop = None  # CUPS cannot be asked now; status() looks at the queue's device URI before each label
+        if loop:
+            return loop
         if self.format in RAW_FORMATS:
             try:
                 inner = self.inner
@@ -175,6 +189,10 @@ def printer_status(attributes: dict[str, Any], where: str) -> PrinterStatus:
     if stopped and "paused" not in reasons:
         reasons.append("paused")
     message = str(attributes.get("printer-state-message") or "")
+    loop = loop_problem([str(attributes.get("device-uri") or "")], where)
+    if loop:
+        reasons.append("other")
+        message = loop
     if stopped and not message:
         message = f"the {where} is {'stopped' if state == 5 else 'rejecting jobs'}"
     detail: dict[str, object] = {
@@ -182,6 +200,16 @@ def printer_status(attributes: dict[str, Any], where: str) -> PrinterStatus:
         "accepting-jobs": accepting, "queued-jobs": int(attributes.get("queued-job-count", 0)),
     }
     return PrinterStatus(reasons=tuple(dict.fromkeys(reasons)), message=message, busy=state == 4, detail=detail)
+
+
+def loop_problem(device_uris: list[str], where: str) -> str | None:
+    """A sentence when one of ``device_uris`` is labeld's own CUPS backend (``labeld:/…``): a label
+    sent there would come back into labeld and go round for ever."""
+    back = next((uri for uri in device_uris if uri.partition(":")[0] == LABELD_SCHEME), None)
+    if back is None:
+        return None
+    return (f"the {where} feeds labeld itself (device URI {back}): its labels would come back and loop; "
+            "point this printer at the queue of the real printer, or drive it with driver zpl or brother_ql")
 
 
 def job_failure(job: CupsJobState) -> str | None:

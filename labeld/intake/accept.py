@@ -29,9 +29,13 @@ def inspect_in_process(data: bytes, max_pages: int, max_page_mm: float) -> Docum
 
 @dataclass(frozen=True)
 class Accepted:
+    """A committed document. ``repeat`` is True when an upload's ``key`` named a document the
+    spool already had: nothing new was stored and these are that document's jobs."""
+
     document_name: str
     job_ids: tuple[int, ...]
     printers: tuple[str, ...]
+    repeat: bool = False
 
 
 class Acceptor:

@@ -1,4 +1,5 @@
-"""Sidecar JSON beside a PDF: printer, copies, posting and tracking numbers, issue time."""
+"""Sidecar JSON beside a PDF: printer, copies, posting and tracking numbers, issue time, and who
+asked for the print (``requested_by``: a person or system, shown in the job's history)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ class Sidecar:
     posting_number: str | None = None
     tracking_number: str | None = None
     issued_at: float | None = None
+    requested_by: str | None = None
     posting_mismatch: str = "refuse"
 
     def to_json(self) -> dict[str, Any]:
@@ -43,7 +45,7 @@ def parse_sidecar(data: bytes) -> Sidecar:
 
 
 def sidecar_from_mapping(raw: dict[str, Any]) -> Sidecar:
-    known = {"printer", "copies", "posting_number", "tracking_number", "issued_at", "posting_mismatch"}
+    known = {"printer", "copies", "posting_number", "tracking_number", "issued_at", "requested_by", "posting_mismatch"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise RejectedInput(Reason("sidecar.unknown_keys", keys=unknown, known=sorted(known)))
@@ -51,10 +53,12 @@ def sidecar_from_mapping(raw: dict[str, Any]) -> Sidecar:
     copies = raw.get("copies", 1)
     if isinstance(copies, bool) or not isinstance(copies, int) or not 1 <= copies <= MAX_COPIES:
         problems.append(Reason("sidecar.bad_copies", limit=MAX_COPIES, value=repr(copies)))
-    for key in ("printer", "posting_number", "tracking_number"):
+    for key in ("printer", "posting_number", "tracking_number", "requested_by"):
         value = raw.get(key)
         if value is not None and (not isinstance(value, str) or not value or len(value) > 200):
             problems.append(Reason("sidecar.bad_string", key=key, value=repr(value)))
+        elif isinstance(value, str) and not value.isprintable():
+            problems.append(Reason("sidecar.not_printable", key=key, value=repr(value)))
     issued: float | None = None
     if raw.get("issued_at") is not None:
         try:
@@ -68,7 +72,7 @@ def sidecar_from_mapping(raw: dict[str, Any]) -> Sidecar:
     if problems:
         raise RejectedInput(Reason("sidecar.invalid", problems=problems), {"sidecar": raw})
     return Sidecar(raw.get("printer"), copies, raw.get("posting_number"), raw.get("tracking_number"), issued,
-                   mismatch)
+                   raw.get("requested_by"), mismatch)
 
 
 def parse_timestamp(value: object) -> float:

@@ -14,9 +14,11 @@ from labeld.service.notify import (
     watchdog,
     watchdog_interval,
 )
-from labeld.service.peercred import Authorizer, Decision, PeerCredentials, peer_credentials
+from labeld.service.peercred import CONTROL, SUBMIT, Authorizer, Decision, PeerCredentials, peer_credentials
 
 __all__ = [
+    "CONTROL",
+    "SUBMIT",
     "Authorizer",
     "Decision",
     "PeerCredentials",

@@ -5,6 +5,9 @@ loosened by a careless ``chmod``: the kernel reports the peer's uid and gid at c
 (``SO_PEERCRED``) and the daemon decides from that. Allowed are root, the daemon's own user and
 members of the socket group, primary or supplementary. Group membership is looked up at each
 decision, so ``usermod -aG labeld alice`` takes effect without restarting the daemon.
+
+Users named in ``daemon.submit_users`` (CUPS's ``lp``, which runs the ``labeld`` backend) get in
+with the ``submit`` scope: they may hand documents over and follow those jobs, nothing else.
 """
 
 from __future__ import annotations
@@ -26,12 +29,19 @@ class PeerCredentials(NamedTuple):
     gid: int
 
 
+CONTROL = "control"
+SUBMIT = "submit"
+
+
 @dataclass(frozen=True)
 class Decision:
-    """``allowed``, and for a refusal a sentence to log and to send back to the client."""
+    """``allowed``, and for a refusal a sentence to log and to send back to the client.
+
+    ``scope`` is :data:`CONTROL` (everything) or :data:`SUBMIT` (upload and follow jobs only)."""
 
     allowed: bool
     reason: str
+    scope: str = CONTROL
 
     def __bool__(self) -> bool:
         return self.allowed
@@ -47,11 +57,13 @@ class Authorizer:
     """Decides whether a peer may use the control socket.
 
     ``group_name`` is ``daemon.socket_group``; an empty name means only root and the daemon's
-    own user are let in (the built-in, single-user set-up).
+    own user are let in (the built-in, single-user set-up). ``submit_users`` are let in with
+    the :data:`SUBMIT` scope.
     """
 
-    def __init__(self, group_name: str, *, daemon_uid: int | None = None) -> None:
+    def __init__(self, group_name: str, *, submit_users: tuple[str, ...] = (), daemon_uid: int | None = None) -> None:
         self.group_name = group_name
+        self.submit_users = frozenset(submit_users)
         self.daemon_uid = os.geteuid() if daemon_uid is None else daemon_uid
 
     def check_socket(self, sock: socket.socket) -> Decision:
@@ -66,6 +78,8 @@ class Authorizer:
         group_id = self._group_id()
         if group_id is not None and group_id in _groups_of(user, peer.gid):
             return Decision(True, f"member of group {self.group_name!r}")
+        if user is not None and user in self.submit_users:
+            return Decision(True, f"user {user!r} in daemon.submit_users", SUBMIT)
         return Decision(False, self._refusal(user, peer, group_id))
 
     def _group_id(self) -> int | None:

@@ -17,7 +17,8 @@ JOB_SELECT = """
            j.override, j.needs_ack,
            l.document_id, l.page, l.posting, l.tracking, l.issued_at, l.expires_at, l.content_hash,
            l.width_mm, l.height_mm, l.posting_mismatch, d.name AS document_name, d.sha256 AS document_sha256,
-           d.kind AS document_kind, d.source AS document_source, l.preflight
+           d.kind AS document_kind, d.source AS document_source, l.preflight,
+           json_extract(d.sidecar, '$.requested_by') AS requested_by
     FROM jobs j JOIN labels l ON l.id = j.label_id JOIN documents d ON d.id = l.document_id
 """
 
@@ -86,6 +87,8 @@ class Job:
     #: Voided by a newer label after it printed: a person must relabel the parcel and acknowledge it.
     needs_ack: bool = False
     posting_mismatch: str = "refuse"
+    #: Who asked for the print, where the upload or sidecar said (a CUPS job's user@host).
+    requested_by: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -120,6 +123,7 @@ class Job:
                 "sha256": self.document_sha256,
                 "kind": self.document_kind,
                 "source": self.document_source,
+                "requested_by": self.requested_by,
             },
         }
 
@@ -138,8 +142,17 @@ def job_from_row(row: sqlite3.Row) -> Job:
         document_source=row["document_source"],
         preflight=json.loads(row["preflight"]) if row["preflight"] else {},
         override=json.loads(row["override"]) if row["override"] else None, needs_ack=bool(row["needs_ack"]),
-        posting_mismatch=row["posting_mismatch"],
+        posting_mismatch=row["posting_mismatch"], requested_by=row["requested_by"],
     )
+
+
+def accepted_reason(doc: NewDocument, where: str, page: int, pages: int) -> Reason:
+    """A new job's first reason; it names who asked for the print when the upload or sidecar said."""
+    requested_by = (doc.sidecar or {}).get("requested_by")
+    if requested_by:
+        return Reason("job.accepted_for", name=doc.name, where=where, requested_by=requested_by, page=page,
+                      pages=pages)
+    return Reason("job.accepted", name=doc.name, where=where, page=page, pages=pages)
 
 
 def state_marks(states: frozenset[JobState]) -> tuple[str, list[str]]:

@@ -5,7 +5,7 @@ migrated by the steps in ``MIGRATIONS`` (each one takes version N-1 to N, in one
 newer one is refused, because this labeld cannot know what the newer one stored.
 """
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -34,7 +34,7 @@ _EVENTS = """
         data TEXT
     )"""
 
-TABLES = (
+TABLES: tuple[str, ...] = (
     """
     CREATE TABLE IF NOT EXISTS documents (
         id INTEGER PRIMARY KEY,
@@ -128,6 +128,48 @@ TABLES = (
     )""",
 )
 
+
+#: Marketplace sources (labeld.sources): what each one has seen and fetched, so that a restart or
+#: a kill -9 resumes without reprinting or skipping a posting; and its counters for the metrics.
+SOURCE_TABLES = (
+    """
+    CREATE TABLE IF NOT EXISTS sources (
+        name TEXT PRIMARY KEY,
+        paused INTEGER NOT NULL DEFAULT 0,
+        polls INTEGER NOT NULL DEFAULT 0,
+        errors TEXT NOT NULL DEFAULT '{}',   -- errors by kind ({"auth": 2}), for the metrics
+        fetched INTEGER NOT NULL DEFAULT 0,  -- labels handed to intake
+        last_poll REAL,
+        last_ok REAL,
+        next_poll REAL,
+        trouble_code TEXT,                   -- a reason (code + JSON parameters) while the source is in trouble
+        trouble_params TEXT,
+        trouble_since REAL,
+        last_error_code TEXT,                -- the latest failure, kept after the trouble ends
+        last_error_params TEXT,
+        last_error_at REAL
+    )""",
+    """
+    CREATE TABLE IF NOT EXISTS source_postings (
+        source TEXT NOT NULL,
+        posting TEXT NOT NULL,               -- Ozon posting number, Wildberries order id
+        state TEXT NOT NULL,                 -- waiting | fetched | failed
+        tracking TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL DEFAULT '',     -- the marketplace's status when last seen
+        first_seen REAL NOT NULL,
+        last_seen REAL NOT NULL,
+        fetched_at REAL,
+        intake_key TEXT,                     -- the key of the document that carries its label
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_try REAL NOT NULL DEFAULT 0,
+        reason_code TEXT,
+        reason_params TEXT,
+        PRIMARY KEY (source, posting)
+    )""",
+    "CREATE INDEX IF NOT EXISTS source_postings_due ON source_postings(source, state, next_try)",
+)
+TABLES += SOURCE_TABLES
+
 #: Version 1 → 2: reasons became a code with parameters (labeld.reasons). Old rows keep their
 #: words as a reason of code "text".
 _V2 = tuple(
@@ -138,7 +180,7 @@ _V2 = tuple(
     f"UPDATE {table} SET reason_params = json_object('text', reason)" for table in ("jobs", "events")
 )
 
-#: Version 2 → 3, the station core (#20): events of every kind in one sequence (job_id may be NULL),
+#: Version 3 → 4, the station core (#20): events of every kind in one sequence (job_id may be NULL),
 #: files rejected whole, alarms to acknowledge, the codes a scanner may read off a label, audited
 #: overrides and a per-label answer to a contradicted posting number. A printed label voided in
 #: the last day raises its alarm again; older ones are history.
@@ -161,4 +203,5 @@ _V3 = (
 )
 
 #: MIGRATIONS[n] takes a spool from version n to n + 1.
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V2, 2: _V3}
+#: Version 2 → 3 (marketplace sources, #17): two new tables, nothing else changes.
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V2, 2: SOURCE_TABLES, 3: _V3}

@@ -19,7 +19,7 @@ from typing import Any
 from labeld.errors import LabeldError
 from labeld.reasons import Reason
 from labeld.spool.events import EVENT_SELECT, Event, event_from_row, job_event, reason_columns, reason_json
-from labeld.spool.jobs import JOB_SELECT, Job, NewDocument, NewLabel, job_from_row, state_marks
+from labeld.spool.jobs import JOB_SELECT, Job, NewDocument, NewLabel, accepted_reason, job_from_row, state_marks
 from labeld.spool.schema import MIGRATIONS, PRAGMAS, SCHEMA_VERSION, TABLES
 from labeld.spool.states import LIVE, PENDING, InvalidTransition, JobState, check_transition
 from labeld.spool.station import Clock, RejectedFile, StationTables, write_label_codes
@@ -96,6 +96,10 @@ class Spool(StationTables):
         with self.changed:
             self.changed.notify_all()
 
+    def read(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        """A read for the spool's other modules (``labeld.spool.source_state``)."""
+        return self._query(sql, args)
+
     def _query(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
         """A read on this thread's own connection; it sees everything committed before it."""
         reader: sqlite3.Connection | None = getattr(self._readers, "db", None)
@@ -130,8 +134,7 @@ class Spool(StationTables):
                     (document_id, label.page, label.width_mm, label.height_mm, label.posting, label.tracking,
                      label.issued_at, label.expires_at, label.posting_mismatch),
                 )
-                page_reason = Reason("job.accepted", name=doc.name, where=where, page=label.page + 1,
-                                     pages=len(labels))
+                page_reason = accepted_reason(doc, where, label.page + 1, len(labels))
                 job_ids.append(self._insert_job(db, int(cur.lastrowid or 0), label.printer, label.copies,
                                                 page_reason, now))
             return job_ids
@@ -150,6 +153,15 @@ class Spool(StationTables):
 
     def has_intake_key(self, key: str) -> bool:
         return bool(self._query("SELECT 1 FROM documents WHERE intake_key = ?", (key,)))
+
+    def document_by_intake_key(self, key: str) -> tuple[str, list[tuple[int, str]]] | None:
+        """The name and original (not reprint) jobs ``(id, printer)`` of the document taken with ``key``."""
+        rows = self._query(
+            "SELECT d.name, j.id, j.printer FROM documents d JOIN labels l ON l.document_id = d.id"
+            " JOIN jobs j ON j.label_id = l.id WHERE d.intake_key = ? AND j.reprint_of IS NULL ORDER BY j.id", (key,))
+        if not rows:
+            return None
+        return rows[0][0], [(int(job_id), printer) for _, job_id, printer in rows]
 
     def add_reprint(self, job: Job, printer: str, copies: int, reason: Reason, forced: bool) -> int:
         with self.transaction() as db:

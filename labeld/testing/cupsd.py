@@ -22,6 +22,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -57,8 +58,13 @@ class PrivateCupsd:
     ``lpadmin -h`` take; :meth:`uri` gives labeld's ``cups://`` URI for a queue on it.
     """
 
-    def __init__(self, log_level: str = "info") -> None:
+    def __init__(self, log_level: str = "info", *, env: Mapping[str, str] | None = None,
+                 directives: Sequence[str] = ()) -> None:
+        """``env`` becomes cups-files.conf ``SetEnv`` lines (what filters and backends see, e.g.
+        ``LABELD_SOCKET``); ``directives`` are more cupsd.conf lines (``JobRetryInterval 2``)."""
         self.log_level = log_level
+        self.env = dict(env or {})
+        self.directives = tuple(directives)
         self.root: Path | None = None
         self.port = 0
         self._process: subprocess.Popen[bytes] | None = None
@@ -150,6 +156,14 @@ class PrivateCupsd:
         folder = self._root() / "capture" / name
         return [p.read_bytes() for p in sorted(folder.glob("*.bin"))]
 
+    def add_backend(self, scheme: str, text: str, mode: int = 0o755) -> Path:
+        """Install a backend program for ``scheme:`` URIs; 0755 runs as ``lp``, 0700 as root (backend(7))."""
+        path = self._root() / "bin" / "backend" / scheme
+        path.unlink(missing_ok=True)
+        path.write_text(text)
+        path.chmod(mode)
+        return path
+
     def set_media_empty(self, name: str, empty: bool) -> None:
         """Take the labels out of (or put them back into) the capture queue's printer."""
         flag = self._root() / "capture" / name / MEDIA_EMPTY_FLAG
@@ -189,8 +203,10 @@ class PrivateCupsd:
         backend = root / "bin" / "backend" / CAPTURE_SCHEME
         backend.write_text(_CAPTURE_BACKEND)
         backend.chmod(0o755)
-        (root / "cupsd.conf").write_text(_cupsd_conf(root, self.port, self.log_level))
-        (root / "cups-files.conf").write_text(_cups_files_conf(root))
+        conf = _cupsd_conf(root, self.port, self.log_level) + "".join(f"{line}\n" for line in self.directives)
+        (root / "cupsd.conf").write_text(conf)
+        files = _cups_files_conf(root) + "".join(f"SetEnv {key} {value}\n" for key, value in self.env.items())
+        (root / "cups-files.conf").write_text(files)
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

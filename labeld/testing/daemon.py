@@ -50,11 +50,12 @@ def _toml_value(value: TomlValue) -> str:
 
 
 class DaemonProcess:
-    """``labeld run`` on a config under ``root``; ``printers`` are ``[[printer]]`` tables."""
+    """``labeld run`` on a config under ``root``; ``printers``, ``routes`` and ``sources`` are
+    ``[[printer]]``, ``[[route]]`` and ``[[source]]`` tables."""
 
     def __init__(self, root: Path, printers: list[dict[str, Any]] | None = None,
                  sections: Mapping[str, Mapping[str, Any]] | None = None, env: Mapping[str, str] | None = None,
-                 routes: list[dict[str, Any]] | None = None) -> None:
+                 routes: list[dict[str, Any]] | None = None, sources: list[dict[str, Any]] | None = None) -> None:
         self.root = root
         self.state_dir = root / "state"
         self.inbox = root / "inbox"
@@ -78,6 +79,8 @@ class DaemonProcess:
             config[name] = {**config.get(name, {}), **values}
         if routes:
             config["route"] = routes
+        if sources:
+            config["source"] = sources
         root.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(toml_text(config), encoding="utf-8")
         self.process: subprocess.Popen[bytes] | None = None

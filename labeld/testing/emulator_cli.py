@@ -1,5 +1,7 @@
 """``labeld-emulator``: a label printer on a socket that decodes what it receives.
 
+(``labeld-emulator ozon|wildberries …`` runs a marketplace instead: ``labeld.testing.marketplace_cli``.)
+
 ``labeld-emulator brother_ql|zpl --listen HOST:PORT --out DIR [--model M] [--media …] [--dpi N]
 [--speed MM_PER_S] [--fault KIND@N] [--pty PATH] [--usb-socket PATH]``. Once it listens it prints
 one JSON line on stdout (``{"tcp": "tcp://127.0.0.1:40123", "pty": ..., "usb_socket": ...}``) so
@@ -24,6 +26,7 @@ from labeld.testing.emulator_base import DEFAULT_SPEED_MM_S, Emulator, Fault, Pr
 if TYPE_CHECKING:
     from labeld.testing.virtual_usb import UsbSocketServer
 
+MARKETPLACES = ("ozon", "wildberries")
 LANGUAGES = {"brother_ql": "labeld.testing.brother_emulator", "zpl": "labeld.testing.zpl_emulator"}
 DEFAULT_USB_IDS = {"brother_ql": (0x04F9, 0x209D), "zpl": (0x0A5F, 0x0120)}
 
@@ -62,6 +65,11 @@ def default_speed(language: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in MARKETPLACES:
+        from labeld.testing.marketplace_cli import main as marketplace_main
+
+        return marketplace_main(argv)
     args = parse_args(argv)
     try:
         core = make_core(args.language, args.model, args.media, args.dpi)
