@@ -232,7 +232,7 @@ def test_bash_completion_from_parser(ctl: Ctl) -> None:
 
 
 def test_print_wait_reports_printed_and_refused(ctl: Ctl, tmp_path: Path) -> None:
-    """print --wait returns 0 once every label printed, and 1 naming the jobs when one was refused."""
+    """print --wait returns 0 once every label printed, and 4 naming the job and its reason when one was refused."""
     good = tmp_path / "good.pdf"
     good.write_bytes(batch_pdf(2, first_posting=26000000))
     result = ctl.run("print", "--wait", str(good), timeout=60)
@@ -240,4 +240,5 @@ def test_print_wait_reports_printed_and_refused(ctl: Ctl, tmp_path: Path) -> Non
     low = tmp_path / "low.pdf"
     low.write_bytes(batch_pdf(1, first_posting=26100000, raster_dpi=150))
     result = ctl.run("print", "--wait", str(low), timeout=60)
-    assert result.returncode == 1 and "did not print" in result.stderr
+    assert result.returncode == 4 and "0 of 1 printed, 1 rejected" in result.stdout
+    assert "rejected — barcode image at 149." in result.stdout
