@@ -331,8 +331,11 @@ def test_json_anywhere_errors_as_json_and_quiet_pipes(daemon: DaemonProcess, tmp
     [job] = as_json(daemon, "print", write(tmp_path, "one.pdf", batch_pdf(1, first_posting=77000000)))["job_ids"]
     wait_for("the label", lambda: state(daemon, job) == "printed")
     env = f"LABELD_SOCKET={shlex.quote(str(daemon.socket))}"
-    for command in (f"show {job}", "completion bash", "jobs --limit 1000"):
-        line = f"env {env} {shlex.join(LABELCTL)} {command} | head -c 1"
+    labeld = [sys.executable, "-m", "labeld.cli.labeld_cmd"]
+    pdf = write(tmp_path, "pre.pdf", batch_pdf(3, first_posting=77100000))
+    for command in (f"show {job}", "completion bash", "jobs --limit 1000", f"--labeld preflight {pdf}"):
+        program = shlex.join(labeld) if command.startswith("--labeld") else shlex.join(LABELCTL)
+        line = f"env {env} {program} {command.removeprefix('--labeld ')} | head -c 1"
         piped = subprocess.run(["bash", "-c", line], capture_output=True, text=True, timeout=60)
         assert "Traceback" not in piped.stderr and "BrokenPipe" not in piped.stderr, (command, piped.stderr)
     png = labelctl(daemon, "preview", str(job), "-o", "-", text=False)
