@@ -134,7 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        return run(argv)
+        code = run(argv)
+        sys.stdout.flush()  # a write the reader no longer takes fails here, not at interpreter exit
+        return code
     except BrokenPipeError:
         # The reader (head, less) went away: say nothing more, and leave no traceback.
         devnull = os.open(os.devnull, os.O_WRONLY)

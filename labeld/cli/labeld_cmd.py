@@ -47,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        return run(argv)
+        code = run(argv)
+        sys.stdout.flush()  # a write the reader no longer takes fails here, not at interpreter exit
+        return code
     except BrokenPipeError:
         # `labeld preflight x.pdf | head`: the reader went away; leave no traceback.
         devnull = os.open(os.devnull, os.O_WRONLY)
