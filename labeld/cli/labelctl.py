@@ -27,10 +27,9 @@ from labeld.cli.client import Client, DaemonUnreachable, RequestRefused, path_pa
 from labeld.cli.completion import bash_completion, completes_files, completes_printers
 from labeld.cli.follow import event_mark, stream
 from labeld.cli.formatting import _
+from labeld.cli.pipes import quiet_on_broken_pipe
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_NOT_PRINTED = 0, 1, 2, 3, 4
-#: What a shell reports for a process whose reader went away (128 + SIGPIPE), as ``head`` expects.
-EXIT_BROKEN_PIPE = 141
 #: Uploads at least this large show a progress line on a terminal.
 PROGRESS_BYTES = 2 << 20
 #: Job ids as typed: anything else in a JOB argument is a scanned code for the daemon to resolve.
@@ -133,15 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        code = run(argv)
-        sys.stdout.flush()  # a write the reader no longer takes fails here, not at interpreter exit
-        return code
-    except BrokenPipeError:
-        # The reader (head, less) went away: say nothing more, and leave no traceback.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_BROKEN_PIPE
+    return quiet_on_broken_pipe(lambda: run(argv))
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from labeld import __version__
+from labeld.cli.pipes import quiet_on_broken_pipe
 from labeld.config import Config, PrinterConfig, describe, load_config, resolve_config
 from labeld.errors import ConfigError, LabeldError
 
@@ -46,15 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        code = run(argv)
-        sys.stdout.flush()  # a write the reader no longer takes fails here, not at interpreter exit
-        return code
-    except BrokenPipeError:
-        # `labeld preflight x.pdf | head`: the reader went away; leave no traceback.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 141
+    return quiet_on_broken_pipe(lambda: run(argv))
 
 
 def run(argv: list[str] | None = None) -> int:
