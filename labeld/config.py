@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import ipaddress
 import os
 import re
 import tomllib
@@ -93,6 +94,19 @@ class ClockConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """The station page (labeld.web): where it listens and who may use it."""
+
+    listen: tuple[str, ...] = _kind("addresses", ("127.0.0.1:8631",))
+    password_file: Path | None = _kind("path", None)
+    hosts: tuple[str, ...] = _kind("strings", ())
+    scan_action: str = _kind("choice", "show", choices=("show", "reprint"))
+    session_lifetime: float = _kind("duration", 7 * 86400.0)
+    metrics_token_file: Path | None = _kind("path", None)
+    metrics_networks: tuple[str, ...] = _kind("networks", ())
+
+
+@dataclass(frozen=True)
 class PrinterConfig:
     name: str = _kind("name")
     driver: str = _kind("choice", choices=("brother_ql", "zpl", "cups", "preview"))
@@ -114,7 +128,8 @@ class PrinterConfig:
 class RouteConfig:
     printer: str = _kind("str")
     size: str | None = _kind("str", None)
-    folder: str | None = _kind("str", None)
+    #: An inbox subfolder (not a printer's) whose files this route takes: ``inbox/<folder>/``.
+    folder: str | None = _kind("name", None)
 
 
 @dataclass(frozen=True)
@@ -152,6 +167,7 @@ class Config:
     render: RenderConfig = field(default_factory=RenderConfig)
     preflight: PreflightConfig = field(default_factory=PreflightConfig)
     clock: ClockConfig = field(default_factory=ClockConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     printers: tuple[PrinterConfig, ...] = ()
     routes: tuple[RouteConfig, ...] = ()
     sources: tuple[SourceConfig, ...] = ()
@@ -171,6 +187,7 @@ _SECTIONS: dict[str, type] = {
     "render": RenderConfig,
     "preflight": PreflightConfig,
     "clock": ClockConfig,
+    "web": WebConfig,
 }
 _ARRAYS: dict[str, type] = {"printer": PrinterConfig, "route": RouteConfig, "source": SourceConfig}
 T = TypeVar("T")
@@ -266,6 +283,7 @@ class _Reader:
             sources=sources,
         )
         self.check_printers(config)
+        self.check_web(config.web)
         self.check_sources(config)
         return config
 
@@ -307,6 +325,14 @@ class _Reader:
             value = value if value.is_absolute() else (self.base_dir / value)
         return value
 
+    def check_web(self, web: WebConfig) -> None:
+        """The page may listen beyond loopback only behind a password (loopback TCP is open to
+        every local user; a LAN is open to everyone)."""
+        outside = [address for address in web.listen if not is_loopback(address)]
+        if outside and web.password_file is None:
+            self.problem("web", -1, "listen", f"{', '.join(outside)} is reachable from other machines: set "
+                         "password_file (labeld hash-password writes one) or listen on 127.0.0.1 only")
+
     def check_printers(self, config: Config) -> None:
         if self.problems:
             return  # cross-checks on half-read tables only repeat what was said
@@ -334,6 +360,9 @@ class _Reader:
                     parse_media(route.size)
                 except ValueError as error:
                     self.problem("route", i, "size", str(error))
+            if route.folder is not None and route.folder in names:
+                self.problem("route", i, "folder", f"{route.folder!r} is printer {route.folder!r}'s own inbox folder, "
+                             "whose files always go to that printer; name another folder")
 
 
     def check_sources(self, config: Config) -> None:
@@ -449,6 +478,42 @@ def _as_strings(raw: Any, meta: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(raw)
 
 
+def _as_addresses(raw: Any, meta: Mapping[str, Any]) -> tuple[str, ...]:
+    values = [raw] if isinstance(raw, str) else raw
+    if not isinstance(values, list) or not all(isinstance(x, str) for x in values):
+        raise ValueError('must be "HOST:PORT" or a list of them, like ["127.0.0.1:8631"] ([] turns it off)')
+    for value in values:
+        split_address(value)
+    return tuple(values)
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """``"127.0.0.1:8631"`` → ``("127.0.0.1", 8631)``; ``"[::1]:8631"`` → ``("::1", 8631)``."""
+    host, sep, port = address.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"{address!r} is not HOST:PORT (like \"127.0.0.1:8631\" or \"[::1]:8631\")")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if host != "localhost":
+            raise ValueError(f"{address!r}: listen on an IP address (or localhost), not a host name") from None
+    return host, int(port)
+
+
+def is_loopback(address: str) -> bool:
+    host, _ = split_address(address)
+    return host == "localhost" or ipaddress.ip_address(host).is_loopback
+
+
+def _as_networks(raw: Any, meta: Mapping[str, Any]) -> tuple[str, ...]:
+    values = _as_strings(raw, meta)
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a network like \"10.0.0.0/8\" or \"192.0.2.7\"") from None
+    return values
 def _as_ints(raw: Any, meta: Mapping[str, Any]) -> tuple[int, ...]:
     if not isinstance(raw, list) or not all(isinstance(x, int) and not isinstance(x, bool) for x in raw):
         raise ValueError("must be a list of whole numbers, like [22345678901000]")
@@ -469,7 +534,8 @@ def _as_path(raw: Any, meta: Mapping[str, Any]) -> Path:
 _CONVERTERS: dict[str, Callable[[Any, Mapping[str, Any]], Any]] = {
     "str": _as_str, "name": _as_name, "bool": _as_bool, "int": _as_int, "float": _as_float,
     "duration": _as_duration, "size": _as_size, "choice": _as_choice, "regex": _as_regex,
-    "strings": _as_strings, "path": _as_path, "ints": _as_ints, "paths": _as_paths,
+    "strings": _as_strings, "path": _as_path, "addresses": _as_addresses, "networks": _as_networks,
+    "ints": _as_ints, "paths": _as_paths,
 }
 
 

@@ -37,11 +37,10 @@ MESSAGES: dict[str, str] = {
                             "new labels wait until space is freed"),
     "intake.cannot_store": N_("cannot store the document in the spool: {error}"),
     "intake.zpl_needs_zpl_printer": N_("a ZPL file can only go to a ZPL printer; {printer!r} is a {driver} printer"),
-    "intake.unknown_folder": N_("inbox/{folder}/ is not a printer's folder; printers: {printers:list}"),
+    "intake.unknown_folder": N_("inbox/{folder}/ is neither a printer's folder nor one a [[route]] names; folders: "
+                                "{printers:list}"),
     "intake.unknown_printer_requested": N_("the sidecar or request asks for printer {printer!r}, which is not "
                                            "configured (printers: {printers:list})"),
-    "intake.unknown_printer_folder": N_("the inbox folder asks for printer {printer!r}, which is not configured "
-                                        "(printers: {printers:list})"),
     "sidecar.too_big": N_("sidecar is {size} bytes; at most {limit} are read"),
     "sidecar.not_json": N_("sidecar is not valid JSON: {error}"),
     "sidecar.not_object": N_('sidecar must be a JSON object like {{"copies": 1}}'),
@@ -255,4 +254,6 @@ MESSAGES: dict[str, str] = {
                                      "(posting_mismatch = \"accept\")"),
     "preflight.posting_mismatch_accepted": N_("the label says posting {found}, but {given} was given and accepted "
                                               "as the posting"),
+    # ----- the station page (#18) ---------------------------------------------------------------
+    "op.web_off": N_("the station page is off ([web] listen = []); set [web] listen and reload labeld"),
 }

@@ -32,7 +32,10 @@ need_file /usr/lib/cups/filter/pdftopdf cups-filters "the PDF filter of CUPS dri
 need_command systemd-analyze systemd "checks the systemd unit"
 need_command useradd passwd "creates the throwaway users of the socket tests"
 need_command tmux tmux "a real terminal in which labelctl's progress display is rendered and read back"
-for tool in ruff mypy pytest; do
+need_file /usr/bin/chromium chromium "the headless browser of the station page's tests"
+need_file /usr/bin/chromedriver chromium-driver "lets Selenium drive chromium"
+need_file /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc fonts-noto-cjk "Chinese text in the page's screenshots"
+for tool in ruff mypy pytest pybabel; do
     [ -x ".venv/bin/$tool" ] || { echo "setup: missing: .venv/bin/$tool (pip extra [test])" >&2; missing=1; }
 done
 if ! .venv/bin/python -c "import cups" 2>/dev/null; then

@@ -14,9 +14,11 @@ if [ "$purpose" = test ]; then
     # cups-client: lpadmin/lpstat/lp, cups-bsd: lpr, cups-filters: the PDF filters of driver queues,
     # cups-ipp-utils: ipptool; ghostscript: gs, for CUPS's gstopdf and the PostScript test job;
     # systemd: systemd-analyze for the unit checks; passwd/util-linux: the throwaway users of the
-    # socket-permission tests; tmux: a real terminal for labelctl's progress bar.
+    # socket-permission tests; chromium + chromium-driver: the headless browser of the station page's
+    # tests (Selenium drives it; nothing downloads a browser), fonts-noto-cjk: its Chinese text in the
+    # screenshots; tmux: a real terminal for labelctl's progress bar.
     system_packages+=(cups cups-daemon cups-client cups-bsd cups-filters cups-ipp-utils ghostscript systemd passwd
-                      util-linux tmux)
+                      util-linux chromium chromium-driver fonts-noto-cjk tmux)
 fi
 
 missing=()

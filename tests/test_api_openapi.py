@@ -87,6 +87,7 @@ def test_document_is_valid_openapi() -> None:
                 "/v1/jobs/{id}/reprint", "/v1/postings/{posting}/reprint", "/v1/jobs/{id}/cancel",
                 "/v1/jobs/{id}/hold", "/v1/jobs/{id}/release", "/v1/printers", "/v1/printers/{name}/pause",
                 "/v1/printers/{name}/resume", "/v1/printers/{name}/test", "/v1/clock", "/v1/events", "/metrics",
+                "/v1/web/login",
                 "/v1/sources", "/v1/sources/{name}/pause", "/v1/sources/{name}/resume", "/v1/postings/{posting}/fetch",
                 "/v1/alarms", "/v1/jobs/{id}/ack", "/v1/rejected", "/v1/rejected/{id}/ack", "/v1/lookup",
                 "/v1/reprint"}

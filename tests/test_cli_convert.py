@@ -60,3 +60,13 @@ def test_preflight_reports_every_check_and_fails_a_low_resolution_label(tmp_path
     assert finding["check"] == "resolution" and finding["policy"] == "reject"
     assert finding["reason"].startswith("barcode image at 15")  # 150 dpi, give or take a pixel's rounding
     assert finding["reason"].endswith("dpi; Ozon requires ≥ 300 dpi (Invalid Document)")
+
+
+def test_unknown_media_or_model_is_a_usage_error_not_a_traceback(tmp_path: Path) -> None:
+    """A --media or --model that names nothing ends with one sentence and exit code 2."""
+    source = tmp_path / "label.pdf"
+    source.write_bytes(label_pdf(LabelSpec()))
+    for extra in (["--driver", "zpl", "--media", "bogus"], ["--driver", "brother_ql", "--model", "QL-9"]):
+        done = labeld("convert", str(source), *extra, "-o", str(tmp_path / "out"))
+        assert done.returncode == 2, done.stderr
+        assert "Traceback" not in done.stderr and done.stderr.startswith("labeld: ")

@@ -101,3 +101,20 @@ def test_check_config_command(tmp_path: Path) -> None:
                          capture_output=True, text=True)
     assert bad.returncode == 2
     assert f"{bad_file}:2: [intake] settle: 'soon' is not a duration" in bad.stderr
+
+
+def test_a_route_folder_may_not_be_a_printers_folder() -> None:
+    """A printer's inbox folder always means that printer, so a [[route]] cannot claim it."""
+    text = """
+[[printer]]
+name = "big"
+driver = "preview"
+uri = "dir:///tmp/x"
+
+[[route]]
+folder = "big"
+printer = "big"
+"""
+    with pytest.raises(ConfigError) as refused:
+        parse_config(text)
+    assert any("route" in p and "folder" in p and "own inbox folder" in p for p in refused.value.problems)

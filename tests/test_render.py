@@ -81,3 +81,15 @@ def test_transform_maps_page_points_to_dots() -> None:
     rendered = render_label(page_of(LabelSpec()), generic_geometry(parse_media("75x120mm"), 300))
     point = pymupdf.Point(72, 144) * rendered.transform  # 1 in, 2 in from the top-left
     assert (round(point.x), round(point.y)) == (300, 600)
+
+
+def test_two_colour_render_keeps_white_white_and_black_the_same() -> None:
+    """On black/red media the black plane is the one-colour render where nothing is red (a white page
+    stays white), and only the red ink lands in the red plane."""
+    doc = pymupdf.open("pdf", label_pdf(LabelSpec()))
+    doc[0].draw_rect(pymupdf.Rect(10, 200, 80, 240), color=None, fill=(1, 0, 0))
+    geometry = generic_geometry(parse_media("75x120mm"), 203)
+    plain, split = render_label(doc[0], geometry), render_label(doc[0], geometry, red=True)
+    assert split.red is not None and split.red.sum() > 1000
+    assert np.array_equal(split.bitmap, plain.bitmap & ~split.red)
+    assert decode(split.bitmap) == sorted(VALUES)

@@ -15,6 +15,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
+from labeld.api.web_login import login_answer
 from labeld.daemon.operations import (
     MAX_OVERRIDE_WHY,
     Actor,
@@ -166,6 +167,7 @@ class Router:
         add("POST", "/v1/printers/{name}/test", lambda r: _accepted(self.ops.test_page(r.params["name"])))
         add("GET", "/v1/clock", self.clock)
         add("GET", "/v1/events", self.events)
+        add("POST", "/v1/web/login", lambda r: Response.json(login_answer(self.ops.daemon.frontends)))
         # the packing station (#20): alarms, files rejected whole, scanned codes
         add("GET", "/v1/alarms", lambda r: Response.json({"alarms": self.station.alarms()}))
         add("POST", "/v1/jobs/{id}/ack", lambda r: _job_answer(self.station.ack_job(_job_id(r), r.actor)))

@@ -1,4 +1,4 @@
-"""``labelctl``: the operator's tool, a thin client of the control socket (contracts.md, "labelctl").
+"""``labelctl``: the operator's tool, a thin client of the control socket (docs/reference/labelctl.md).
 
 Exit codes: 0 done, 1 refused or failed (the message says why), 2 usage, 3 daemon not reachable,
 4 a document was accepted but not every label printed (``print --wait``; the summary names each).
@@ -126,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", help=_("the source to ask (default: the one that has seen the posting)"))
     command("clock", cmd_clock, _("clock offset per source, threshold, state"))
     command("watch", cmd_watch, _("follow jobs, printer and clock alarms and rejected files live"))
+    command("web", cmd_web, _("print a one-time login link to the station page"))
     p = command("completion", cmd_completion, _("print a shell completion script"))
     p.add_argument("shell", choices=["bash"])
     return parser
@@ -141,6 +142,8 @@ def run(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    if args.command == "sources" and args.action and not args.name:
+        parser.error(_("labelctl sources {action} NAME: name the source").format(action=args.action))
     client = Client(socket_path(args.socket))
     try:
         result = args.func(client, args)
@@ -395,9 +398,6 @@ def cmd_sources(client: Client, args: argparse.Namespace) -> int:
     if args.action is None:
         answer = client.call("GET", "/v1/sources")
         return emit(args, answer, fmt.sources_table(answer["sources"], time.time(), width()))
-    if not args.name:
-        raise RequestRefused(0, "usage", _("labelctl sources {action} NAME: name the source").format(
-            action=args.action))
     source = client.call("POST", f"/v1/sources/{path_part(args.name)}/{args.action}")
     if args.action == "pause":
         return emit(args, source, _("source {name} paused; it does not poll until `labelctl sources resume {name}`")
@@ -436,6 +436,12 @@ def cmd_watch(client: Client, args: argparse.Namespace) -> int:
         for event in events:
             print(json.dumps(event, ensure_ascii=False) if args.json else fmt.event_line(event, paint), flush=True)
     return EXIT_OK
+
+
+def cmd_web(client: Client, args: argparse.Namespace) -> int:
+    answer = client.call("POST", "/v1/web/login")
+    return emit(args, answer, answer["url"] + "\n" + _("(open it in the station's browser within {minutes:.0f} "
+                                                      "min; it works once)").format(minutes=answer["expires_in"] / 60))
 
 
 def cmd_completion(client: Client, args: argparse.Namespace) -> int:

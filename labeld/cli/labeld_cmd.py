@@ -29,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-config", help="validate a config file and print what would run")
     check.add_argument("file", type=Path)
 
+    commands.add_parser("hash-password", help="read a password (twice) and print the hash for [web] password_file")
+
     for name, helptext in (("convert", "the whole pipeline into a file of printer bytes"),
                            ("preflight", "the pre-flight checks alone, as JSON")):
         sub = commands.add_parser(name, help=helptext)
@@ -53,7 +55,7 @@ def run(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         handler = {"run": cmd_run, "check-config": cmd_check_config, "convert": cmd_convert,
-                   "preflight": cmd_preflight}[args.command]
+                   "preflight": cmd_preflight, "hash-password": cmd_hash_password}[args.command]
         return handler(args)
     except ConfigError as error:
         print("labeld: the configuration has errors:", file=sys.stderr)
@@ -63,12 +65,16 @@ def run(argv: list[str] | None = None) -> int:
     except LabeldError as error:
         print(f"labeld: {error}", file=sys.stderr)
         return 1
+    except ValueError as error:  # a --media or --model that names nothing (parse_media, the drivers)
+        print(f"labeld: {error}", file=sys.stderr)
+        return 2
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from labeld.api.server import ApiServer
     from labeld.daemon.app import Daemon
     from labeld.daemon.logs import configure_logging
+    from labeld.web import WebServer
 
     config = resolve_config(args.config)
     configure_logging(config.daemon.log_level, json=None if args.log_format is None else args.log_format == "json")
@@ -77,7 +83,30 @@ def cmd_run(args: argparse.Namespace) -> int:
               f"drop PDFs into {config.intake.hot_folder}/ and find PNGs in "
               f"{config.default_printer.uri.removeprefix('dir://')}/; control socket {config.daemon.socket} "
               "(labelctl finds it when run from this folder)", file=sys.stderr)
-    Daemon(config, frontends=[ApiServer]).run()
+    if config.web.listen:
+        print(f"labeld: the station page listens on {', '.join(config.web.listen)}; `labelctl --socket "
+              f"{config.daemon.socket} web` prints a login link", file=sys.stderr)
+    Daemon(config, frontends=[ApiServer, WebServer]).run()
+    return 0
+
+
+def cmd_hash_password(args: argparse.Namespace) -> int:
+    """Typed twice on a terminal; read as one line from a pipe (for scripts)."""
+    import getpass
+
+    from labeld.web.security import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("password for the station page: ")
+        if getpass.getpass("again: ") != password:
+            print("labeld: the two passwords differ; nothing written", file=sys.stderr)
+            return 1
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if len(password) < 8:
+        print("labeld: use at least 8 characters", file=sys.stderr)
+        return 1
+    print(hash_password(password))
     return 0
 
 

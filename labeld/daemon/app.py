@@ -42,6 +42,7 @@ from labeld.render.sandbox import RenderSandbox
 from labeld.service import notify as sd
 from labeld.sources import SourceManager
 from labeld.sources.handoff import AcceptorSink
+from labeld.spool import retention
 from labeld.spool.spool import Spool
 from labeld.spool.states import JobState
 from labeld.spool.store import DocumentStore
@@ -86,7 +87,7 @@ class Daemon:
         self.clock: ClockMonitor | None = None
         #: Told how long each label took to render (e.g. the metrics); frontends add theirs.
         self.render_observers: list[RenderObserver] = []
-        self._last_prune = 0.0
+        self._last_prune = float("-inf")  # the first tick prunes
         self._last_status = ""
         self._last_watchdog = 0.0
         interval = sd.watchdog_interval()
@@ -122,7 +123,7 @@ class Daemon:
                                  on_render=self._rendered)
         self.workers = {
             printer.name: PrinterWorker(printer, drivers[printer.name], self.spool, self.store,
-                                        hold_check=self.rules.hold_before_print)
+                                        hold_check=self.rules.stop_before_print)
             for printer in config.printers if printer.name in drivers
         }
         self.hotfolder = HotFolder(config, self.acceptor, self.spool.has_intake_key)
@@ -275,14 +276,10 @@ class Daemon:
         log.info("config_reloaded", source=str(new.source))
 
     def prune(self) -> None:
-        hashes, job_ids = self.spool.prune(time.time() - self.config.daemon.retention)
-        self.sources.prune(time.time() - self.config.daemon.retention)
-        for sha in hashes:
-            self.store.remove_document(sha)
-        for job_id in job_ids:
-            self.store.remove_bitmap(job_id)
-        if job_ids:
-            log.info("spool_pruned", documents=len(hashes), jobs=len(job_ids))
+        documents, jobs = retention.prune(self.spool, self.store, self.config.daemon.retention)
+        self.sources.prune(self.spool.clock() - self.config.daemon.retention)
+        if jobs:
+            log.info("spool_pruned", documents=documents, jobs=jobs)
 
     # ----- views used by the API and the status line ---------------------------------------
 

@@ -84,10 +84,13 @@ class LabelRules:
             return Verdict(None, warning)
         return CARRY_ON
 
-    def hold_before_print(self, job: Job) -> Reason | None:
-        """For the printer worker: a label that expired while it waited is held, not printed."""
+    def stop_before_print(self, job: Job) -> tuple[JobState, Reason] | None:
+        """For the printer worker: a label that expired while it waited is held or rejected (as
+        ``on_expired`` says), not printed; None to print it."""
         verdict = self.validity(job)
-        return verdict.reason if verdict.state is JobState.HELD else None
+        if verdict.state in (JobState.HELD, JobState.REJECTED) and verdict.reason is not None:
+            return verdict.state, verdict.reason
+        return None
 
     # ----- newer labels for the same posting --------------------------------------------
 

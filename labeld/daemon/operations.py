@@ -98,6 +98,8 @@ class DaemonView(Protocol):
     pipeline: Pipeline
     rules: LabelRules
     render_observers: list[RenderObserver]
+    #: The running frontends (the control socket, the station page).
+    frontends: list[Any]
     sources: SourceManager
 
     def printer_states(self) -> list[PrinterState]: ...

@@ -73,22 +73,27 @@ class PrinterState:
                 "since": self.since, "printed": self.printed, "loaded_media": self.loaded_media}
 
 
-#: Decides, just before a label prints, whether it must be held instead (e.g. it expired
-#: while the printer was out of paper); returns the reason, or None to print.
-HoldCheck = Callable[[Job], Reason | None]
+#: Decides, just before a label prints, whether it must stop instead (e.g. it expired while the
+#: printer was out of paper): the state it goes to (held or rejected) and why, or None to print.
+HoldCheck = Callable[[Job], tuple[JobState, Reason] | None]
 #: ``step`` returns how long to wait before the next step; IDLE means "until the spool changes".
 IDLE: float | None = None
 
 
 class PrinterWorker:
+    """``clock`` stamps the printer's state changes; ``monotonic`` times the idle connection (tests
+    pass a fake clock for both)."""
+
     def __init__(self, printer: PrinterConfig, driver: Driver[Any], spool: Spool, store: DocumentStore,
-                 hold_check: HoldCheck | None = None, clock: Callable[[], float] = time.time) -> None:
+                 hold_check: HoldCheck | None = None, clock: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.printer = printer
         self.driver = driver
         self.spool = spool
         self.store = store
         self.hold_check = hold_check
         self.clock = clock
+        self.monotonic = monotonic
         self.state = PrinterState(printer.name, printer.driver, printer.uri, printer.media, since=clock())
         self._device: Device | None = None
         self._stop = threading.Event()
@@ -147,7 +152,7 @@ class PrinterWorker:
             return IDLE
         job = self.spool.next_ready(self.printer.name)
         if job is None or self.spool.has_earlier_pending(self.printer.name, job.id):
-            if time.monotonic() - self._last_used > IDLE_CLOSE_SECONDS:
+            if self.monotonic() - self._last_used > IDLE_CLOSE_SECONDS:
                 self._close()
             if self.state.state == PrinterCondition.PRINTING or "paused" in self.state.reasons:
                 self._set(state=PrinterCondition.IDLE, reasons=(), message=Reason.plain(""))
@@ -169,9 +174,10 @@ class PrinterWorker:
         if status.known and status.blocked:
             self._blocked(status)
             return False
-        hold = self.driver.media_mismatch(status) or (self.hold_check(job) if self.hold_check else None)
-        if hold:
-            self._hold(job, hold, jlog)
+        mismatch = self.driver.media_mismatch(status)
+        stop = (JobState.HELD, mismatch) if mismatch else (self.hold_check(job) if self.hold_check else None)
+        if stop:
+            self._stop_job(job, *stop, jlog)
             return True
         data = self._encode(job)
         if data is None:
@@ -236,7 +242,7 @@ class PrinterWorker:
             self.spool.transition(job.id, JobState.FAILED, Reason("job.refused", error=str(error)))
             jlog.error("job_failed", reason=str(error))
             return True
-        self._last_used = time.monotonic()
+        self._last_used = self.monotonic()
         printed = "job.printed_confirmed" if confirmed else "job.printed_unconfirmed"
         self.spool.transition(job.id, JobState.PRINTED, Reason(printed, printer=self.printer.name),
                               confirmed=confirmed)
@@ -259,12 +265,12 @@ class PrinterWorker:
             jlog.warning("job_interrupted", reason=reason.text(), bytes_sent=sent, bytes_total=total)
         self._offline(str(error), reason=error.reason)
 
-    def _hold(self, job: Job, reason: Reason, jlog: Any) -> None:
+    def _stop_job(self, job: Job, state: JobState, reason: Reason, jlog: Any) -> None:
         try:
-            self.spool.transition(job.id, JobState.HELD, reason, expect=READY)
+            self.spool.transition(job.id, state, reason, expect=READY)
         except InvalidTransition:
             return
-        jlog.warning("job_held", reason=reason.text())
+        jlog.warning(f"job_{state.value}", reason=reason.text())
         if reason.code == MEDIA_MISMATCH:
             self._set(state=PrinterCondition.STOPPED, reasons=("media-mismatch",), message=reason)
 

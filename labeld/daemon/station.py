@@ -10,7 +10,6 @@ folder in the last day until acknowledged (nobody else was told; an upload's sen
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -92,7 +91,7 @@ class Station:
 
     def _rejected_alarms(self) -> list[dict[str, Any]]:
         found = []
-        for record in self.spool.unacknowledged_rejected(time.time() - REJECTED_ALARM_SECONDS):
+        for record in self.spool.unacknowledged_rejected(self.spool.clock() - REJECTED_ALARM_SECONDS):
             reason = Reason("alarm.rejected", file=record.name, why=record.reason,
                             where=record.moved_to or "-")
             found.append({"id": f"rejected:{record.id}", "kind": "rejected", "since": record.at, **reason_json(reason),
@@ -106,14 +105,14 @@ class Station:
 
     def rejected_today(self) -> int:
         """Files rejected whole since local midnight."""
-        return self.spool.rejected_count(start_of_today())
+        return self.spool.rejected_count(start_of_today(self.spool.clock()))
 
     # ----- files rejected whole ---------------------------------------------------------------
 
     def rejected(self, limit: int = 100, today: bool = False) -> list[RejectedFile]:
         if not 1 <= limit <= 1000:
             raise BadRequest(Reason("op.bad_limit", limit=limit))
-        return self.spool.rejected_files(since=start_of_today() if today else None, limit=limit)
+        return self.spool.rejected_files(since=start_of_today(self.spool.clock()) if today else None, limit=limit)
 
     # ----- acknowledgements -------------------------------------------------------------------
 
@@ -206,7 +205,7 @@ def _values(tried: list[Reading], most: int = 8) -> list[str]:
     return list(dict.fromkeys(r.value for r in tried))[:most]
 
 
-def start_of_today(now: float | None = None) -> float:
-    """Local midnight, as Unix seconds."""
-    moment = datetime.fromtimestamp(time.time() if now is None else now)
+def start_of_today(now: float) -> float:
+    """Local midnight before ``now``, as Unix seconds."""
+    moment = datetime.fromtimestamp(now)
     return moment.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()

@@ -6,7 +6,6 @@ label and job rows are committed. Only after that may the caller remove its own 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,7 +70,7 @@ class Acceptor:
         ]
         if info.kind == "zpl":
             self._check_raw_target(printers[0])
-        issued = sidecar.issued_at or mtime or time.time()
+        issued = sidecar.issued_at or mtime or self.spool.clock()
         ttl = self.config.preflight.label_ttl
         labels = [
             NewLabel(page=i, printer=printer, issued_at=issued, expires_at=issued + ttl, copies=sidecar.copies,

@@ -39,6 +39,7 @@ from labeld.config import Config
 from labeld.errors import RejectedInput, SpoolFull
 from labeld.intake.accept import Acceptor
 from labeld.intake.names import is_candidate, sidecar_names
+from labeld.intake.routing import inbox_folders
 from labeld.intake.sidecar import Sidecar, parse_sidecar
 from labeld.reasons import Reason
 
@@ -60,7 +61,7 @@ class HotFolder:
         self.spool_has_key = spool_has_key
         self.inbox = config.intake.hot_folder
         self.claimed = self.inbox / CLAIM_DIR
-        self.printers = {p.name for p in config.printers}
+        self.printers = inbox_folders(config)  # the printers' subfolders and those [[route]] names
         self._queue: queue.Queue[Path | None] = queue.Queue()
         self._pending: set[Path] = set()
         self._pending_lock = threading.Lock()

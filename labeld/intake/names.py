@@ -1,4 +1,4 @@
-"""Which file names the hot folder takes (contracts.md, "Hot folder")."""
+"""Which file names the hot folder takes (docs/reference/hot-folder.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""Which printer a label goes to: sidecar, inbox subfolder, [[route]] by size, else the default."""
+"""Which printer a label goes to: sidecar, a printer's inbox subfolder, [[route]] (by folder and/or
+size), else the default.
+
+An inbox subfolder is either a printer's (``inbox/ql820/``) or one that a ``[[route]]`` names with
+``folder`` (``inbox/big/`` for ``folder = "big"``): a file there is routed by the routes that name
+its folder, then by the routes that name none."""
 
 from __future__ import annotations
 
@@ -12,11 +17,14 @@ def route_label(config: Config, *, width_mm: float, height_mm: float, folder: st
                 requested: str | None) -> str:
     """The printer name for one label; :class:`RejectedInput` if the request names no printer."""
     names = [p.name for p in config.printers]
-    for code, name in (("intake.unknown_printer_requested", requested), ("intake.unknown_printer_folder", folder)):
-        if name is not None:
-            if name not in names:
-                raise RejectedInput(Reason(code, printer=name, printers=names))
-            return name
+    if requested is not None:
+        if requested not in names:
+            raise RejectedInput(Reason("intake.unknown_printer_requested", printer=requested, printers=names))
+        return requested
+    if folder is not None and folder in names:
+        return folder
+    if folder is not None and folder not in route_folders(config):
+        raise RejectedInput(Reason("intake.unknown_folder", folder=folder, printers=sorted(inbox_folders(config))))
     for route in config.routes:
         if route.folder is not None and route.folder != folder:
             continue
@@ -24,6 +32,16 @@ def route_label(config: Config, *, width_mm: float, height_mm: float, folder: st
             continue
         return route.printer
     return config.default_printer.name
+
+
+def route_folders(config: Config) -> set[str]:
+    """Inbox subfolders that ``[[route]] folder`` names."""
+    return {route.folder for route in config.routes if route.folder is not None}
+
+
+def inbox_folders(config: Config) -> set[str]:
+    """Every inbox subfolder labeld takes files from: the printers' and the routes'."""
+    return {p.name for p in config.printers} | route_folders(config)
 
 
 def _size_matches(size: str, width_mm: float, height_mm: float) -> bool:

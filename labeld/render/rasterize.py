@@ -100,7 +100,8 @@ def render_label(page: pymupdf.Page, geometry: Geometry, threshold: int = 128, f
                           alpha=False)
     samples = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.stride)
     if red:
-        rgb = samples[:, : pix.width * 3].reshape(pix.height, pix.width, 3).astype(np.int16)
+        # int32: the luma sum below (255 × 587 …) overflows int16
+        rgb = samples[:, : pix.width * 3].reshape(pix.height, pix.width, 3).astype(np.int32)
         red_dots = (rgb[..., 0] >= 128) & (rgb[..., 0] - np.maximum(rgb[..., 1], rgb[..., 2]) >= 96)
         luma = (rgb[..., 0] * 299 + rgb[..., 1] * 587 + rgb[..., 2] * 114) // 1000
         dots = (luma < threshold) & ~red_dots

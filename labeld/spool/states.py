@@ -22,10 +22,10 @@ class JobState(StrEnum):
 S = JobState
 #: Where each state may go next. Terminal states go nowhere; reprints are new jobs.
 TRANSITIONS: dict[JobState, frozenset[JobState]] = {
-    S.QUEUED: frozenset({S.READY, S.HELD, S.REJECTED, S.SUPERSEDED, S.DUPLICATE, S.CANCELLED, S.QUEUED}),
-    S.READY: frozenset({S.PRINTING, S.HELD, S.SUPERSEDED, S.CANCELLED, S.QUEUED}),
-    S.PRINTING: frozenset({S.PRINTED, S.READY, S.FAILED, S.UNCERTAIN, S.HELD}),
-    S.HELD: frozenset({S.QUEUED, S.READY, S.CANCELLED, S.SUPERSEDED}),
+    S.QUEUED: frozenset({S.READY, S.HELD, S.REJECTED, S.SUPERSEDED, S.DUPLICATE, S.CANCELLED}),
+    S.READY: frozenset({S.PRINTING, S.HELD, S.REJECTED, S.SUPERSEDED, S.CANCELLED, S.QUEUED}),
+    S.PRINTING: frozenset({S.PRINTED, S.READY, S.FAILED, S.UNCERTAIN}),
+    S.HELD: frozenset({S.QUEUED, S.CANCELLED, S.SUPERSEDED}),
     S.PRINTED: frozenset(),
     S.REJECTED: frozenset({S.QUEUED}),  # only by an operator's audited override
     S.SUPERSEDED: frozenset(),

@@ -72,6 +72,7 @@ class DaemonProcess:
             "intake": {"hot_folder": str(self.inbox), "archive": str(self.archive), "rejected": str(self.rejected),
                        "min_free_space": "1MB"},
             "clock": {"servers": [], "local_sources": False},
+            "web": {"listen": []},
             "printer": printers or [{"name": "preview", "driver": "preview", "uri": f"dir://{self.printed}",
                                      "media": "75x120mm", "dpi": 300, "default": True}],
         }
@@ -192,6 +193,11 @@ class DaemonProcess:
         printers = Client(self.socket).call("GET", "/v1/printers")["printers"]
         found: dict[str, Any] = next(p for p in printers if p["name"] == name)
         return found
+
+    def web_url(self) -> str:
+        """The station page's address (``[web] listen = "127.0.0.1:0"`` gets a free port)."""
+        url: str = next(e["url"] for e in self.log_events() if e.get("event") == "web_listening")
+        return url
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
         deadline = time.monotonic() + timeout
