@@ -30,7 +30,8 @@ class Ctl:
     def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 30.0
             ) -> subprocess.CompletedProcess[str]:
         """labelctl with LABELD_SOCKET pointing at the daemon (``--socket`` is tested separately)."""
-        environment = {**os.environ, "LABELD_SOCKET": str(self.daemon.socket), **(env or {})}
+        environment = {**os.environ, "LABELD_SOCKET": str(self.daemon.socket), "LANG": "C.UTF-8", "LANGUAGE": "",
+                       **(env or {})}
         return subprocess.run([sys.executable, "-m", "labeld.cli.labelctl", *args], capture_output=True,
                               text=True, env=environment, timeout=timeout)
 

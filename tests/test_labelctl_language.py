@@ -1,9 +1,13 @@
 """labelctl's words and the reasons it shows follow LANG: with a catalogue for the reader's language,
-fixed words come from it and reasons are made from their codes in that language; without one, English."""
+fixed words come from it and reasons are made from their codes in that language; without one, English.
+A made-up catalogue pins the wiring; the shipped Russian and Chinese ones are checked against a real daemon."""
 
 from __future__ import annotations
 
+import os
 import struct
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +17,7 @@ import pytest
 import labeld.i18n
 from labeld.cli import formatting as fmt
 from labeld.reasons import Reason
+from labeld.testing.daemon import DaemonProcess
 
 PLURALS = "Content-Type: text/plain; charset=UTF-8\nPlural-Forms: nplurals=2; plural=(n != 1);\n"
 
@@ -76,3 +81,26 @@ def test_a_language_without_a_catalogue_reads_english(catalogue: None, monkeypat
     monkeypatch.setenv("LANG", "de_DE.UTF-8")
     text = fmt.status_text(status(1), time.time())
     assert "jobs: 2 printed" in text and "!! ALARM  printer zd stopped (media-empty): out of paper" in text
+
+
+def test_labelctl_speaks_russian_and_chinese_with_the_shipped_catalogues(daemon: DaemonProcess) -> None:
+    """Against a real daemon: LANG=ru_RU.UTF-8 gives Russian words and a Russian reason for a rejected
+    file's alarm, LANG=zh_CN.UTF-8 Chinese, and LANG=C English."""
+    daemon.drop("empty.pdf", b"")
+    daemon.wait_for(lambda: bool(daemon.query("SELECT 1 FROM rejected_files")), what="the rejected file")
+
+    def status(lang: str) -> str:
+        env = {**os.environ, "LABELD_SOCKET": str(daemon.socket), "LANG": lang}
+        env.pop("LANGUAGE", None)
+        env.pop("LC_ALL", None)
+        done = subprocess.run([sys.executable, "-m", "labeld.cli.labelctl", "status"], capture_output=True, text=True,
+                              env=env, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    russian = status("ru_RU.UTF-8")
+    assert "!! ТРЕВОГА  файл empty.pdf отклонён: файл пустой (0 байт)" in russian
+    assert "ПРИНТЕР" in russian and "файлов отклонено сегодня: 1" in russian
+    chinese = status("zh_CN.UTF-8")
+    assert "!! 警报" in chinese and "打印机" in chinese
+    assert "!! ALARM  file empty.pdf was rejected: the file is empty (0 bytes)" in status("C.UTF-8")
