@@ -254,9 +254,8 @@ def alarm_lines(alarms: Sequence[dict[str, Any]], now: float, color: bool = Fals
 def status_text(status: dict[str, Any], now: float, width: int | None = None, color: bool = False) -> str:
     counts = {state: n for state, n in status["jobs"].items() if n}
     jobs = ", ".join(f"{n} {state}" for state, n in counts.items()) or _("none")
-    lines = [_("labeld {version}, up {uptime}: {summary}").format(version=status["version"],
-                                                                  uptime=duration(status["uptime"]),
-                                                                  summary=status["summary"])]
+    lines = [f"labeld {status['version']}, " + _("up {uptime}: {summary}").format(uptime=duration(status["uptime"]),
+                                                                                 summary=status["summary"])]
     alarms = status.get("alarms") or []
     if alarms:
         lines += ["", ngettext("{n} alarm — needs a person now:", "{n} alarms — need a person now:",
