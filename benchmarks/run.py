@@ -27,11 +27,13 @@ if __package__ in (None, ""):  # run as a script: make ``benchmarks`` and ``labe
 
 from benchmarks import (  # after the path fix above
     bench_batch,
+    bench_control,
     bench_convert,
     bench_latency,
     bench_preflight,
     bench_profile,
     bench_resources,
+    bench_sandbox,
     bench_wire,
 )
 from benchmarks.corpus import PAGE_COUNTS, Corpus
@@ -84,6 +86,8 @@ SECTIONS: dict[str, Section] = {
     "first_byte": bench_latency.run,
     "batch": bench_batch.run,
     "resources": bench_resources.run,
+    "control": bench_control.run,
+    "sandbox": bench_sandbox.run,
     "preflight": preflight_section,
 }
 
@@ -159,6 +163,18 @@ def _daemon_md(results: dict[str, Any]) -> str:
                              "idle CPU % (s)"],
                             [[r["printer"], r["pages"], r["labels_per_s"], r["rss_at_start_mib"], r["peak_rss_mib"],
                               f"{r['idle']['cpu_percent']} ({r['idle']['idle_seconds']})"]]))
+    if "control" in results:
+        parts.append(_table(["control socket under load", "accepted", "all printed s", "status calls",
+                             "median ms", "p95 ms", "slowest ms", "failures", "daemon RSS max MiB"],
+                            [[c["load"], f"{c['accepted']}/{c['count']}", c["all_printed_s"], c["status_calls"],
+                              c["status_median_ms"], c["status_p95_ms"], c["status_max_ms"], c["status_failures"],
+                              c["rss_max_mib"]] for c in results["control"]["cases"]]))
+    if "sandbox" in results:
+        b = results["sandbox"]
+        parts.append(_table(["render sandbox", "calls", "per call µs (reused worker)", "workers started",
+                             "fresh worker per call ms", "fresh ÷ reused"],
+                            [["trivial call", b["calls"], b["per_call_us"], b["workers_started"],
+                              b["fresh_worker_ms"], b["fresh_over_reused"]]]))
     return "\n\n".join(parts)
 
 

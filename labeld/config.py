@@ -17,9 +17,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from labeld.credentials import SecretUnavailable, credential_path, read_secret_file
 from labeld.devices import known_schemes
+from labeld.devices.snmp import AUTH_PROTOCOLS, PRIV_PROTOCOLS, parse_target
 from labeld.durations import parse_duration, parse_size
 from labeld.errors import ConfigError
 from labeld.media import parse_media
@@ -28,6 +30,9 @@ SYSTEM_CONFIG = Path("/etc/labeld/config.toml")
 BUILTIN_DATA_DIR = Path("labeld-data")
 PRINTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 POLICY_REJECT_HOLD_WARN = ("reject", "hold", "warn")
+STATUS_MODES = ("auto", "snmp", "none")
+#: URI schemes on which a printer's status can come over SNMP.
+SNMP_SCHEMES = ("tcp", "socket")
 
 
 def _kind(kind: str, default: Any = dataclasses.MISSING, **extra: Any) -> Any:
@@ -122,6 +127,18 @@ class PrinterConfig:
     cut: bool = _kind("bool", True)
     red: bool = _kind("bool", False)
     confirm_timeout: float = _kind("duration", 30.0)
+    #: How often an idle printer is asked how it is (0 never): a printer switched off shows ``offline``.
+    probe_interval: float = _kind("duration", 10.0)
+    # Status of network printers over SNMP (#22): docs/devdocs/SNMP.md
+    status: str = _kind("choice", "auto", choices=STATUS_MODES)
+    status_lost: str = _kind("choice", "write-only", choices=("write-only", "wait"))
+    snmp: str = _kind("str", "")
+    snmp_community_file: Path | None = _kind("path", None)
+    snmp_user: str = _kind("str", "")
+    snmp_auth_protocol: str = _kind("choice", "sha", choices=tuple(AUTH_PROTOCOLS))
+    snmp_auth_key_file: Path | None = _kind("path", None)
+    snmp_priv_protocol: str = _kind("choice", "aes", choices=tuple(PRIV_PROTOCOLS))
+    snmp_priv_key_file: Path | None = _kind("path", None)
 
 
 @dataclass(frozen=True)
@@ -287,6 +304,33 @@ class _Reader:
         self.check_sources(config)
         return config
 
+    def check_snmp(self, i: int, printer: PrinterConfig) -> None:
+        """The SNMP keys of one printer agree with each other and with its uri (secret files exist;
+        they are read, never shown, when the printer starts)."""
+        network = urlsplit(printer.uri).scheme in SNMP_SCHEMES and printer.driver in ("brother_ql", "zpl")
+        if printer.status == "snmp" and not network:
+            self.problem("printer", i, "status", '"snmp" is for brother_ql and zpl printers on tcp:// '
+                         f"(this one is {printer.driver} on {printer.uri.split('://', 1)[0]}://)")
+        try:
+            parse_target(printer.snmp, urlsplit(printer.uri).hostname or "")
+        except ValueError as error:
+            self.problem("printer", i, "snmp", str(error))
+        v3 = {"snmp_auth_key_file": printer.snmp_auth_key_file, "snmp_priv_key_file": printer.snmp_priv_key_file}
+        for key, path in (("snmp_community_file", printer.snmp_community_file), *v3.items()):
+            if path is not None:
+                try:
+                    read_secret_file(path)
+                except SecretUnavailable as error:
+                    self.problem("printer", i, key, str(error))
+        if not printer.snmp_user and any(v3.values()):
+            self.problem("printer", i, "snmp_user", "SNMPv3 keys are given, but no snmp_user")
+        if printer.snmp_user and printer.snmp_community_file is not None:
+            self.problem("printer", i, "snmp_community_file", "give either a v2c community or an SNMPv3 "
+                         "snmp_user, not both")
+        if printer.snmp_priv_key_file is not None and printer.snmp_auth_key_file is None:
+            self.problem("printer", i, "snmp_priv_key_file", "SNMPv3 privacy needs authentication too: "
+                         "add snmp_auth_key_file")
+
     def unknown(self, table: str, index: int, key: str, valid: list[str]) -> None:
         hint = difflib.get_close_matches(key, valid, n=1)
         suggestion = f"; did you mean {hint[0]!r}?" if hint else f"; known keys: {', '.join(valid)}"
@@ -348,6 +392,7 @@ class _Reader:
             scheme = printer.uri.split("://", 1)[0] + "://" if "://" in printer.uri else ""
             if scheme not in schemes:
                 self.problem("printer", i, "uri", f"{printer.uri!r}: use one of {', '.join(schemes)}")
+            self.check_snmp(i, printer)
         if sum(p.default for p in config.printers) > 1:
             self.problems.append(f"{self.where}: more than one [[printer]] has default = true")
         for i, route in enumerate(config.routes):

@@ -167,6 +167,23 @@ MESSAGES: dict[str, str] = {
     "op.preview_printer_unusable": N_("printer {printer!r} of job {job} is not usable, so labeld cannot render "
                                       "for it"),
     "op.document_gone": N_("the document of job {job} is no longer in the spool"),
+    # ----- network printers' status over SNMP, page counters (#22) -----------------------------
+    "job.sending_counted": N_("sending to {printer} (its page counter reads {counter})"),
+    "job.uncertain_printed": N_("labeld stopped while sending this label; the printer's page counter went from "
+                                "{before} to {after} ({labels} label(s)), so it printed"),
+    "job.uncertain_not_printed": N_("labeld stopped while sending this label; the printer's page counter still "
+                                    "reads {counter}, so it did not print: it is sent again"),
+    "job.uncertain_kept": N_("the printer's page counter cannot settle this label: {why:reason}; check the "
+                             "printer, then `labelctl reprint` or `labelctl cancel`"),
+    "counter.moved": N_("it went from {before} to {after}, but this job was {labels} label(s) (another sender, or "
+                        "the printer was reset)"),
+    "counter.other_printer": N_("the printer answering now is serial {now}, not {then}"),
+    "counter.unreadable": N_("it could not be read ({error})"),
+    "counter.several": N_("{count} labels were caught mid-send on this printer"),
+    "printer.status_unknown": N_('status unknown: {error}; labels go out without the printer\'s word (status_lost = '
+                                 '"write-only")'),
+    "printer.status_unknown_wait": N_('status unknown: {error}; labels wait until the printer answers again '
+                                      '(status_lost = "wait")'),
     # ----- print queues: the CUPS backend's uploads and socket users (#19) ----------------------
     "job.accepted_for": N_("accepted {name} from {where}, requested by {requested_by}, page {page} of {pages}"),
     "sidecar.not_printable": N_("{key} must be printable text without control characters, not {value}"),

@@ -2,6 +2,9 @@
 # Install labeld on a Debian packing PC: its own virtualenv under /opt/labeld, the config (only if
 # absent), the systemd unit, sysusers.d and tmpfiles.d entries, the udev rules, the CUPS backend and
 # PPD; create the labeld user and folders, and enable and (re)start the service. Run it again to upgrade.
+# First it installs the system packages the configuration needs: for a `cups` printer in
+# /etc/labeld/config.toml pycups (the `cups` extra) and what it builds against, and for a CUPS queue
+# on this machine (or --cups-queue) the CUPS server; labeld.system_packages decides, install.md lists.
 #
 #   sudo scripts/install.sh [--no-start] [--cups-queue NAME[=PRINTER]]
 #
@@ -15,6 +18,7 @@
 #   PYTHON=python3             the interpreter the virtualenv is made from (3.11 or newer)
 #   LABELD_WHEELHOUSE=DIR      install offline from the wheels in DIR (pip --no-index --find-links)
 #   LABELD_INSTALL_SKIP_VENV=1 do not create or update the virtualenv (tests, packaging)
+#   LABELD_INSTALL_SKIP_APT=1  do not install the Debian packages the configuration needs; say which
 #   CUPS_SERVERBIN=/usr/lib/cups    CUPS's program folder (the backend goes into its backend/)
 #   CUPS_DATADIR=/usr/share/cups    CUPS's data folder (the PPD goes into its model/)
 # docs/operators/install.md describes each step.
@@ -35,7 +39,7 @@ while [ $# -gt 0 ]; do
         --cups-queue) [ $# -ge 2 ] || { echo "install.sh: --cups-queue needs NAME[=PRINTER]" >&2; exit 2; }
                       CUPS_QUEUE=$2; shift ;;
         --cups-queue=*) CUPS_QUEUE=${1#--cups-queue=} ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
         *) echo "install.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -65,18 +69,64 @@ if live && [ "$(id -u)" -ne 0 ]; then
 fi
 case $PREFIX in /*) ;; *) echo "install.sh: PREFIX must be an absolute path" >&2; exit 2 ;; esac
 
+# What the existing configuration (and --cups-queue) needs beyond the virtualenv: EXTRAS (pip extras
+# of labeld, comma separated) and DEBS (Debian packages). A configuration that cannot be read needs
+# nothing here; check-config reports it at the end.
+EXTRAS=""
+DEBS=""
+read_needs() {
+    config="$DESTDIR/etc/labeld/config.toml"
+    set --
+    [ -e "$config" ] && set -- "$config"
+    [ -n "$CUPS_QUEUE" ] && set -- --cups-queue "$@"
+    [ $# -gt 0 ] || return 0
+    if ! needs=$(PYTHONPATH="$SRC" "$PYTHON" -m labeld.system_packages --root "${DESTDIR:-/}" "$@"); then
+        say "WARNING: could not tell which system packages $config needs; installing none"
+        return 0
+    fi
+    while read -r kind name why; do
+        case $kind in
+            extra) EXTRAS="${EXTRAS:+$EXTRAS,}$name"; say "$why: labeld[$name]" ;;
+            deb) case " $DEBS " in *" $name "*) ;; *) DEBS="${DEBS:+$DEBS }$name" ;; esac ;;
+        esac
+    done <<EOF
+$needs
+EOF
+}
+
+install_debs() {
+    [ -n "$DEBS" ] || return 0
+    line="apt-get install --no-install-recommends $DEBS"
+    if ! live || [ "${LABELD_INSTALL_SKIP_APT:-}" = 1 ]; then
+        say "this configuration needs the Debian packages $DEBS; install them with: $line"
+        return 0
+    fi
+    missing=""
+    for package in $DEBS; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing="$missing $package"
+    done
+    [ -n "$missing" ] || return 0
+    say "Debian packages this configuration needs:$missing"
+    if ! { DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+           DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing; }; then
+        echo "install.sh: could not install$missing; run: sudo $line, then install.sh again" >&2
+        exit 1
+    fi
+}
+
 install_venv() {
     if [ "${LABELD_INSTALL_SKIP_VENV:-}" = 1 ]; then
         say "skipping the virtualenv (LABELD_INSTALL_SKIP_VENV=1)"
         return
     fi
     venv="$DESTDIR$PREFIX/venv"
+    target="$SRC${EXTRAS:+[$EXTRAS]}"
     say "virtualenv $venv"
     "$PYTHON" -m venv "$venv"
     if [ -n "${LABELD_WHEELHOUSE:-}" ]; then
-        "$venv/bin/pip" install --quiet --no-index --find-links "$LABELD_WHEELHOUSE" --upgrade "$SRC"
+        "$venv/bin/pip" install --quiet --no-index --find-links "$LABELD_WHEELHOUSE" --upgrade "$target"
     else
-        "$venv/bin/pip" install --quiet --upgrade "$SRC"
+        "$venv/bin/pip" install --quiet --upgrade "$target"
     fi
 }
 
@@ -211,6 +261,8 @@ activate() {
     fi
 }
 
+read_needs
+install_debs
 install_venv
 install_files
 install_cups

@@ -14,11 +14,12 @@ if [ "$purpose" = test ]; then
     # cups-client: lpadmin/lpstat/lp, cups-bsd: lpr, cups-filters: the PDF filters of driver queues,
     # cups-ipp-utils: ipptool; ghostscript: gs, for CUPS's gstopdf and the PostScript test job;
     # systemd: systemd-analyze for the unit checks; passwd/util-linux: the throwaway users of the
-    # socket-permission tests; chromium + chromium-driver: the headless browser of the station page's
+    # socket-permission tests; mount: the full-disk test's tmpfs; curl: one test uploads the way an
+    # ERP's shell script would; chromium + chromium-driver: the headless browser of the station page's
     # tests (Selenium drives it; nothing downloads a browser), fonts-noto-cjk: its Chinese text in the
-    # screenshots; tmux: a real terminal for labelctl's progress bar.
+    # screenshots; tmux: a real terminal for labelctl's progress bar. check-test-machine.sh checks each program.
     system_packages+=(cups cups-daemon cups-client cups-bsd cups-filters cups-ipp-utils ghostscript systemd passwd
-                      util-linux chromium chromium-driver fonts-noto-cjk tmux)
+                      util-linux mount curl chromium chromium-driver fonts-noto-cjk tmux)
 fi
 
 missing=()

@@ -86,10 +86,10 @@ def test_non_pdf_and_wrong_type_uploads(daemon: DaemonProcess) -> None:
 
 
 def test_two_gigabyte_upload_refused_by_its_length(daemon: DaemonProcess) -> None:
-    """Content-Length: 2 GB is answered 413 at once, without the daemon waiting for the body."""
-    started = time.monotonic()
+    """Content-Length: 2 GB is answered 413 without the daemon waiting for the body: the body is
+    never sent, so an answer at all (before the client's 30 s and the server's 120 s idle limit) proves it."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(10)
+        sock.settimeout(30)
         sock.connect(str(daemon.socket))
         sock.sendall(b"POST /v1/documents HTTP/1.1\r\nHost: labeld\r\nContent-Type: application/pdf\r\n"
                      b"Content-Length: 2147483648\r\n\r\n%PDF-1.7\n")
@@ -101,7 +101,6 @@ def test_two_gigabyte_upload_refused_by_its_length(daemon: DaemonProcess) -> Non
             answer += chunk
     assert answer.startswith(b"HTTP/1.1 413 ")
     assert b'"too_large"' in answer and b"2147483648" in answer
-    assert time.monotonic() - started < 5
     assert_serving(daemon)
 
 
@@ -156,7 +155,7 @@ def test_metrics_and_events(daemon: DaemonProcess, tmp_path: Path) -> None:
     assert answer["events"][0]["seq"] == 1 and answer["last"] >= len(answer["events"])
     started = time.monotonic()
     _, _, raw = request(daemon, "GET", f"/v1/events?after={answer['last'] + 10**6}&timeout=0.5")
-    assert json.loads(raw)["events"] == [] and 0.4 < time.monotonic() - started < 3
+    assert json.loads(raw)["events"] == [] and 0.4 < time.monotonic() - started < 30  # it waited; 30 s: a hang
     assert error_of(daemon, "GET", "/v1/events?timeout=9999")[0] == 400
 
 

@@ -49,7 +49,7 @@ def test_label_prints_dot_for_dot_over_tcp(media: str, tmp_path: Path) -> None:
         device.open()
         device.write(ql.encode(bitmap))
         device.close()
-        assert emulator.wait_labels(1, timeout=5)
+        assert emulator.wait_labels(1, timeout=30)
     finally:
         server.stop()
     printed = from_png((tmp_path / "0001.png").read_bytes())
@@ -80,7 +80,7 @@ def test_tcp_is_write_only_for_brother(tmp_path: Path) -> None:
         assert ql.status(device).known is False
         device.write(ql.encode(np.ones((200, 696), dtype=bool)))
         assert ql.confirm(device, timeout=0.3) is False
-        assert emulator.wait_labels(1, timeout=5)
+        assert emulator.wait_labels(1, timeout=30)
     finally:
         device.close()
         server.stop()

@@ -94,7 +94,7 @@ def test_batches_print_dot_for_dot(bench: EmulatorBench, daemons: list[DaemonPro
     ])
     daemon.drop("endless.pdf", batch(0, 3, ENDLESS), folder="ql62")
     daemon.drop("diecut.pdf", batch(10, 3, DIE_CUT), folder="ql29")
-    daemon.wait_states(6, timeout=30)
+    daemon.wait_states(6, timeout=120)
 
     assert_printed_in_job_order(daemon, endless, "ql62", first=0)
     assert_printed_in_job_order(daemon, die_cut, "ql29", first=10)
@@ -110,8 +110,8 @@ def test_paper_out_waits_then_prints_every_label_once_in_order(bench: EmulatorBe
     emulator, uri = plug(bench, "usb", "ql", "62x29", faults=(Fault("paper-out", 4),))
     daemon = start_daemon(daemons, tmp_path, bench, [{"name": "ql", "uri": uri, "media": "62x29"}])
     daemon.drop("twenty.pdf", batch(100, 20, DIE_CUT))
-    daemon.wait_for(lambda: daemon.printer("ql")["reasons"] == ["media-empty"], 30, "media-empty")
-    daemon.wait_states(20, ("printed", "ready"), timeout=30)
+    daemon.wait_for(lambda: daemon.printer("ql")["reasons"] == ["media-empty"], 120, "media-empty")
+    daemon.wait_states(20, ("printed", "ready"), timeout=120)
     time.sleep(0.5)  # the worker keeps asking; nothing may come out meanwhile
 
     states = [job["state"] for job in daemon.jobs()]
@@ -123,7 +123,7 @@ def test_paper_out_waits_then_prints_every_label_once_in_order(bench: EmulatorBe
                for e in daemon.log_events())
 
     emulator.clear_fault()
-    daemon.wait_states(20, timeout=30)
+    daemon.wait_states(20, timeout=120)
     assert_printed_in_job_order(daemon, emulator, "ql", first=100)
     assert all(job["confirmed"] and not job["interrupted"] for job in daemon.jobs())
 
@@ -137,7 +137,7 @@ def test_disconnect_mid_label_resends_it_once(bench: EmulatorBench, daemons: lis
     emulator, uri = plug(bench, kind, "ql", "62", faults=(Fault("disconnect", 2),))
     daemon = start_daemon(daemons, tmp_path, bench, [{"name": "ql", "uri": uri, "media": "62"}])
     daemon.drop("five.pdf", batch(200, 5, (62.0, 80.0)))
-    daemon.wait_states(5, timeout=30)
+    daemon.wait_states(5, timeout=120)
 
     assert [e["event"] for e in emulator.events].count("disconnected") == 1
     assert_printed_in_job_order(daemon, emulator, "ql", first=200)
@@ -155,7 +155,7 @@ def test_media_mismatch_holds_the_job_naming_both_media(bench: EmulatorBench, da
     emulator, uri = plug(bench, "usb", "ql", "62")
     daemon = start_daemon(daemons, tmp_path, bench, [{"name": "ql", "uri": uri, "media": "62x29"}])
     daemon.drop("one.pdf", batch(300, 1, DIE_CUT))
-    daemon.wait_states(1, ("held",), timeout=30)
+    daemon.wait_states(1, ("held",), timeout=120)
 
     [held] = daemon.query("SELECT reason, reason_code FROM jobs")
     reason, code = held
@@ -177,7 +177,7 @@ def test_red_and_black_on_two_colour_media(bench: EmulatorBench, daemons: list[D
     page.draw_rect(pymupdf.Rect(10, 95, 40, 120), color=None, fill=(1, 0, 0))  # a red box, clear of the codes
     page.insert_text((45, 115), "FRAGILE", fontsize=12, color=(0.85, 0, 0))
     daemon.drop("red.pdf", doc.tobytes())
-    daemon.wait_states(1, timeout=30)
+    daemon.wait_states(1, timeout=120)
 
     job = daemon.jobs()[0]
     black, red = emulator.labels[0], emulator.red_planes[0]

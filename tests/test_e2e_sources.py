@@ -84,9 +84,9 @@ def test_120_postings_over_several_polls_print_once_each(tmp_path: Path, tls: Tl
                                sources=[ozon_source(server, tls, secret_file(tmp_path, KEY))])
         daemons.append(daemon.start())
         for wave in (1, 2):
-            daemon.wait_for(lambda wanted=40 * wave: len(daemon.jobs()) >= wanted, 90, f"wave {wave}")
+            daemon.wait_for(lambda wanted=40 * wave: len(daemon.jobs()) >= wanted, 300, f"wave {wave}")
             expected += app.add_postings(40, first=50000000 + 40 * wave, ready_after=random.choice((0.0, 1.5)))
-        daemon.wait_states(120, timeout=240)
+        daemon.wait_states(120, timeout=600)  # hang bounds: this test took 95 s at load 11 on 2 cores
         emulator = printers["zpl"][0]
         printed, unreadable = count_postings(emulator.labels)
         assert unreadable == 0
@@ -120,7 +120,7 @@ def test_kill_9_while_polling_and_fetching_loses_and_repeats_nothing(tmp_path: P
                 expected += app.add_postings(10, first=60000030)
         daemons.append(daemon.start())
         daemon.wait_for(lambda: len(daemon.jobs()) == 40 and all(
-            j["state"] in ("printed", "uncertain") for j in daemon.jobs()), 180, "40 jobs printed or uncertain")
+            j["state"] in ("printed", "uncertain") for j in daemon.jobs()), 600, "40 jobs printed or uncertain")
         jobs = daemon.jobs()
         assert Counter(j["posting"] for j in jobs) == Counter(dict.fromkeys(expected, 1))
         assert daemon.query("SELECT COUNT(*) FROM documents")[0][0] == 40
@@ -165,7 +165,7 @@ def test_403_shows_the_source_in_trouble_and_no_secret_anywhere(tmp_path: Path, 
         daemon = DaemonProcess(tmp_path / "labeld", printers=[zebra(printers)],
                                sources=[ozon_source(server, tls, secret_file(tmp_path, KEY))])
         daemons.append(daemon.start())
-        daemon.wait_for(lambda: "in trouble" in labelctl(daemon, "status").stdout, 30, "trouble in status")
+        daemon.wait_for(lambda: "in trouble" in labelctl(daemon, "status").stdout, 120, "trouble in status")
         status = labelctl(daemon, "status").stdout
         sources = labelctl(daemon, "sources").stdout
         assert "source shop in trouble" in sources and "Ozon refused the API key" in sources
@@ -199,7 +199,7 @@ def test_a_regenerated_label_supersedes_the_printed_one(tmp_path: Path, tls: Tls
         daemon.wait_states(1)
         old = app.postings[number].tracking
         new = app.regenerate(number)
-        daemon.wait_states(2, timeout=30)
+        daemon.wait_states(2, timeout=120)
         first, second = daemon.jobs()
         assert (first["tracking"], second["tracking"]) == (old, new)
         detail = json.loads(labelctl(daemon, "--json", "show", str(first["id"])).stdout)

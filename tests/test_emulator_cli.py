@@ -15,8 +15,11 @@ import pytest
 
 from labeld.bitmap import from_png
 from labeld.config import PrinterConfig
+from labeld.credentials import Secret
 from labeld.devices.base import open_device
+from labeld.devices.snmp import SnmpCredentials, SnmpError, SnmpTarget, parse_target, shared_client
 from labeld.drivers.brother_ql import BrotherQLDriver
+from labeld.drivers.printer_mib import read_mib
 from labeld.testing.brother_emulator import BrotherQLCore
 from labeld.testing.emulator_base import Emulator, Fault
 
@@ -93,12 +96,12 @@ def test_cli_paper_out_over_usb_socket_then_sigusr1(tmp_path: Path, monkeypatch:
     driver = ql("usb://0x04f9:0x209d")
     for n in (1, 2):
         device.write(driver.encode(label(n)))
-        assert driver.confirm(device, timeout=5)
+        assert driver.confirm(device, timeout=30)
     assert driver.status(device).reasons == ("media-empty",)
     process.send_signal(signal.SIGUSR1)
     assert wait_for(lambda: driver.status(device).reasons == ())
     device.write(driver.encode(label(3)))
-    assert driver.confirm(device, timeout=5)
+    assert driver.confirm(device, timeout=30)
     device.close()
     kinds = [e["event"] for e in events(tmp_path / "out")]
     assert kinds.count("printed") == 3 and "fault" in kinds and "fault-cleared" in kinds
@@ -122,13 +125,13 @@ def test_tcp_paper_out_holds_data_until_cleared(tmp_path: Path) -> None:
     try:
         for n in range(4):
             device.write(driver.encode(label(n)))
-            assert emulator.wait_labels(n + 1, timeout=5)
+            assert emulator.wait_labels(n + 1, timeout=30)
         for n in range(4, 8):
             device.write(driver.encode(label(n)))
         time.sleep(0.3)
         assert len(emulator.labels) == 4
         emulator.clear_fault()
-        assert emulator.wait_labels(8, timeout=5)
+        assert emulator.wait_labels(8, timeout=30)
     finally:
         device.close()
         server.stop()
@@ -143,3 +146,28 @@ def test_speed_model_spaces_labels(tmp_path: Path) -> None:
         started = time.monotonic()
         emulator.feed(driver.encode(label(0)) + driver.encode(label(1)))
         assert time.monotonic() - started >= minimum
+
+
+def test_cli_network_card_answers_snmp_with_the_fault_and_v3(tmp_path: Path, stop_all: list[subprocess.Popen[str]]
+                                                           ) -> None:
+    """``--snmp`` starts the agent: a jam shows as ``jammed`` in the MIB for the community from its
+    file and for an SNMPv3 user; SIGUSR1 clears it; a wrong community gets no answer."""
+    (tmp_path / "community").write_text("floor-2\n")
+    (tmp_path / "auth").write_text("auth-key-123\n")
+    (tmp_path / "priv").write_text("priv-key-123\n")
+    process, ready = start(tmp_path, "--fault", "jam@0", "--snmp", "127.0.0.1:0", "--counter-start", "77",
+                           "--snmp-community-file", str(tmp_path / "community"), "--snmp-user", "ops",
+                           "--snmp-auth-file", str(tmp_path / "auth"), "--snmp-priv-file", str(tmp_path / "priv"))
+    stop_all.append(process)
+    host, port = parse_target(ready["snmp"], "")
+    v2c = SnmpTarget(host, port, SnmpCredentials(community=Secret("floor-2")))
+    v3 = SnmpTarget(host, port, SnmpCredentials(user="ops", auth_key=Secret("auth-key-123"),
+                                                priv_key=Secret("priv-key-123")))
+    for target in (v2c, v3):
+        jammed = read_mib(shared_client(), target, brother=True)
+        assert jammed.errors == {"jammed"} and jammed.life_count == 77 and "Media jam" in jammed.alerts
+    process.send_signal(signal.SIGUSR1)
+    assert wait_for(lambda: not read_mib(shared_client(), v2c, brother=True).errors)
+    with pytest.raises(SnmpError) as silent:
+        read_mib(shared_client(), SnmpTarget(host, port, SnmpCredentials(community=Secret("public"))), brother=True)
+    assert silent.value.silent

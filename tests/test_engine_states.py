@@ -108,11 +108,13 @@ def test_forbidden_move_is_refused_and_changes_nothing(spool: Spool, current: Jo
 
 def test_terminal_states_go_nowhere_and_reprints_are_new_jobs() -> None:
     """printed, superseded and cancelled have no way out; rejected only back to queued (an operator's
-    audited override); the other ends only to cancelled."""
+    audited override); uncertain to cancelled, or settled by a page counter (ready, printed); the other
+    ends only to cancelled."""
     assert {s for s, nxt in TRANSITIONS.items() if not nxt} == TERMINAL
     assert TRANSITIONS[S.REJECTED] == frozenset({S.QUEUED})
-    for state in (S.DUPLICATE, S.UNCERTAIN, S.FAILED):
+    for state in (S.DUPLICATE, S.FAILED):
         assert TRANSITIONS[state] == frozenset({S.CANCELLED})
+    assert TRANSITIONS[S.UNCERTAIN] == frozenset({S.CANCELLED, S.READY, S.PRINTED})
     assert {S.QUEUED, S.READY, S.HELD, S.DUPLICATE, S.UNCERTAIN, S.FAILED} == CANCELLABLE
     assert {S.QUEUED, S.READY, S.PRINTING, S.HELD} == PENDING
     assert S.CANCELLED not in TRANSITIONS[S.PRINTING]

@@ -146,7 +146,7 @@ def test_pause_hold_cancel_resume(ctl: Ctl, tmp_path: Path) -> None:
         ctl.wait_state(job, "ready")
     time.sleep(0.5)
     assert all(ctl.state(job) == "ready" for job in ids)
-    ctl.daemon.wait_for(lambda: "paused" in ctl.ok("printers"), 5, "printer shows paused")
+    ctl.daemon.wait_for(lambda: "paused" in ctl.ok("printers"), 30, "printer shows paused")
     assert ctl.json("hold", str(ids[0]))["state"] == "held"
     assert ctl.json("cancel", str(ids[1]))["state"] == "cancelled"
     ctl.ok("resume", "preview")

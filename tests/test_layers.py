@@ -19,7 +19,7 @@ ROOT = Path(labeld.__file__).parent
 
 #: Top to bottom. A unit may import units in its own layer or in a layer below.
 LAYERS: tuple[frozenset[str], ...] = (
-    frozenset({"cli", "api", "web"}),
+    frozenset({"cli", "api", "web", "system_packages"}),
     frozenset({"convert"}),
     frozenset({"daemon"}),
     frozenset({"sources"}),

@@ -53,7 +53,8 @@ def _postings(jobs: list[dict[str, Any]], where: dict[tuple[str, int], str], pri
 
 
 def test_faults_over_time_every_label_prints_in_order(tmp_path: Path) -> None:
-    """Every label prints, in order per printer; a second copy only where labeld flagged the label."""
+    """Every label prints, in order per printer; a second copy only where labeld flagged the label.
+    The one exception is the write-only Brother link (see the loop below), and labeld says so."""
     rng = random.Random(SEED)
     per_printer, pages = sized(100, 1000), 25
     emulators = {lang: make_tcp_emulator(lang, tmp_path / lang, 3000.0) for lang in ("zpl", "brother_ql")}
@@ -97,15 +98,26 @@ def test_faults_over_time_every_label_prints_in_order(tmp_path: Path) -> None:
         assert unreadable == 0
         lost = set(by_posting) - set(printed)
         assert set(printed) <= set(by_posting)
-        # ZPL confirms with ~HS; on write-only TCP (Brother) labeld half-closes after each label and
-        # waits for the printer to close, so a cut after the bytes left labeld is still seen.
-        assert lost == set(), f"{lang}: labels missing"
+        # ZPL confirms with ~HS, so a label the printer dropped is seen and sent again: none may be
+        # missing. On write-only TCP (Brother) labeld half-closes after each label and waits for the
+        # printer to close, so a cut after the bytes left labeld is still seen; but a printer whose
+        # cover opens just after it read a label's last byte drops that label (Brother: "if an error
+        # occurs, all data read from the computer is cleared") and still closes cleanly. labeld cannot
+        # see that over a link that never answers, and must not claim otherwise: such a label may be
+        # missing only if the printer itself dropped one then, and its job says it was not confirmed.
+        not_printed = sum(e["event"] == "not-printed" for e in emulator.events)
+        if lang == "zpl":
+            assert lost == set(), f"{lang}: labels missing"
+        else:
+            assert len(lost) <= not_printed, f"{lang}: labels missing that the printer never dropped"
+            assert [by_posting[p]["confirmed"] for p in lost] == [0] * len(lost)
         extra = {p: n for p, n in printed.items() if n > 1}
         assert all(by_posting[p]["interrupted"] for p in extra), f"{lang}: unflagged duplicates {extra}"
         order = [by_posting[p]["id"] for p in _read_order(emulator)]
         assert order == sorted(order), f"{lang}: printed out of order"
         assert any(e["event"] == "fault" for e in emulator.events)
-        print(f"{lang}: {len(emulator.labels)} printed, {len(extra)} duplicates, {len(lost)} lost, "
+        print(f"{lang}: {len(emulator.labels)} printed, {len(extra)} duplicates, {len(lost)} lost "
+              f"({not_printed} dropped by the printer in a fault), "
               f"{sum(e['event'] == 'disconnected' for e in emulator.events)} cuts")
     disconnects = sum(e["event"] == "disconnected" for emu in emulators.values() for e in emu.events)
     assert disconnects == 0 or "job_interrupted" in daemon.log_text()

@@ -12,8 +12,10 @@ from labeld.testing.hostile import memory_page, slow_page
 
 def test_hanging_and_memory_eating_pdfs_are_stopped_and_others_print(tmp_path: Path) -> None:
     """A PDF that renders for ages is stopped at render.timeout, one that eats memory at
-    render.memory_limit; each label is rejected with a reason, and the good labels print."""
-    sections = {"render": {"timeout": "1.5s", "memory_limit": "150MB"}}
+    render.memory_limit; each label is rejected with a reason, and the good labels print.
+    The limit is 10 s, not less: the good labels must render within it on a busy machine too
+    (they take milliseconds), and the slow page never finishes (a minute for 1 % of it here)."""
+    sections = {"render": {"timeout": "10s", "memory_limit": "150MB"}}
     with DaemonProcess(tmp_path, sections=sections) as d:
         d.drop("a-good.pdf", batch_pdf(1, first_posting=30000001))
         d.drop("b-slow.pdf", slow_page())
@@ -26,7 +28,7 @@ def test_hanging_and_memory_eating_pdfs_are_stopped_and_others_print(tmp_path: P
         assert by_document["d-good.pdf"]["state"] == "printed"
         slow, greedy = by_document["b-slow.pdf"], by_document["c-greedy.pdf"]
         assert slow["state"] == "rejected"
-        assert "took longer than 1.5 s and was stopped" in slow["reason"]
+        assert "took longer than 10 s and was stopped" in slow["reason"]
         assert greedy["state"] == "rejected"
         assert "needed more than 143 MB" in greedy["reason"]  # 150 MB = 143 MiB
         assert d.process is not None and d.process.poll() is None

@@ -73,7 +73,7 @@ def render_huge_page(size_pt: int, dpi: int) -> int:
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[RenderSandbox]:
-    with RenderSandbox(timeout=5.0, memory_limit=256 * MB) as box:
+    with RenderSandbox(timeout=60.0, memory_limit=256 * MB) as box:  # a hang bound: a render here takes ms
         yield box
 
 
@@ -83,15 +83,14 @@ def test_normal_call_returns_its_value_from_another_process(sandbox: RenderSandb
     assert sandbox.run(worker_pid) == sandbox.pid != os.getpid()
 
 
-def test_worker_is_reused_and_cheap(sandbox: RenderSandbox) -> None:
-    """Many calls share one worker, and a call costs well under a millisecond of overhead."""
-    pid = sandbox.run(worker_pid)
-    started = time.perf_counter()
+def test_worker_is_reused(sandbox: RenderSandbox) -> None:
+    """200 calls share one worker: no process is started for them (the cost of a call is measured
+    in benchmarks/bench_sandbox.py, not asserted here)."""
+    pid, started_before = sandbox.run(worker_pid), sandbox.workers_started
     for i in range(200):
         assert sandbox.run(add, i, 1) == i + 1
-    per_call = (time.perf_counter() - started) / 200
     assert sandbox.run(worker_pid) == pid
-    assert per_call < 0.05  # a sanity bound (~60 µs measured); a fresh process per call costs ~100 ms
+    assert sandbox.workers_started == started_before
 
 
 def test_endless_loop_is_killed_at_the_time_limit(sandbox: RenderSandbox) -> None:
@@ -101,7 +100,7 @@ def test_endless_loop_is_killed_at_the_time_limit(sandbox: RenderSandbox) -> Non
     with pytest.raises(RenderTimeout) as caught:
         sandbox.run(loop_forever, task=Reason("task.render_page", page=1), timeout=0.5)
     elapsed = time.monotonic() - started
-    assert 0.5 <= elapsed < 3.0
+    assert 0.5 <= elapsed < 30  # not before the limit; 30 s: a hang bound (it never ends by itself)
     assert caught.value.reason.text().startswith("rendering page 1 took longer than 0.5 s")
     assert isinstance(caught.value, RejectedInput)
     assert sandbox.run(add, 1, 1) == 2
@@ -172,7 +171,7 @@ def test_worker_killed_while_idle_is_replaced(sandbox: RenderSandbox) -> None:
     """A worker that died between calls (say, the kernel's OOM killer) is replaced on the next call."""
     pid = sandbox.run(worker_pid)
     os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30
     while sandbox.pid is not None and time.monotonic() < deadline:
         time.sleep(0.01)
     assert sandbox.run(add, 7, 7) == 14
@@ -181,7 +180,7 @@ def test_worker_killed_while_idle_is_replaced(sandbox: RenderSandbox) -> None:
 
 def test_closed_sandbox_leaves_no_worker() -> None:
     """close() kills the worker; a later call starts a new one."""
-    box = RenderSandbox(timeout=5.0, memory_limit=None)
+    box = RenderSandbox(timeout=60.0, memory_limit=None)
     pid = box.run(worker_pid)
     box.close()
     assert box.pid is None

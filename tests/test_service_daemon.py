@@ -14,7 +14,7 @@ def test_notify_ready_status_watchdog_and_stopping(tmp_path: Path) -> None:
     d.start()
     assert "READY=1" in d.notifications
     assert any(line.startswith("STATUS=1 printer, 0 waiting") for line in d.notifications)
-    d.wait_notification("WATCHDOG=1", timeout=5)
+    d.wait_notification("WATCHDOG=1", timeout=30)
     d.drop("a.pdf", batch_pdf(2))
     d.wait_states(2)
     assert d.process is not None

@@ -12,7 +12,8 @@ from labeld.config import load_config
 from tests.cups_helpers import backend_text
 
 REPO = Path(__file__).resolve().parent.parent
-SYSTEM_TOOLS = ("systemctl", "udevadm", "systemd-sysusers", "systemd-tmpfiles", "useradd", "chgrp", "chown")
+SYSTEM_TOOLS = ("systemctl", "udevadm", "systemd-sysusers", "systemd-tmpfiles", "useradd", "chgrp", "chown", "apt-get",
+                "dpkg-query")
 INSTALLED = (
     "etc/systemd/system/labeld.service",
     "etc/sysusers.d/labeld.conf",
@@ -86,6 +87,28 @@ def test_reinstall_keeps_an_edited_config(tmp_path: Path, tools_log: Path) -> No
     assert "kept the existing" in output
 
 
+def test_a_cups_printer_in_the_config_names_the_packages_it_needs(tmp_path: Path, tools_log: Path) -> None:
+    """An existing config with a CUPS queue on this machine: install.sh says which Debian packages
+    and pip extra it needs, with the exact apt-get line, and (staged) installs none of them."""
+    root = tmp_path / "root"
+    config = root / "etc/labeld/config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text('[[printer]]\nname = "office"\ndriver = "cups"\nuri = "cups://office"\nmedia = "75x120mm"\n')
+    output = run_script("install.sh", root, tools_log)
+    assert "printer 'office' prints through CUPS with pycups: labeld[cups]" in output
+    assert ("install them with: apt-get install --no-install-recommends gcc python3-dev pkg-config libcups2-dev "
+            "cups-daemon cups-client cups cups-filters") in output
+    assert not tools_log.exists(), tools_log.read_text()
+
+
+def test_a_config_without_cups_needs_no_packages(tmp_path: Path, tools_log: Path) -> None:
+    """The starting config (a preview printer) asks for nothing beyond the virtualenv, as before."""
+    root = tmp_path / "root"
+    run_script("install.sh", root, tools_log)
+    output = run_script("install.sh", root, tools_log)
+    assert "Debian packages" not in output and "labeld[" not in output
+
+
 def test_prefix_rewrites_the_unit(tmp_path: Path, tools_log: Path) -> None:
     """A different PREFIX is where the unit's ExecStart and the command links point."""
     root = tmp_path / "root"
@@ -139,6 +162,8 @@ def test_cups_queue_option_in_a_staged_install_prints_the_lpadmin_line(tmp_path:
     output = run_script("install.sh", tmp_path / "root", tools_log, "--cups-queue", "ozon-labels=zd420")
     assert ("lpadmin -p ozon-labels -E -v labeld:/zd420 -P /usr/share/cups/model/labeld.ppd -D 'labeld zd420' "
             "-o printer-error-policy=abort-job") in output
+    assert ("install them with: apt-get install --no-install-recommends cups-daemon cups-client cups cups-filters "
+            "ghostscript") in output
     routed = run_script("install.sh", tmp_path / "root2", tools_log, "--cups-queue=labels")
     assert "-v labeld:/ -P" in routed
     assert not tools_log.exists()

@@ -67,7 +67,7 @@ def test_prints_reads_status_and_confirms(bus: list[VirtualUsbBackend], tmp_path
     assert status.media.describe() == "62 mm endless"
     assert printer.detach_count == 1 and not printer.kernel_driver_attached
     device.write(driver.encode(label()))
-    assert driver.confirm(device, timeout=5) is True
+    assert driver.confirm(device, timeout=30) is True
     assert np.array_equal(emulator.labels[0], label())
     device.close()
 
@@ -95,7 +95,7 @@ def test_paper_out_blocks_then_prints_after_clear(bus: list[VirtualUsbBackend], 
     device = open_device("usb://0x04f9:0x209d")
     driver = ql()
     device.write(driver.encode(label()))
-    assert driver.confirm(device, timeout=5)
+    assert driver.confirm(device, timeout=30)
     status = driver.status(device)
     assert status.reasons == ("media-empty",) and status.blocked and status.media is None
     device.write(driver.encode(label()))
@@ -104,7 +104,7 @@ def test_paper_out_blocks_then_prints_after_clear(bus: list[VirtualUsbBackend], 
     emulator.clear_fault()
     assert driver.status(device).reasons == ()
     device.write(driver.encode(label()))
-    assert driver.confirm(device, timeout=5) and len(emulator.labels) == 2
+    assert driver.confirm(device, timeout=30) and len(emulator.labels) == 2
     device.close()
 
 
@@ -121,7 +121,7 @@ def test_disconnect_mid_label_reports_bytes_sent(bus: list[VirtualUsbBackend], t
     assert 0 < cut.value.bytes_sent < len(big)
     assert len(emulator.labels) == 1
     device.write(driver.encode(label()))
-    assert driver.confirm(device, timeout=5) and len(emulator.labels) == 2
+    assert driver.confirm(device, timeout=30) and len(emulator.labels) == 2
 
 
 def test_media_mismatch_is_refused_by_the_printer(bus: list[VirtualUsbBackend], tmp_path: Path) -> None:
@@ -148,7 +148,7 @@ def test_across_processes_through_the_unix_socket(monkeypatch: pytest.MonkeyPatc
         driver = ql()
         assert driver.status(device).media is not None
         device.write(driver.encode(label()))
-        assert driver.confirm(device, timeout=5)
+        assert driver.confirm(device, timeout=30)
         device.close()
     finally:
         server.stop()

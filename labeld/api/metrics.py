@@ -53,11 +53,16 @@ class SpoolCollector(Collector):
                                       labels=["printer"])
         up = GaugeMetricFamily("labeld_printer_up", "1 when the printer is idle or printing, 0 when stopped",
                                labels=["printer"])
+        reasons = GaugeMetricFamily("labeld_printer_reason", "1 for each reason a printer shows now (media-empty, "
+                                    "offline, status-unknown …)", labels=["printer", "reason"])
         for state in self.daemon.printer_states():
             printed.add_metric([state.name], float(self.daemon.spool.counts(state.name)[JobState.PRINTED]))
             up.add_metric([state.name], 0.0 if state.state == PrinterCondition.STOPPED else 1.0)
+            for reason in state.reasons:
+                reasons.add_metric([state.name, reason], 1.0)
         yield printed
         yield up
+        yield reasons
 
     def _clock(self) -> Metric | None:
         if self.daemon.clock is None:

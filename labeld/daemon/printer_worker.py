@@ -7,6 +7,12 @@ crash mid-label is found as ``uncertain`` at the next start.
 
 :meth:`PrinterWorker.step` does one unit of work and says how long to wait before the next;
 the thread only loops over it, so tests can drive a printer step by step.
+
+While nothing prints, the worker asks the printer how it is every ``probe_interval`` (a status
+request where the protocol has one, SNMP for a network printer, a connection where nothing else
+answers), so a printer switched off shows ``offline`` before a job finds out. At start, labels
+left ``uncertain`` by a crash are first settled by the printer's page counter where it has one
+(:mod:`labeld.daemon.settle`).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import structlog
 from labeld import failpoints
 from labeld.bitmap import from_png
 from labeld.config import PrinterConfig
+from labeld.daemon.settle import CounterSettlement, sending_reason
 from labeld.devices import Device
 from labeld.drivers.base import Driver, PrinterStatus
 from labeld.errors import DeviceError, LabeldError, PrinterRefused, PrinterWaiting
@@ -101,7 +108,11 @@ class PrinterWorker:
         self._backoff = BACKOFF_START
         self._thread = threading.Thread(target=self._run, name=f"printer-{printer.name}", daemon=True)
         self._last_used = 0.0
+        self._probed_at = -float("inf")
+        #: The last status, where it was unknown with reasons to show (SNMP gone silent).
+        self._unknown: PrinterStatus | None = None
         self.log = log.bind(printer=printer.name)
+        self._settling: CounterSettlement | None = CounterSettlement(spool, printer.name, self.log)
 
     def start(self) -> None:
         self._thread.start()
@@ -150,12 +161,18 @@ class PrinterWorker:
             self._close()
             self._set(state=PrinterCondition.STOPPED, reasons=("paused",), message=Reason("printer.paused"))
             return IDLE
+        if self._settling is not None:
+            if self._settling.candidates and not self._settling.step(self._probe()):
+                return self._next_backoff()
+            self._settling = None
         job = self.spool.next_ready(self.printer.name)
         if job is None or self.spool.has_earlier_pending(self.printer.name, job.id):
             if self.monotonic() - self._last_used > IDLE_CLOSE_SECONDS:
                 self._close()
             if self.state.state == PrinterCondition.PRINTING or "paused" in self.state.reasons:
                 self._set(state=PrinterCondition.IDLE, reasons=(), message=Reason.plain(""))
+            if self._device is None and 0 < self.printer.probe_interval <= time.monotonic() - self._probed_at:
+                self._probe()
             return IDLE
         if self._print(job):
             self._backoff = BACKOFF_START
@@ -171,6 +188,7 @@ class PrinterWorker:
         except DeviceError as error:
             self._offline(str(error))
             return False
+        self._noted(status)
         if status.known and status.blocked:
             self._blocked(status)
             return False
@@ -183,8 +201,8 @@ class PrinterWorker:
         if data is None:
             return True
         try:
-            job = self.spool.transition(job.id, JobState.PRINTING, Reason("job.sending", printer=self.printer.name),
-                                        expect=READY, attempt=True)
+            sending = sending_reason(self.printer.name, status, _labels(job))
+            job = self.spool.transition(job.id, JobState.PRINTING, sending, expect=READY, attempt=True)
         except InvalidTransition:
             return True  # cancelled or held by an operator a moment ago
         self._set(state=PrinterCondition.PRINTING, reasons=(), message=Reason("printer.printing_job", job=job.id))
@@ -223,8 +241,9 @@ class PrinterWorker:
                 suffix = f"-{copy}" if len(chunks) > 1 else ""
                 device.write(data, name=f"job-{job.id:06d}{suffix}.{self.driver.extension}")
                 sent += len(data)
+            failpoints.hit("after-send")
             if status.known:
-                confirmed = self.driver.confirm(device, self.printer.confirm_timeout)
+                confirmed = self.driver.confirm(device, self.printer.confirm_timeout, _labels(job))
             else:
                 confirmed = False
                 self._device = None  # finish() ends this connection
@@ -288,8 +307,32 @@ class PrinterWorker:
         if self.state.reasons != status.reasons:
             self.log.warning("printer_needs_attention", reasons=list(status.reasons), message=status.message)
         loaded = status.media.describe() if status.media else self.state.loaded_media
-        self._set(state=PrinterCondition.STOPPED, reasons=status.reasons, message=Reason.plain(status.message),
-                  loaded_media=loaded)
+        self._set(state=PrinterCondition.STOPPED, reasons=status.reasons,
+                  message=status.reason or Reason.plain(status.message), loaded_media=loaded)
+
+    def _probe(self) -> PrinterStatus | None:
+        """Ask the idle printer how it is and show it; None when it cannot be reached (``offline``)."""
+        self._probed_at = time.monotonic()
+        try:
+            status = self.driver.probe()
+        except DeviceError as error:
+            self._offline(str(error), reason=error.reason)
+            return None
+        self._noted(status)
+        mismatch = self.driver.media_mismatch(status) if status.known else None
+        loaded = status.media.describe() if status.media else self.state.loaded_media
+        if status.known and status.blocked:
+            self._blocked(status)
+        elif mismatch is not None:
+            self._set(state=PrinterCondition.STOPPED, reasons=("media-mismatch",), message=mismatch,
+                      loaded_media=loaded)
+        elif self.state.state != PrinterCondition.PRINTING:
+            self._set(state=PrinterCondition.IDLE, reasons=(), message=Reason.plain(""), loaded_media=loaded)
+        return status
+
+    def _noted(self, status: PrinterStatus) -> None:
+        self._probed_at = time.monotonic()
+        self._unknown = None if status.known or not status.reasons else status
 
     # ----- helpers ----------------------------------------------------------------------
 
@@ -308,6 +351,10 @@ class PrinterWorker:
 
     def _set(self, **changes: Any) -> None:
         new = replace(self.state, **changes)
+        unknown = self._unknown
+        if unknown is not None and new.state != PrinterCondition.STOPPED:  # never shown as plainly ready
+            new = replace(new, reasons=tuple(dict.fromkeys((*new.reasons, *unknown.reasons))),
+                          message=new.message if new.message.text() else (unknown.reason or new.message))
         if (new.state, new.reasons) != (self.state.state, self.state.reasons):
             new = replace(new, since=self.clock())
             if new.state == PrinterCondition.IDLE and self.state.state == PrinterCondition.STOPPED:
@@ -337,3 +384,8 @@ class PrinterWorker:
     def _sleep(self, seconds: float) -> None:
         self._wake.clear()
         self._wake.wait(seconds)
+
+
+def _labels(job: Job) -> int | None:
+    """How many labels one job puts out: its copies; unknown for raw ZPL (its own ^PQ and formats)."""
+    return None if job.document_kind == "zpl" else job.copies

@@ -29,7 +29,7 @@ BLOCKING_REASONS = frozenset({
     "media-empty", "media-needed", "media-jam", "cover-open", "door-open", "offline",
     "marker-supply-empty", "cutter-error", "media-mismatch", "other", "paused",
     "shutdown", "spool-area-full", "connecting-to-device", "output-area-full",
-    "overheated",
+    "overheated", "status-unknown",
 })
 
 
@@ -43,7 +43,7 @@ class LoadedMedia:
 
     def describe(self) -> str:
         if self.length_mm is None:
-            return f"{self.width_mm:g} mm endless"
+            return f"{self.width_mm:g} mm endless" if self.kind == "endless" else f"{self.width_mm:g} mm wide"
         return f"{self.width_mm:g}×{self.length_mm:g} mm {self.kind}".strip()
 
 
@@ -52,8 +52,11 @@ class PrinterStatus:
     """A printer's state as the driver read it.
 
     ``reasons`` are IPP ``printer-state-reasons`` keywords (``media-empty``, ``cover-open``,
-    ``offline``…); ``message`` says the same for a person. ``known`` is False where the
-    device cannot answer (a write-only path): the engine then prints and hopes.
+    ``offline``…); ``message`` says the same for a person (``reason``, where labeld wrote the
+    words itself, says it as a code). ``known`` is False where the device cannot answer (a
+    write-only path): the engine then prints and hopes. ``page_counter`` is the printer's life
+    count of labels where it keeps one (SNMP's prtMarkerLifeCount), ``printer_id`` its serial
+    number: the engine records both before a label goes out.
     """
 
     reasons: tuple[str, ...] = ()
@@ -62,6 +65,9 @@ class PrinterStatus:
     known: bool = True
     busy: bool = False
     detail: dict[str, object] = field(default_factory=dict)
+    page_counter: int | None = None
+    printer_id: str = ""
+    reason: Reason | None = None
 
     @property
     def blocked(self) -> bool:
@@ -126,10 +132,26 @@ class Driver(ABC, Generic[D]):
         """MAY: ask the printer how it is. Default: unknown (write-only)."""
         return PrinterStatus.unknown()
 
-    def confirm(self, device: D, timeout: float) -> bool:
+    def confirm(self, device: D, timeout: float, labels: int | None = None) -> bool:
         """MAY: after the bytes went out, wait up to ``timeout`` for the printer to say the
-        label came out. True only where the printer said so. Default: False."""
+        label came out (``labels`` of them; None where unknown, as for raw ZPL). True only
+        where the printer said so. Default: False."""
         return False
+
+    def probe(self) -> PrinterStatus:
+        """MAY: how the printer is while nothing prints (the engine asks now and then). Default:
+        connect, ask :meth:`status`, close; :class:`labeld.errors.DeviceError` when it cannot be
+        reached."""
+        return self.connected(self.status)
+
+    def connected(self, ask: Callable[[D], PrinterStatus]) -> PrinterStatus:
+        """Open a connection of this printer's own, ``ask`` it, close it."""
+        device = self.connect()
+        device.open()
+        try:
+            return ask(device)
+        finally:
+            device.close()
 
     def media_mismatch(self, status: PrinterStatus) -> Reason | None:
         """MAY: why the loaded media cannot take this printer's labels, or None when it can (or

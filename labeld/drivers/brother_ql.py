@@ -2,8 +2,10 @@
 
 Geometry comes from brother_ql's label table (printable dots at 300 dpi; endless tape has no
 fixed length). Encoding is :mod:`labeld.drivers.brother_raster`, status parsing
-:mod:`labeld.drivers.brother_status`. Over ``tcp://`` a QL never answers, so the driver treats
-that path as write-only: status unknown, completion never confirmed.
+:mod:`labeld.drivers.brother_status`. Over ``tcp://`` a QL never answers on the print port: its
+status comes over SNMP where the printer answers it (:mod:`labeld.drivers.snmp_status`; a label
+is then confirmed by the page counter), else the path is write-only: status unknown, completion
+never confirmed.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from labeld.config import PrinterConfig
 from labeld.devices.base import Device
 from labeld.drivers.base import Driver, PrinterStatus, drain_input, register_driver
 from labeld.drivers.brother_raster import (
@@ -28,6 +31,7 @@ from labeld.drivers.brother_status import (
     STATUS_SIZE,
     BrotherStatus,
 )
+from labeld.drivers.snmp_status import FINISH_MIN, snmp_status_for
 from labeld.errors import DeviceError
 from labeld.media import Geometry, parse_media
 from labeld.reasons import Reason
@@ -39,12 +43,18 @@ DEFAULT_MODEL = "QL-820NWB"
 DPI = 300
 WRITE_ONLY_SCHEMES = ("tcp://", "socket://")
 STATUS_TIMEOUT = 2.0
+#: Width tolerance where only the Printer MIB's width is known (it may come in 1/10000 in).
+WIDTH_TOLERANCE_MM = 1.0
 
 
 class BrotherQLDriver(Driver[Device]):
     name = "brother_ql"
     extension = "bin"
     native_copies = True
+
+    def __init__(self, printer: PrinterConfig) -> None:
+        super().__init__(printer)
+        self.snmp = snmp_status_for(printer, brother=True)
 
     @property
     def model_name(self) -> str:
@@ -110,6 +120,12 @@ class BrotherQLDriver(Driver[Device]):
         return bitmap
 
     def status(self, device: Device) -> PrinterStatus:
+        if self.snmp is not None and (status := self.snmp.status()) is not None:
+            return status
+        return self._answer(device)
+
+    def _answer(self, device: Device) -> PrinterStatus:
+        """The status the connection itself gives (none over TCP)."""
         if not _answers(device):
             return PrinterStatus.unknown("a Brother QL does not answer over a raw TCP connection")
         drain_input(device, STATUS_SIZE)
@@ -119,8 +135,16 @@ class BrotherQLDriver(Driver[Device]):
             return PrinterStatus(reasons=("offline",), message="the printer did not answer a status request")
         return reply.to_printer_status()
 
-    def confirm(self, device: Device, timeout: float) -> bool:
-        """Waits for status type 01 (printing completed); an error status or silence is False."""
+    def confirm(self, device: Device, timeout: float, labels: int | None = None) -> bool:
+        """Waits for status type 01 (printing completed); an error status or silence is False. Over
+        TCP with SNMP: the page counter going up by ``labels``; where it cannot tell, the job ends as
+        on any write-only connection (:meth:`Device.finish`) and is not confirmed."""
+        if self.snmp is not None and self.snmp.in_use:
+            started = time.monotonic()
+            if self.snmp.confirm(device, timeout, labels):
+                return True
+            device.finish(max(FINISH_MIN, timeout - (time.monotonic() - started)))
+            return False
         if not _answers(device):
             return False
         deadline = time.monotonic() + timeout
@@ -132,16 +156,26 @@ class BrotherQLDriver(Driver[Device]):
                 return True
         return False
 
+    def probe(self) -> PrinterStatus:
+        if self.snmp is not None:
+            return self.snmp.probe(lambda: self.connected(self._answer))
+        return super().probe()
+
     def media_mismatch(self, status: PrinterStatus) -> Reason | None:
         loaded = status.media
         if loaded is None:
             return None
         needed = self.geometry.media
+        wanted = needed.describe() if needed.endless else f"{needed.describe()} die-cut"
+        if loaded.kind not in ("endless", "die-cut"):  # only the width is known (the Printer MIB's)
+            if abs(loaded.width_mm - needed.width_mm) <= WIDTH_TOLERANCE_MM:
+                return None
+            return Reason("printer.media_mismatch", loaded=loaded.describe(), wanted=wanted,
+                          label_id=needed.brother_id or needed.name)
         same_kind = (loaded.length_mm is None) == needed.endless
         same_size = loaded.width_mm == needed.width_mm and (needed.endless or loaded.length_mm == needed.length_mm)
         if same_kind and same_size:
             return None
-        wanted = needed.describe() if needed.endless else f"{needed.describe()} die-cut"
         return Reason("printer.media_mismatch", loaded=loaded.describe(), wanted=wanted,
                       label_id=needed.brother_id or needed.name)
 

@@ -124,7 +124,7 @@ class CupsDriver(Driver[CupsDevice]):
         device = self.connect()
         return loop_problem(device.destinations(), device.target.describe())
 
-    def confirm(self, device: CupsDevice, timeout: float) -> bool:
+    def confirm(self, device: CupsDevice, timeout: float, labels: int | None = None) -> bool:
         """True once CUPS reports the job completed; :class:`PrinterRefused` when CUPS aborted
         or someone cancelled it there; :class:`CupsJobWaiting` while it is still in CUPS."""
         job_id = device.last_job_id

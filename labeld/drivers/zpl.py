@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from labeld.bitmap import Bitmap
 from labeld.devices.base import Device
 from labeld.drivers.base import Driver, PrinterStatus, drain_input, register_driver
+from labeld.drivers.snmp_status import snmp_status_for
 from labeld.drivers.zpl_graphics import DEFAULT_COMPRESSION, encode_field_data, pack_bitmap
 from labeld.drivers.zpl_status import StatusAnswer, parse_answer, to_printer_status
 from labeld.errors import DeviceError
@@ -49,6 +50,8 @@ class ZplDriver(Driver[Device]):
         super().__init__(printer)
         self.compression = compression
         self.status_timeout = STATUS_TIMEOUT
+        #: Only with ``status = "snmp"``: ~HS answers on the print connection already.
+        self.snmp = snmp_status_for(printer, brother=False)
 
     @property
     def dpi(self) -> int:
@@ -106,6 +109,12 @@ class ZplDriver(Driver[Device]):
         return data
 
     def status(self, device: Device) -> PrinterStatus:
+        if self.snmp is not None and (status := self.snmp.status()) is not None:
+            return status
+        return self._answer(device)
+
+    def _answer(self, device: Device) -> PrinterStatus:
+        """``~HS`` and ``~HQES`` on the print connection."""
         if not device.bidirectional:
             return PrinterStatus.unknown()
         try:
@@ -115,8 +124,14 @@ class ZplDriver(Driver[Device]):
         silence = f"the printer did not answer ~HS or ~HQES within {self.status_timeout:g} s"
         return to_printer_status(answer, silence)
 
-    def confirm(self, device: Device, timeout: float) -> bool:
-        """Poll ``~HS`` until the format buffer is empty and no batch is running.
+    def probe(self) -> PrinterStatus:
+        if self.snmp is not None:
+            return self.snmp.probe(lambda: self.connected(self._answer))
+        return super().probe()
+
+    def confirm(self, device: Device, timeout: float, labels: int | None = None) -> bool:
+        """Poll ``~HS`` until the format buffer is empty and no batch is running (with SNMP status:
+        until the page counter went up by ``labels``, then ``~HS`` where it cannot tell).
 
         A connection lost meanwhile raises :class:`DeviceError`: a Zebra drops a format it had
         not finished when its connection drops, so the label must be sent again (the engine
@@ -124,6 +139,8 @@ class ZplDriver(Driver[Device]):
         """
         if not device.bidirectional:
             return False
+        if self.snmp is not None and self.snmp.in_use and self.snmp.confirm(device, timeout, labels):
+            return True
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()

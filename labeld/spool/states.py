@@ -31,7 +31,7 @@ TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     S.SUPERSEDED: frozenset(),
     S.DUPLICATE: frozenset({S.CANCELLED}),
     S.CANCELLED: frozenset(),
-    S.UNCERTAIN: frozenset({S.CANCELLED}),
+    S.UNCERTAIN: frozenset({S.CANCELLED, S.PRINTED, S.READY}),  # READY/PRINTED: settled by a page counter
     S.FAILED: frozenset({S.CANCELLED}),
 }
 

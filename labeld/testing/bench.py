@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labeld.testing.emulator_base import Emulator, PtyServer, TcpServer
+from labeld.testing.snmp_agent import SnmpAgent, V3User
 from labeld.testing.virtual_usb import UsbSocketServer
 
 
@@ -39,7 +40,7 @@ class EmulatorBench:
         self.tmp_path = tmp_path
         # Unix socket paths are limited to 108 bytes; pytest's tmp_path can be longer.
         self.socket_dir = Path(tempfile.mkdtemp(prefix="labeld-bench-"))
-        self.servers: list[TcpServer | PtyServer | UsbSocketServer] = []
+        self.servers: list[TcpServer | PtyServer | UsbSocketServer | SnmpAgent] = []
         self.emulators: list[Emulator] = []
         self.usb_sockets: list[str] = []
 
@@ -61,6 +62,13 @@ class EmulatorBench:
                                             product_name=usb.product_name, manufacturer=usb.manufacturer))
         self.usb_sockets.append(str(path))
         return f"usb://{usb.uri_id}/{name}"
+
+    def attach_snmp(self, emulator: Emulator, port: int = 0, *, community: str = "public",
+                    users: tuple[V3User, ...] = (), counter_start: int = 1000) -> SnmpAgent:
+        """Give ``emulator`` a network card: an SNMP agent on UDP loopback (stopped with the bench)."""
+        agent = SnmpAgent(emulator, port=port, community=community, users=users, counter_start=counter_start)
+        self.servers.append(agent)
+        return agent
 
     @property
     def env(self) -> dict[str, str]:

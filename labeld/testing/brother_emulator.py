@@ -42,6 +42,8 @@ ESC = 0x1B
 ESC_I_ARGS = {b"a": 1, b"!": 1, b"z": 10, b"M": 1, b"A": 1, b"K": 1, b"d": 2, b"S": 0}
 ESC_I_U_ARGS = {0x77: 128, 0x4A: 14}  # ESC i U w 01 + 127, ESC i U J + 14
 Handler = Callable[[bytes, int], int]
+#: Error information 1 bits of the faults beyond paper out: cutter jam (bit 2), printer turned off (bit 5).
+ERROR1_BITS = {"jam": 0x04, "offline": 0x20}
 
 
 class BrotherQLCore(PrinterCore):
@@ -86,13 +88,23 @@ class BrotherQLCore(PrinterCore):
 
     # --- status -------------------------------------------------------------------------------
 
+    def loaded_media(self) -> tuple[float, float | None] | None:
+        if self.machine.error == "paper-out":
+            return None
+        width, length = self.label.tape_size
+        return float(width), float(length) if length else None
+
+    def snmp_status(self) -> bytes | None:
+        """What a QL's network card answers for Brother's status object: the 32-byte ``ESC i S`` reply."""
+        return self.status(STATUS_REPLY)
+
     def status(self, status_type: int = STATUS_REPLY, *, replace_media: bool = False,
                phase: int = PHASE_RECEIVING) -> bytes:
         error = self.machine.error
         no_media = error == "paper-out"
         endless = self.label.tape_size[1] == 0
         return BrotherStatus(
-            error1=0x01 if no_media else 0,
+            error1=(0x01 if no_media else 0) | ERROR1_BITS.get(error or "", 0),
             error2=(0x10 if error == "cover-open" else 0) | (0x01 if replace_media else 0),
             media_width_mm=0 if no_media else int(self.label.tape_size[0]),
             media_type=0 if no_media else (MEDIA_ENDLESS if endless else MEDIA_DIE_CUT),

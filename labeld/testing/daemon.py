@@ -90,7 +90,7 @@ class DaemonProcess:
 
     # ----- life cycle -------------------------------------------------------------------
 
-    def start(self, timeout: float = 20.0) -> DaemonProcess:
+    def start(self, timeout: float = 60.0) -> DaemonProcess:
         notify_path = Path(tempfile.mkdtemp(prefix="labeld-notify-")) / "notify.sock"
         self._notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._notify.bind(str(notify_path))
@@ -199,7 +199,7 @@ class DaemonProcess:
         url: str = next(e["url"] for e in self.log_events() if e.get("event") == "web_listening")
         return url
 
-    def wait_for(self, predicate: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 60.0, what: str = "condition") -> None:
         deadline = time.monotonic() + timeout
         while not predicate():
             if time.monotonic() > deadline:
@@ -209,7 +209,7 @@ class DaemonProcess:
                 raise AssertionError(f"labeld exited with {self.process.returncode}; log:\n{self.log_text()[-4000:]}")
             time.sleep(0.05)
 
-    def wait_states(self, count: int, states: tuple[str, ...] = ("printed",), timeout: float = 20.0) -> None:
+    def wait_states(self, count: int, states: tuple[str, ...] = ("printed",), timeout: float = 60.0) -> None:
         self.wait_for(lambda: sum(j["state"] in states for j in self.jobs()) >= count, timeout,
                       f"{count} job(s) in {states}")
 

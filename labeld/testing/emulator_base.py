@@ -29,13 +29,14 @@ Class attributes: ``language`` (the CLI name, e.g. ``"zpl"``), ``replies_over_tc
 and ``reads_during_fault`` (False by default: over TCP the printer stops reading while in a
 fault; True for a core that keeps what arrives meanwhile in its own buffer, as ZPL does, so
 that it can still answer status requests on that connection).
-The core reads ``self.machine.error`` (``None``, ``"paper-out"`` or ``"cover-open"``) to
-build its status answers. ``labeld.testing.emulator_cli`` builds a core with
+The core reads ``self.machine.error`` (``None``, ``"paper-out"``, ``"cover-open"``, ``"jam"`` or
+``"offline"``) to build its status answers; ``loaded_media()`` and ``snmp_status()`` (MAY) feed
+the emulated network card (:mod:`labeld.testing.snmp_agent`). ``labeld.testing.emulator_cli`` builds a core with
 ``make_core(model=..., media=..., dpi=...)`` from the module ``labeld.testing.<lang>_emulator``.
 
 Faults (``KIND@N``: N labels print normally, the fault strikes after them)
 ---------------------------------------------------------------------------
-``paper-out@N`` / ``cover-open@N``
+``paper-out@N`` / ``cover-open@N`` / ``jam@N`` / ``offline@N``
     After label N the printer is in error and prints nothing. Over USB and usblp it keeps
     answering status requests (reporting the error) and refuses any page that arrives with an
     error status, discarding that job up to the next job start (``ESC @``), as a real printer
@@ -43,7 +44,8 @@ Faults (``KIND@N``: N labels print normally, the fault strikes after them)
     TCP, where a printer cannot tell the host anything, it stops reading instead (flow
     control), so that what was sent meanwhile is neither lost nor printed out of order —
     unless the core's ``reads_during_fault`` says it buffers such data itself (ZPL).
-    :meth:`Emulator.clear_fault` (SIGUSR1 in the CLI) loads paper / closes the cover.
+    :meth:`Emulator.clear_fault` (SIGUSR1 in the CLI) loads paper / closes the cover / clears the
+    jam / puts it back online.
 ``disconnect@N``
     The connection drops in the middle of label N+1 (at the first chunk of bytes that arrives
     after the chunk in which its raster data began): that label is discarded, the transport
@@ -76,8 +78,8 @@ from typing import Any, ClassVar
 from labeld.bitmap import Bitmap, to_png
 
 DEFAULT_SPEED_MM_S = 176.0
-FAULT_KINDS = ("paper-out", "cover-open", "disconnect", "slow")
-BLOCKING_FAULTS = ("paper-out", "cover-open")
+FAULT_KINDS = ("paper-out", "cover-open", "jam", "offline", "disconnect", "slow")
+BLOCKING_FAULTS = ("paper-out", "cover-open", "jam", "offline")
 READ_CHUNK = 4096
 
 
@@ -106,6 +108,14 @@ class PrinterCore(ABC):
 
     def fault_changed(self) -> None:
         """MAY: a fault started or cleared; send an unsolicited status if the language does."""
+        return None
+
+    def loaded_media(self) -> tuple[float, float | None] | None:
+        """MAY: the loaded media's width and length in mm (None for endless), or None if unknown."""
+        return None
+
+    def snmp_status(self) -> bytes | None:
+        """MAY: the value of the printer maker's own status object over SNMP (Brother's 32 bytes)."""
         return None
 
 
@@ -143,6 +153,9 @@ class Emulator:
         self._slow = False
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
+        #: Guards what the network card reports (fault, count, printing); never held while the head
+        #: moves, so SNMP answers while a label prints (``_lock`` is held for a whole feed).
+        self._state = threading.RLock()
         self._replies = bytearray()
         self._ready_at = 0.0
         self._in_label = False
@@ -168,7 +181,7 @@ class Emulator:
             self.event("not-printed", label=len(self.labels) + 1, reason=self.error)
             return False
         self._wait_for_head()
-        with self._changed:
+        with self._changed, self._state:
             self.labels.append(bitmap.copy())
             self.red_planes.append(None if red is None else red.copy())
             number = len(self.labels)
@@ -234,7 +247,7 @@ class Emulator:
                 self._changed.wait(left)
         return True
 
-    def wait_labels(self, count: int, timeout: float = 10.0) -> bool:
+    def wait_labels(self, count: int, timeout: float = 30.0) -> bool:
         deadline = time.monotonic() + timeout
         with self._changed:
             while len(self.labels) < count:
@@ -247,10 +260,11 @@ class Emulator:
     def clear_fault(self) -> None:
         """A person loaded paper / closed the cover (SIGUSR1 in the CLI)."""
         with self._changed:
-            cleared = self.error
-            self.error = None
-            self._slow = False
-            self._pending = [f for f in self._pending if f.kind == "disconnect"]
+            with self._state:
+                cleared = self.error
+                self.error = None
+                self._slow = False
+                self._pending = [f for f in self._pending if f.kind == "disconnect"]
             self.event("fault-cleared", fault=cleared)
             self.core.fault_changed()
             self._changed.notify_all()
@@ -259,6 +273,11 @@ class Emulator:
         with self._lock:
             self._in_label = False
             self.core.abort()
+
+    def snapshot(self) -> tuple[str | None, int, bool]:
+        """(fault, labels printed, printing right now), read together: what the network card reports."""
+        with self._state:
+            return self.error, len(self.labels), time.monotonic() < self._ready_at
 
     @property
     def current_speed(self) -> float:

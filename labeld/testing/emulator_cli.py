@@ -3,10 +3,13 @@
 (``labeld-emulator ozon|wildberries …`` runs a marketplace instead: ``labeld.testing.marketplace_cli``.)
 
 ``labeld-emulator brother_ql|zpl --listen HOST:PORT --out DIR [--model M] [--media …] [--dpi N]
-[--speed MM_PER_S] [--fault KIND@N] [--pty PATH] [--usb-socket PATH]``. Once it listens it prints
-one JSON line on stdout (``{"tcp": "tcp://127.0.0.1:40123", "pty": ..., "usb_socket": ...}``) so
-that a caller that asked for port 0 learns the port. SIGUSR1 clears a fault (a person loading
-paper); SIGTERM and SIGINT stop it. The signal handlers only set flags.
+[--speed MM_PER_S] [--fault KIND@N] [--pty PATH] [--usb-socket PATH] [--snmp HOST:PORT]``. Once it
+listens it prints one JSON line on stdout (``{"tcp": "tcp://127.0.0.1:40123", "pty": ...,
+"usb_socket": ..., "snmp": "127.0.0.1:40161"}``) so that a caller that asked for port 0 learns the
+port. ``--snmp`` adds the printer's network card: an SNMP agent on UDP (v2c community from
+``--snmp-community-file``, default ``public``; an SNMPv3 user with ``--snmp-user`` and key files).
+SIGUSR1 clears a fault (a person loading paper); SIGTERM and SIGINT stop it. The signal handlers
+only set flags.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from labeld.testing.emulator_base import DEFAULT_SPEED_MM_S, Emulator, Fault, PrinterCore, PtyServer, TcpServer
+from labeld.testing.snmp_agent import SnmpAgent, V3User
 
 if TYPE_CHECKING:
     from labeld.testing.virtual_usb import UsbSocketServer
@@ -42,11 +46,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--speed", type=float, default=None,
                         help="print speed in mm/s (default: the model's, Brother QL 176, ZPL 152)")
     parser.add_argument("--fault", action="append", default=[], type=Fault.parse,
-                        help="paper-out@N, cover-open@N, disconnect@N or slow (repeatable)")
+                        help="paper-out@N, cover-open@N, jam@N, offline@N, disconnect@N or slow (repeatable)")
     parser.add_argument("--pty", type=Path, help="also serve a pty; PATH becomes a symlink to its slave")
     parser.add_argument("--usb-socket", type=Path, help="also serve virtual USB on this Unix socket")
     parser.add_argument("--usb-id", default="", help="VENDOR:PRODUCT for virtual USB, e.g. 0x04f9:0x209d")
-    parser.add_argument("--serial", default="000G0Z123456", help="USB serial number for virtual USB")
+    parser.add_argument("--serial", default="000G0Z123456", help="serial number (virtual USB, SNMP)")
+    parser.add_argument("--snmp", default="", help="also answer SNMP on UDP HOST:PORT (port 0 picks one)")
+    parser.add_argument("--snmp-community-file", type=Path, help="file holding the v2c community (default public)")
+    parser.add_argument("--snmp-user", default="", help="an SNMPv3 user (SHA authentication, AES privacy)")
+    parser.add_argument("--snmp-auth-file", type=Path, help="file holding the v3 user's authentication key")
+    parser.add_argument("--snmp-priv-file", type=Path, help="file holding the v3 user's privacy key")
+    parser.add_argument("--counter-start", type=int, default=1000, help="the page counter before the first label")
     return parser.parse_args(argv)
 
 
@@ -86,12 +96,16 @@ def main(argv: list[str] | None = None) -> int:
         ready["pty"] = str(args.pty)
     usb_server = _serve_usb(emulator, args) if args.usb_socket else None
     ready["usb_socket"] = str(args.usb_socket) if usb_server else None
+    agent = _serve_snmp(emulator, args) if args.snmp else None
+    ready["snmp"] = agent.address if agent else None
     print(json.dumps(ready), flush=True)
     _run_until_stopped(emulator)
     for server in servers:
         server.stop()
     if usb_server is not None:
         usb_server.stop()
+    if agent is not None:
+        agent.stop()
     emulator.close()
     return 0
 
@@ -106,6 +120,19 @@ def _serve_usb(emulator: Emulator, args: argparse.Namespace) -> UsbSocketServer:
     return UsbSocketServer(emulator, args.usb_socket, vendor=vendor, product=product, serial=args.serial or None,
                            product_name=args.model or args.language,
                            manufacturer="Brother" if args.language == "brother_ql" else "Zebra Technologies")
+
+
+def _serve_snmp(emulator: Emulator, args: argparse.Namespace) -> SnmpAgent:
+    def secret(path: Path | None) -> str:
+        return path.read_text(encoding="utf-8").strip() if path else ""
+
+    host, _, port = args.snmp.rpartition(":")
+    users = [V3User(args.snmp_user, secret(args.snmp_auth_file), secret(args.snmp_priv_file))] if args.snmp_user else []
+    maker = "Brother" if args.language == "brother_ql" else "Zebra Technologies"
+    community = secret(args.snmp_community_file) or "public"
+    return SnmpAgent(emulator, host or "127.0.0.1", int(port or 0), community=community, users=users,
+                     serial=args.serial, counter_start=args.counter_start,
+                     description=f"{maker} {args.model or args.language} (labeld emulator)")
 
 
 def _run_until_stopped(emulator: Emulator) -> None:

@@ -307,7 +307,7 @@ class MemoryDriver(PreviewDriver):
     def status(self, device: Device) -> PrinterStatus:
         return self.memory.status() if device.bidirectional else PrinterStatus.unknown()
 
-    def confirm(self, device: Device, timeout: float) -> bool:
+    def confirm(self, device: Device, timeout: float, labels: int | None = None) -> bool:
         return self.memory.confirm(timeout)
 
     def media_mismatch(self, status: PrinterStatus) -> Reason | None:

@@ -10,6 +10,10 @@ the server misbehave the way real ones do:
 - ``kiss``: answers with a kiss-o'-death (stratum 0, code ``RATE``);
 - ``unsynchronised``: answers with leap indicator 3 (the server has no time itself);
 - ``stray``: answers with an origin timestamp that is not the client's (a stale or forged packet).
+
+``gate``: responders sharing one :class:`threading.Barrier` answer only once each of them holds a
+request, which a client that asks its servers one after the other never achieves before its
+first request times out: proof, without a stopwatch, that a client asks them at the same time.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from labeld.clock.sntp import PACKET, server_name, to_ntp
 
 Mode = Literal["honest", "silent", "liar", "kiss", "unsynchronised", "stray"]
 MODES: tuple[Mode, ...] = ("honest", "silent", "liar", "kiss", "unsynchronised", "stray")
+GATE_WAIT = 60.0
 
 
 class SntpResponder:
@@ -42,6 +47,7 @@ class SntpResponder:
         lie: float = 3600.0,
         hold: float = 0.0,
         stratum: int = 2,
+        gate: threading.Barrier | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode {mode!r} is not one of {', '.join(MODES)}")
@@ -51,6 +57,7 @@ class SntpResponder:
         self.lie = lie
         self.hold = hold
         self.stratum = stratum
+        self.gate = gate
         self.requests = 0
         self._requested_port = port
         self._sock: socket.socket | None = None
@@ -116,10 +123,20 @@ class SntpResponder:
                 continue
             if self.hold:
                 time.sleep(self.hold)
+            if self.gate is not None and not self._pass_gate(self.gate):
+                continue
             try:
                 sock.sendto(self.answer(request, received), client)
             except OSError:
                 continue
+
+    def _pass_gate(self, gate: threading.Barrier) -> bool:
+        """Wait (a hang bound, 60 s) until every responder sharing ``gate`` holds a request."""
+        try:
+            gate.wait(GATE_WAIT)
+        except threading.BrokenBarrierError:
+            return False
+        return True
 
     def answer(self, request: bytes, received: float) -> bytes:
         """The reply to ``request`` that arrived at local time ``received``."""

@@ -400,7 +400,7 @@ class ZplCore(PrinterCore):
         remaining = sum(h.copies for h in self.held)
         return HostStatus(
             paper_out=error == "paper-out",
-            paused=self.paused,
+            paused=self.paused or error == "offline",
             label_length=self.length or 0,
             formats_in_buffer=len(self.held) + (1 if printing and not self.held else 0),
             partial_format=self.format is not None,
@@ -412,7 +412,14 @@ class ZplCore(PrinterCore):
 
     def extended_status(self) -> ExtendedStatus:
         error = self.machine.error
-        return ExtendedStatus(errors={"paper-out": 0x1, "cover-open": 0x4}.get(error or "", 0))
+        return ExtendedStatus(errors={"paper-out": 0x1, "cover-open": 0x4, "jam": 0x4000}.get(error or "", 0))
+
+    def loaded_media(self) -> tuple[float, float | None] | None:
+        """The print width and label length the host set (^PW, ^LL): what a Zebra reports as its media."""
+        if self.machine.error == "paper-out" or not self.width:
+            return None
+        return round(self.width * MM_PER_INCH / self.dpi, 1), (round(self.length * MM_PER_INCH / self.dpi, 1)
+                                                                if self.length else None)
 
 
 _HANDLERS = {
