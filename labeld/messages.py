@@ -49,6 +49,7 @@ MESSAGES: dict[str, str] = {
     "sidecar.bad_copies": N_("copies must be a whole number from 1 to {limit}, not {value}"),
     "sidecar.bad_string": N_("{key} must be a non-empty string, not {value}"),
     "sidecar.bad_issued_at": N_("issued_at: {error}"),
+    "sidecar.bad_choice": N_("{key} must be one of {choices:list}, not {value}"),
     # ----- rendering --------------------------------------------------------------------------
     "task.render_pdf": N_("rendering the PDF"),
     "task.render_page": N_("rendering page {page}"),
@@ -73,9 +74,9 @@ MESSAGES: dict[str, str] = {
     "fit.true_size": N_("true size"),
     "fit.scaled": N_("scaled to {zoom:.0%}"),
     # ----- pre-flight -------------------------------------------------------------------------
-    "preflight.low_dpi_barcode": N_("barcode image at {dpi:.0f} dpi; Ozon requires ≥ {min_dpi} dpi "
+    "preflight.low_dpi_barcode": N_("barcode image at {dpi:g} dpi; Ozon requires ≥ {min_dpi} dpi "
                                     "(Invalid Document)"),
-    "preflight.low_dpi_image": N_("image at {dpi:.0f} dpi; Ozon requires ≥ {min_dpi} dpi (Invalid Document)"),
+    "preflight.low_dpi_image": N_("image at {dpi:g} dpi; Ozon requires ≥ {min_dpi} dpi (Invalid Document)"),
     "preflight.off_grid": N_("{symbol}: {dots:.1f} dots/module is off the {dpi}-dpi grid and no whole-dot size "
                              "fits its space"),
     "preflight.redrawn": N_("{symbol}: {dots:.1f} → {new_dots} dots/module"),
@@ -251,6 +252,8 @@ MESSAGES: dict[str, str] = {
     "job.released_override": N_("released past the label rules by {by}: \u201c{why}\u201d; rendering it again, "
                                 "printing it once"),
     "rule.override": N_("only a held or rejected job can be released with an override"),
+    "rule.release_rejected": N_("a rejected job is printed only past the rules, on purpose and recorded: "
+                                "`labelctl release --override \"why\" {job}`"),
     "op.bad_override": N_("an override needs a reason in words (1 to {limit} characters)"),
     "op.nothing_to_ack": N_("job {job} has no alarm to acknowledge"),
     "op.no_rejected": N_("there is no rejected file {id} (it never existed or was pruned after the retention time)"),
@@ -263,6 +266,11 @@ MESSAGES: dict[str, str] = {
                          "number instead"),
     "scan.newer_label": N_("the scanned label {label} was replaced by a newer label of posting {posting}: printed "
                            "the newest (label {newest})"),
+    "preflight.posting_mismatch": N_("the label says posting {found}, but {given} was given; check which parcel this "
+                                     "label belongs to, or send it again with --posting-mismatch=accept "
+                                     "(posting_mismatch = \"accept\")"),
+    "preflight.posting_mismatch_accepted": N_("the label says posting {found}, but {given} was given and accepted "
+                                              "as the posting"),
     # ----- the station page (#18) ---------------------------------------------------------------
     "op.web_off": N_("the station page is off ([web] listen = []); set [web] listen and reload labeld"),
 }

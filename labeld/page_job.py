@@ -42,6 +42,8 @@ class RenderRequest:
     alternatives: tuple[tuple[str, float, float | None], ...] = ()
     #: Split the page into black and red planes (two-colour media).
     red: bool = False
+    #: A given posting number the label contradicts: "refuse" (reject it) or "accept" (warn).
+    posting_mismatch: str = "refuse"
 
 
 @dataclass(frozen=True)
@@ -117,10 +119,13 @@ def run_preflight(page: pymupdf.Page, rendered: RenderedLabel, request: RenderRe
                   ) -> tuple[Bitmap, str | None, str | None, list[Finding], dict[str, Any]]:
     """Resolution, barcode verification and repair, identity — and what each failure means here."""
     cfg = request.preflight
-    report = check_page(page, rendered, cfg, sidecar_posting=request.posting, sidecar_tracking=request.tracking)
+    report = check_page(page, rendered, cfg, sidecar_posting=request.posting, sidecar_tracking=request.tracking,
+                        accept_posting_mismatch=request.posting_mismatch == "accept")
     findings = []
     for finding in report.findings:
-        if finding.severity == "fail":
+        if finding.severity == "fail" and finding.check == "identity":
+            policy = "reject"  # a label for another parcel is never printed by default (--posting-mismatch=accept)
+        elif finding.severity == "fail":
             policy = getattr(cfg, POLICY_OF.get(finding.check, "on_unreadable"))
         elif finding.severity == "warn":
             policy = "warn"

@@ -17,9 +17,9 @@ if [ "$purpose" = test ]; then
     # socket-permission tests; mount: the full-disk test's tmpfs; curl: one test uploads the way an
     # ERP's shell script would; chromium + chromium-driver: the headless browser of the station page's
     # tests (Selenium drives it; nothing downloads a browser), fonts-noto-cjk: its Chinese text in the
-    # screenshots. check-test-machine.sh checks each program.
+    # screenshots; tmux: a real terminal for labelctl's progress bar. check-test-machine.sh checks each program.
     system_packages+=(cups cups-daemon cups-client cups-bsd cups-filters cups-ipp-utils ghostscript systemd passwd
-                      util-linux mount curl chromium chromium-driver fonts-noto-cjk)
+                      util-linux mount curl chromium chromium-driver fonts-noto-cjk tmux)
 fi
 
 missing=()

@@ -12,6 +12,7 @@ import structlog
 from structlog.testing import capture_logs
 
 from labeld.clock import ClockMonitor, ClockSnapshot, SourceReading, assess, parse_chrony_tracking
+from labeld.clock.monitor import RECHECK_SECONDS
 from labeld.config import ClockConfig
 from labeld.testing.sntp_server import Mode, SntpResponder
 
@@ -149,6 +150,43 @@ def test_no_source_at_all_is_unknown_with_a_hint() -> None:
     snapshot = monitor.check_now()
     assert snapshot.state == "unknown"
     assert snapshot.reason.text() == "no time source is configured: add SNTP servers under [clock] servers"
+
+
+def test_no_source_where_local_services_were_looked_for_says_so() -> None:
+    """On built-in defaults chrony and timesyncd are asked; when neither answers the reason says that,
+    not merely "no time source is configured"."""
+    config = ClockConfig(servers=(), local_sources=True)
+    monitor = ClockMonitor(config, structlog.get_logger(), local_readers=[lambda timeout: None])
+    snapshot = monitor.check_now()
+    assert snapshot.state == "unknown" and not snapshot.needs_attention
+    assert "neither chrony nor systemd-timesyncd answers on this machine" in snapshot.reason.text()
+
+
+def test_a_clock_that_is_not_ok_is_measured_again_sooner(responders: Responders) -> None:
+    """Drifting or unknown: the next check comes within RECHECK_SECONDS, not a whole interval; ok: the interval."""
+    server = responders(skew=7.0)
+    monitor = monitor_for(server, interval=300.0)
+    monitor.check_now()
+    assert monitor.next_check_in() == RECHECK_SECONDS
+    server.skew = 0.0
+    monitor.check_now()
+    assert monitor.next_check_in() == 300.0
+    server.mode = "silent"
+    monitor.check_now()
+    assert monitor.next_check_in() == RECHECK_SECONDS and monitor.snapshot().needs_attention
+
+
+def test_each_change_of_state_is_told_to_on_change(responders: Responders) -> None:
+    """The daemon hears of the first measurement and of every change, and of nothing else."""
+    server = responders(skew=0.0)
+    monitor = monitor_for(server)
+    heard: list[tuple[str | None, str]] = []
+    monitor.on_change = lambda before, snapshot: heard.append((before, snapshot.state))
+    monitor.check_now()
+    monitor.check_now()
+    server.skew = 7.0
+    monitor.check_now()
+    assert heard == [(None, "ok"), ("ok", "drifting")]
 
 
 def test_state_changes_are_logged_once_each(responders: Responders) -> None:

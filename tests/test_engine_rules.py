@@ -4,6 +4,7 @@ for a posting, repeats, pre-flight policies, release, render failures, clock dri
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
@@ -231,7 +232,8 @@ class TestPreflightPolicies:
             assert engine.state(job) is state
             reason = engine.reasons(job)[1]
             if policy == "warn":
-                assert reason.code == "job.ready_warning" and "barcode image at 150 dpi" in reason.text()
+                assert reason.code == "job.ready_warning" and re.search(r"barcode image at 1[45]\d(\.\d)? dpi",
+                                                                        reason.text())
             else:
                 assert reason.code == "preflight.low_dpi_barcode" and round(reason.params["dpi"]) == 150
 
@@ -373,12 +375,26 @@ class TestRenderOutcomes:
         assert engine.printer().received == []
 
     def test_identity_from_the_page_and_the_sidecar(self, engine: Engine) -> None:
-        """Posting from the barcode and tracking from the text, unless the sidecar says otherwise."""
+        """Posting from the barcode and tracking from the text, unless the sidecar says otherwise (and,
+        for a posting the label contradicts, says so on purpose)."""
         [found] = engine.submit(label("TRK000000001"))
         [told] = engine.submit(label("TRK000000002", "12345678-0013-1"), posting="87654321-0001-1",
-                               tracking="RA123456789RU")
+                               tracking="RA123456789RU", posting_mismatch="accept")
         engine.run()
         assert (engine.job(found).posting, engine.job(found).tracking) == (POSTING, "TRK000000001")
         assert (engine.job(told).posting, engine.job(told).tracking) == ("87654321-0001-1", "RA123456789RU")
         assert engine.preflight_record(found)["posting_source"] == "barcode"
+        assert engine.state(told) is S.PRINTED
+
+    def test_a_posting_the_label_contradicts_is_rejected_naming_both(self, engine: Engine) -> None:
+        """A sidecar posting that the label's barcode contradicts: rejected whatever on_unreadable says, the
+        reason names both numbers, and the label keeps its own posting (a reprint by the wrong one finds nothing)."""
+        [job] = engine.submit(label("TRK000000003", "64081225-0660-7"), posting="12345678-0000-1")
+        engine.run()
+        assert engine.state(job) is S.REJECTED
+        reason = engine.job(job).reason
+        assert reason.code == "preflight.posting_mismatch"
+        assert (reason.params["found"], reason.params["given"]) == ("64081225-0660-7", "12345678-0000-1")
+        assert engine.job(job).posting == "64081225-0660-7"
+        assert engine.spool.jobs(posting="12345678-0000-1") == [] and engine.printer().received == []
 

@@ -154,7 +154,7 @@ def test_sidecar_and_printer_subfolder(tmp_path: Path) -> None:
          "dpi": 203},
     ]
     with DaemonProcess(tmp_path / "d", printers=printers) as d:
-        d.drop("one.pdf", batch_pdf(1, size_mm=(58, 40)), folder="small",
+        d.drop("one.pdf", batch_pdf(1, size_mm=(58, 40), first_posting=87654321), folder="small",
                sidecar={"copies": 2, "posting_number": "87654321-0001-1", "tracking_number": "TRACK-1"})
         d.wait_states(1)
         job = d.jobs()[0]

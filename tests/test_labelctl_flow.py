@@ -30,7 +30,8 @@ class Ctl:
     def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 30.0
             ) -> subprocess.CompletedProcess[str]:
         """labelctl with LABELD_SOCKET pointing at the daemon (``--socket`` is tested separately)."""
-        environment = {**os.environ, "LABELD_SOCKET": str(self.daemon.socket), **(env or {})}
+        environment = {**os.environ, "LABELD_SOCKET": str(self.daemon.socket), "LANG": "C.UTF-8", "LANGUAGE": "",
+                       **(env or {})}
         return subprocess.run([sys.executable, "-m", "labeld.cli.labelctl", *args], capture_output=True,
                               text=True, env=environment, timeout=timeout)
 
@@ -180,7 +181,9 @@ def test_watch_follows_events(ctl: Ctl, tmp_path: Path) -> None:
         assert watch.stdout is not None
         assert "following labeld" in watch.stdout.readline()
         job = print_pdf(ctl, tmp_path, batch_pdf(1, first_posting=70000000), name="watched.pdf")[0]
-        lines = [watch.stdout.readline() for _ in range(4)]
+        lines: list[str] = []
+        while len(lines) < 12 and not (lines and "printing → printed" in lines[-1]):
+            lines.append(watch.stdout.readline())  # after any alarms still open when watch started
     finally:
         watch.terminate()
         watch.wait(10)
@@ -198,7 +201,7 @@ def test_exit_codes_and_socket_choice(ctl: Ctl, tmp_path: Path) -> None:
     assert ctl.run("--socket", str(ctl.daemon.socket), "status", env={"LABELD_SOCKET": missing}).returncode == 0
     assert ctl.run("show", "999999").returncode == 1
     assert "there is no job 999999" in ctl.run("show", "999999").stderr
-    assert ctl.run("show", "abc").returncode == 2
+    assert ctl.run("preview", "abc", "-o", "x.png").returncode == 2
     assert ctl.run("frobnicate").returncode == 2
     assert ctl.run().returncode == 2
     assert ctl.run("print", str(tmp_path / "absent.pdf")).returncode == 1
@@ -230,7 +233,7 @@ def test_bash_completion_from_parser(ctl: Ctl) -> None:
 
 
 def test_print_wait_reports_printed_and_refused(ctl: Ctl, tmp_path: Path) -> None:
-    """print --wait returns 0 once every label printed, and 1 naming the jobs when one was refused."""
+    """print --wait returns 0 once every label printed, and 4 naming the job and its reason when one was refused."""
     good = tmp_path / "good.pdf"
     good.write_bytes(batch_pdf(2, first_posting=26000000))
     result = ctl.run("print", "--wait", str(good), timeout=60)
@@ -238,4 +241,5 @@ def test_print_wait_reports_printed_and_refused(ctl: Ctl, tmp_path: Path) -> Non
     low = tmp_path / "low.pdf"
     low.write_bytes(batch_pdf(1, first_posting=26100000, raster_dpi=150))
     result = ctl.run("print", "--wait", str(low), timeout=60)
-    assert result.returncode == 1 and "did not print" in result.stderr
+    assert result.returncode == 4 and "0 of 1 printed, 1 rejected" in result.stdout
+    assert "rejected — barcode image at 149." in result.stdout

@@ -48,11 +48,15 @@ def test_builtin_defaults_print_a_multipage_pdf_as_pngs(tmp_path: Path) -> None:
         assert all(from_png(p.read_bytes()).shape == (1417, 886) for p in pngs)  # 75×120 mm at 300 dpi
         assert [v[0] for v in values] == [f"{10000000 + i:08d}-0001-1" for i in range(3)]
         assert (data_dir / "archive").rglob("batch.pdf")
+        ctl_env = {k: v for k, v in env.items() if k != "LABELD_SOCKET"}
+        status = subprocess.run([sys.executable, "-m", "labeld.cli.labelctl", "status"], cwd=tmp_path, env=ctl_env,
+                                capture_output=True, text=True, timeout=60)
+        assert status.returncode == 0 and "preview *" in status.stdout, "labelctl finds ./labeld-data/labeld.sock"
     finally:
         daemon.send_signal(signal.SIGTERM)
         _, stderr = daemon.communicate(timeout=30)
     assert daemon.returncode == 0
-    assert "running on built-in defaults" in stderr
+    assert "running on built-in defaults" in stderr and f"control socket {data_dir / 'labeld.sock'}" in stderr
     events = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
     assert [e["event"] for e in events if e["event"] in ("labeld_started", "labeld_stopped")] == [
         "labeld_started", "labeld_stopped"]

@@ -15,9 +15,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from labeld.cli.formatting import _
 from labeld.errors import LabeldError
 
 DEFAULT_SOCKET = Path("/run/labeld/labeld.sock")
+#: Where ``labeld run`` on built-in defaults puts its socket, relative to the folder it runs in.
+BUILTIN_SOCKET = Path("labeld-data/labeld.sock")
 UPLOAD_CHUNK = 1 << 20
 
 Progress = Callable[[int, int], None]
@@ -28,18 +31,28 @@ class DaemonUnreachable(LabeldError):
 
 
 class RequestRefused(LabeldError):
-    """The daemon answered with an error (``status``, ``code``, and its sentence)."""
+    """The daemon answered with an error (``status``, ``code``, and its sentence; ``error`` is the whole
+    error object, with ``reason_code`` and ``reason_params`` where the daemon gave them)."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, error: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.error = error or {"code": code, "message": message}
 
 
-def socket_path(option: str | None) -> Path:
-    """``--socket``, else ``LABELD_SOCKET``, else the system path."""
-    return Path(option or os.environ.get("LABELD_SOCKET") or DEFAULT_SOCKET)
+def socket_path(option: str | None, cwd: Path | None = None) -> Path:
+    """``--socket``, else ``LABELD_SOCKET``, else the system path if it exists, else the socket of a
+    labeld running on built-in defaults in this folder (``./labeld-data/labeld.sock``) if that exists,
+    else the system path (whose absence the error then names)."""
+    chosen = option or os.environ.get("LABELD_SOCKET")
+    if chosen:
+        return Path(chosen)
+    builtin = (cwd or Path.cwd()) / BUILTIN_SOCKET
+    if not DEFAULT_SOCKET.exists() and builtin.exists():
+        return builtin
+    return DEFAULT_SOCKET
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
@@ -94,24 +107,28 @@ class Client:
         try:
             connection.connect()
         except FileNotFoundError:
-            raise DaemonUnreachable(f"labeld's control socket {self.path} does not exist: is labeld running "
-                                    "(systemctl status labeld)? --socket or LABELD_SOCKET choose another "
-                                    "socket") from None
+            raise DaemonUnreachable(_(
+                "labeld's control socket {path} does not exist: is labeld running (systemctl status labeld)? A "
+                "labeld on built-in defaults is found from the folder it runs in ({builtin}); --socket or "
+                "LABELD_SOCKET choose another socket").format(path=self.path, builtin=BUILTIN_SOCKET)) from None
         except ConnectionRefusedError:
-            raise DaemonUnreachable(f"nothing answers on {self.path}: labeld is not running or has crashed "
-                                    "(systemctl status labeld; journalctl -u labeld)") from None
+            raise DaemonUnreachable(_("nothing answers on {path}: labeld is not running or has crashed (systemctl "
+                                      "status labeld; journalctl -u labeld)").format(path=self.path)) from None
         except PermissionError:
-            raise RequestRefused(0, "forbidden", f"you may not use {self.path}: ask an administrator to add you "
-                                 "to the socket's group (usermod -aG labeld $USER), then log in again") from None
+            raise RequestRefused(0, "forbidden", _(
+                "you may not use {path}: ask an administrator to add you to the socket's group (usermod -aG "
+                "labeld $USER), then log in again").format(path=self.path)) from None
         except OSError as error:
-            raise DaemonUnreachable(f"cannot connect to {self.path}: {error.strerror or error}") from None
+            raise DaemonUnreachable(_("cannot connect to {path}: {error}").format(
+                path=self.path, error=error.strerror or error)) from None
         try:
             return self._send(connection, method, target, data, content_type, progress)
         except TimeoutError:
-            raise DaemonUnreachable(f"labeld did not answer on {self.path} in time; it may be stuck "
-                                    "(journalctl -u labeld)") from None
+            raise DaemonUnreachable(_("labeld did not answer on {path} in time; it may be stuck (journalctl -u "
+                                      "labeld)").format(path=self.path)) from None
         except (ConnectionError, http.client.HTTPException) as error:
-            raise DaemonUnreachable(f"the connection to labeld on {self.path} broke: {error}") from None
+            raise DaemonUnreachable(_("the connection to labeld on {path} broke: {error}").format(
+                path=self.path, error=error)) from None
         finally:
             connection.close()
 
@@ -145,8 +162,10 @@ def _decode(status: int, content_type: str, raw: bytes) -> Any:
         body = None
     if status >= 400:
         error = body.get("error", {}) if isinstance(body, dict) else {}
-        message = error.get("message") or f"labeld answered HTTP {status}: {raw[:200]!r}"
-        raise RequestRefused(status, error.get("code", "error"), message)
+        message = error.get("message") or _("labeld answered HTTP {status}: {raw!r}").format(status=status,
+                                                                                              raw=raw[:200])
+        raise RequestRefused(status, error.get("code", "error"), message, {**error, "message": message})
     if body is None:
-        raise RequestRefused(status, "bad_answer", f"labeld answered something that is not JSON ({content_type})")
+        raise RequestRefused(status, "bad_answer", _("labeld answered something that is not JSON ({type})").format(
+            type=content_type))
     return body

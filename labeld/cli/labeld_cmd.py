@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from labeld import __version__
+from labeld.cli.pipes import quiet_on_broken_pipe
 from labeld.config import Config, PrinterConfig, describe, load_config, resolve_config
 from labeld.errors import ConfigError, LabeldError
 
@@ -47,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    return quiet_on_broken_pipe(lambda: run(argv))
+
+
+def run(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         handler = {"run": cmd_run, "check-config": cmd_check_config, "convert": cmd_convert,
@@ -76,7 +81,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if config.source is None:
         print(f"labeld: no config file; running on built-in defaults in {config.daemon.state_dir.parent}/ — "
               f"drop PDFs into {config.intake.hot_folder}/ and find PNGs in "
-              f"{config.default_printer.uri.removeprefix('dir://')}/", file=sys.stderr)
+              f"{config.default_printer.uri.removeprefix('dir://')}/; control socket {config.daemon.socket} "
+              "(labelctl finds it when run from this folder)", file=sys.stderr)
     if config.web.listen:
         print(f"labeld: the station page listens on {', '.join(config.web.listen)}; `labelctl --socket "
               f"{config.daemon.socket} web` prints a login link", file=sys.stderr)

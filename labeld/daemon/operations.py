@@ -271,6 +271,10 @@ class Operations:
         docstring), in one committed step. With ``override`` (why, in the operator's words) also a
         rejected job, past every pre-flight finding, recorded in its history with who gave it."""
         if override is None:
+            job = self.job(job_id)
+            if job.state is JobState.REJECTED:
+                raise Refused(Reason("op.wrong_state", job=job_id, state=job.state.value, why=job.reason,
+                                     rule=Reason("rule.release_rejected", job=job_id)), "wrong_state")
             return self._move(job_id, JobState.QUEUED, Reason("job.released"), HELD, "rule.release", forced=True)
         why = " ".join(override.split())
         if not why or len(why) > MAX_OVERRIDE_WHY:

@@ -133,6 +133,7 @@ class Pipeline:
             document_path=str(self.store.document_path(job.document_sha256)), page=job.page,
             geometry=driver.geometry, threshold=self.config.render.threshold, preflight=self.config.preflight,
             posting=job.posting, tracking=job.tracking, min_zoom=self.config.render.min_zoom, red=driver.prints_red,
+            posting_mismatch=job.posting_mismatch,
             alternatives=tuple((name, d.geometry.width_mm, d.geometry.length_mm)
                                for name, d in self.drivers.items() if name != job.printer),
         )

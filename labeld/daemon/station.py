@@ -10,7 +10,6 @@ folder in the last day until acknowledged (nobody else was told; an upload's sen
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -92,7 +91,7 @@ class Station:
 
     def _rejected_alarms(self) -> list[dict[str, Any]]:
         found = []
-        for record in self.spool.unacknowledged_rejected(time.time() - REJECTED_ALARM_SECONDS):
+        for record in self.spool.unacknowledged_rejected(self.spool.clock() - REJECTED_ALARM_SECONDS):
             reason = Reason("alarm.rejected", file=record.name, why=record.reason,
                             where=record.moved_to or "-")
             found.append({"id": f"rejected:{record.id}", "kind": "rejected", "since": record.at, **reason_json(reason),
@@ -106,14 +105,14 @@ class Station:
 
     def rejected_today(self) -> int:
         """Files rejected whole since local midnight."""
-        return self.spool.rejected_count(start_of_today())
+        return self.spool.rejected_count(start_of_today(self.spool.clock()))
 
     # ----- files rejected whole ---------------------------------------------------------------
 
     def rejected(self, limit: int = 100, today: bool = False) -> list[RejectedFile]:
         if not 1 <= limit <= 1000:
             raise BadRequest(Reason("op.bad_limit", limit=limit))
-        return self.spool.rejected_files(since=start_of_today() if today else None, limit=limit)
+        return self.spool.rejected_files(since=start_of_today(self.spool.clock()) if today else None, limit=limit)
 
     # ----- acknowledgements -------------------------------------------------------------------
 
@@ -155,7 +154,7 @@ class Station:
     def lookup(self, code: str) -> dict[str, Any]:
         tried, found = self.matches(code)
         if not found:
-            raise NotFound(Reason("scan.no_match", code=code, tried=[r.value for r in tried][:8]))
+            raise NotFound(Reason("scan.no_match", code=code, tried=_values(tried)))
         return {"code": code, "readings": [r.to_json() for r in tried], "matches": [m.to_json() for m in found]}
 
     def jobs_for_code(self, code: str, limit: int = 50) -> list[Job]:
@@ -168,7 +167,7 @@ class Station:
         (the one the parcel must carry), saying so when the scanned label was an older one."""
         tried, found = self.matches(code)
         if not found:
-            raise NotFound(Reason("scan.no_match", code=code, tried=[r.value for r in tried][:8]))
+            raise NotFound(Reason("scan.no_match", code=code, tried=_values(tried)))
         postings = sorted({m.newest.posting for m in found if m.newest.posting})
         if len(postings) > 1 or (not postings and len(found) > 1):
             raise Refused(Reason("scan.ambiguous", code=code, postings=postings or [m.newest.label_id for m in found]),
@@ -201,7 +200,12 @@ def _group(jobs: list[Job], tried: list[Reading]) -> list[Match]:
     return found
 
 
-def start_of_today(now: float | None = None) -> float:
-    """Local midnight, as Unix seconds."""
-    moment = datetime.fromtimestamp(time.time() if now is None else now)
+def _values(tried: list[Reading], most: int = 8) -> list[str]:
+    """The distinct values a scan was read as, for a sentence."""
+    return list(dict.fromkeys(r.value for r in tried))[:most]
+
+
+def start_of_today(now: float) -> float:
+    """Local midnight before ``now``, as Unix seconds."""
+    moment = datetime.fromtimestamp(now)
     return moment.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()

@@ -75,7 +75,8 @@ class Acceptor:
         labels = [
             NewLabel(page=i, printer=printer, issued_at=issued, expires_at=issued + ttl, copies=sidecar.copies,
                      width_mm=page.width_mm or None, height_mm=page.height_mm or None,
-                     posting=sidecar.posting_number, tracking=sidecar.tracking_number)
+                     posting=sidecar.posting_number, tracking=sidecar.tracking_number,
+                     posting_mismatch=sidecar.posting_mismatch)
             for i, (page, printer) in enumerate(zip(info.pages, printers, strict=True))
         ]
         try:

@@ -13,6 +13,8 @@ from labeld.reasons import Reason
 
 MAX_SIDECAR_BYTES = 64 * 1024
 MAX_COPIES = 100
+#: What to do when a given posting number and the label's own barcodes or text disagree.
+POSTING_MISMATCH = ("refuse", "accept")
 
 
 @dataclass(frozen=True)
@@ -23,9 +25,10 @@ class Sidecar:
     tracking_number: str | None = None
     issued_at: float | None = None
     requested_by: str | None = None
+    posting_mismatch: str = "refuse"
 
     def to_json(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
+        return {k: v for k, v in self.__dict__.items() if v is not None and (k, v) != ("posting_mismatch", "refuse")}
 
 
 def parse_sidecar(data: bytes) -> Sidecar:
@@ -42,7 +45,7 @@ def parse_sidecar(data: bytes) -> Sidecar:
 
 
 def sidecar_from_mapping(raw: dict[str, Any]) -> Sidecar:
-    known = {"printer", "copies", "posting_number", "tracking_number", "issued_at", "requested_by"}
+    known = {"printer", "copies", "posting_number", "tracking_number", "issued_at", "requested_by", "posting_mismatch"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise RejectedInput(Reason("sidecar.unknown_keys", keys=unknown, known=sorted(known)))
@@ -62,10 +65,14 @@ def sidecar_from_mapping(raw: dict[str, Any]) -> Sidecar:
             issued = parse_timestamp(raw["issued_at"])
         except ValueError as error:
             problems.append(Reason("sidecar.bad_issued_at", error=str(error)))
+    mismatch = raw.get("posting_mismatch", "refuse")
+    if mismatch not in POSTING_MISMATCH:
+        problems.append(Reason("sidecar.bad_choice", key="posting_mismatch", value=repr(mismatch),
+                               choices=list(POSTING_MISMATCH)))
     if problems:
         raise RejectedInput(Reason("sidecar.invalid", problems=problems), {"sidecar": raw})
     return Sidecar(raw.get("printer"), copies, raw.get("posting_number"), raw.get("tracking_number"), issued,
-                   raw.get("requested_by"))
+                   raw.get("requested_by"), mismatch)
 
 
 def parse_timestamp(value: object) -> float:

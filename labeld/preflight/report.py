@@ -29,7 +29,7 @@ from labeld.preflight.barcodes import (
 )
 from labeld.preflight.identity import identify
 from labeld.preflight.repair import faithful, repair
-from labeld.preflight.resolution import PlacedImage, placed_images, print_zoom
+from labeld.preflight.resolution import PlacedImage, below, placed_images, print_zoom, shown_dpi
 from labeld.reasons import Reason
 from labeld.render.rasterize import RenderedLabel
 
@@ -73,6 +73,8 @@ class ImageReport:
     pixels: list[int]
     dpi: float  # the lower of the two axes
     barcode: bool  # the image holds (part of) a barcode
+    judged_dpi: float  # what the rule compared: along the scan direction for 1-D barcodes, else the lower axis
+    judged: str  # "scan direction" | "both axes"
 
 
 @dataclass
@@ -108,15 +110,17 @@ class PageReport:
 
 
 def check_page(page: pymupdf.Page, rendered: RenderedLabel, cfg: PreflightConfig, *,
-               sidecar_posting: str | None = None, sidecar_tracking: str | None = None) -> PageReport:
+               sidecar_posting: str | None = None, sidecar_tracking: str | None = None,
+               accept_posting_mismatch: bool = False) -> PageReport:
     """Run resolution, barcode verification and repair, and identity for one rendered page."""
     report = PageReport(bitmap=rendered.bitmap, dpi=rendered.dpi)
     started = time.perf_counter()
-    text = page.get_text() if not (sidecar_posting and sidecar_tracking) else ""
+    text = page.get_text()
     checking = cfg.verify_barcodes or cfg.barcode_repair == "auto"
-    # The full-page decode is the expensive part: with checks off it runs only when the
-    # posting number cannot be had from the sidecar or the page text.
-    need_truth = checking or not (sidecar_posting or re.search(cfg.posting_pattern, text))
+    # The full-page decode is the expensive part: with checks off it runs only when the posting
+    # number cannot be had from the sidecar or the page text, or a given one is not in the text.
+    in_text = [match.group(0) for match in re.finditer(cfg.posting_pattern, text)]
+    need_truth = checking or (sidecar_posting not in in_text if sidecar_posting else not in_text)
     truth = find_truth(page) if need_truth else []
     report.codes = sorted({barcode.value for barcode in truth})
     report.timings_ms["truth"] = _ms(started)
@@ -130,7 +134,27 @@ def check_page(page: pymupdf.Page, rendered: RenderedLabel, cfg: PreflightConfig
                         sidecar_posting=sidecar_posting, sidecar_tracking=sidecar_tracking)
     report.posting, report.posting_source = identity.posting, identity.posting_source
     report.tracking, report.tracking_source = identity.tracking, identity.tracking_source
+    if sidecar_posting:
+        _check_given_posting(report, sidecar_posting, [b.value for b in truth], text, cfg.posting_pattern,
+                             accept_posting_mismatch)
     return report
+
+
+def _check_given_posting(report: PageReport, given: str, barcode_values: list[str], text: str, pattern: str,
+                         accept: bool) -> None:
+    """A posting number given with the label (sidecar, upload, ``--posting``) that the label's own barcodes
+    and text contradict is refused, naming both: a later reprint by that number would print another
+    parcel's label. ``accept`` keeps the given one, with a warning."""
+    own = [m.group(0) for value in [*barcode_values, text] for m in re.finditer(pattern, value)]
+    if not own or given in own:
+        return
+    found = own[0]
+    if accept:
+        report.findings.append(Finding("identity", WARN, Reason("preflight.posting_mismatch_accepted", found=found,
+                                                                 given=given)))
+        return
+    report.findings.append(Finding("identity", FAIL, Reason("preflight.posting_mismatch", found=found, given=given)))
+    report.posting, report.posting_source = found, "barcode" if found in " ".join(barcode_values) else "text"
 
 
 def _ms(since: float) -> float:
@@ -140,12 +164,25 @@ def _ms(since: float) -> float:
 def _check_images(report: PageReport, page: pymupdf.Page, rendered: RenderedLabel, cfg: PreflightConfig,
                   truth: list[TruthBarcode]) -> None:
     for image in placed_images(page, print_zoom(rendered.transform, rendered.dpi)):
-        holds = any(_covers(image, barcode) for barcode in truth)
+        held = [barcode for barcode in truth if _covers(image, barcode)]
+        judged, how = judged_dpi(image, held)
         box = [round(v, 2) for v in (image.box.x0, image.box.y0, image.box.x1, image.box.y1)]
-        report.images.append(ImageReport(box, list(image.pixels), round(image.min_dpi, 1), holds))
-        if image.min_dpi < cfg.min_dpi:
-            code = "preflight.low_dpi_barcode" if holds else "preflight.low_dpi_image"
-            report.findings.append(Finding("resolution", FAIL, Reason(code, dpi=image.min_dpi, min_dpi=cfg.min_dpi)))
+        report.images.append(ImageReport(box, list(image.pixels), round(image.min_dpi, 1), bool(held),
+                                         round(judged, 2), how))
+        if below(judged, cfg.min_dpi):
+            code = "preflight.low_dpi_barcode" if held else "preflight.low_dpi_image"
+            report.findings.append(Finding("resolution", FAIL, Reason(code, dpi=shown_dpi(judged),
+                                                                      min_dpi=cfg.min_dpi)))
+
+
+def judged_dpi(image: PlacedImage, held: list[TruthBarcode]) -> tuple[float, str]:
+    """The resolution that matters for an image: for one holding only 1-D barcodes that read the same
+    way, along that direction (a scanner resolves the module widths, not the bars' height); for
+    anything else — 2-D codes, pictures, text — the lower of the two axes."""
+    directions = {barcode.across_x for barcode in held}
+    if held and all(barcode.linear for barcode in held) and len(directions) == 1:
+        return image.dpi_along(directions.pop()), "scan direction"
+    return image.min_dpi, "both axes"
 
 
 def _covers(image: PlacedImage, barcode: TruthBarcode) -> bool:

@@ -5,6 +5,12 @@ however well the printer prints it, so each embedded image is measured where it 
 inch of its placed width and height on the *printed* label (a page scaled to fit shrinks the
 inches), whatever the rotation of the image, the page or the fit. Vector content has no
 resolution to measure and always passes.
+
+Two things make the rule fair (docs/decisions.md, "Resolution"): PDF coordinates are written with
+a producer's rounding, so an image placed at exactly 300 dpi measures 299.99… or 300.01…; the
+comparison allows ``DPI_TOLERANCE`` of that and reports the dpi rounded *down*, so the sentence never
+says "300 dpi … requires ≥ 300". And a 1-D barcode is judged along its scan direction only: the
+module widths are what a scanner resolves; stretching the bars' height loses nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +22,10 @@ import pymupdf
 
 from labeld.render.fit import PT_PER_INCH
 
+#: How far below the required dpi an image may measure and still pass: the rounding of PDF
+#: coordinates (1/100 pt, 1/100 mm, twips, float32) moves a 300-dpi image by less than 0.05 %.
+DPI_TOLERANCE = 0.001
+
 
 @dataclass(frozen=True)
 class PlacedImage:
@@ -25,10 +35,16 @@ class PlacedImage:
     box: pymupdf.Rect
     pixels: tuple[int, int]
     dpi: tuple[float, float]
+    #: Whether the image's own width (its first pixel axis) runs along the displayed page's x axis.
+    width_along_x: bool = True
 
     @property
     def min_dpi(self) -> float:
         return min(self.dpi)
+
+    def dpi_along(self, page_x: bool) -> float:
+        """The resolution along the displayed page's x axis (``page_x``) or y axis."""
+        return self.dpi[0] if self.width_along_x == page_x else self.dpi[1]
 
 
 def placed_images(page: pymupdf.Page, zoom: float = 1.0) -> list[PlacedImage]:
@@ -42,8 +58,21 @@ def placed_images(page: pymupdf.Page, zoom: float = 1.0) -> list[PlacedImage]:
             continue
         px_w, px_h = int(info["width"]), int(info["height"])
         box = pymupdf.Rect(info["bbox"]) * page.rotation_matrix
-        images.append(PlacedImage(int(info.get("xref", 0)), box, (px_w, px_h), (px_w / width_in, px_h / height_in)))
+        turn = page.rotation_matrix
+        along_x, along_y = a * turn.a + b * turn.c, a * turn.b + b * turn.d  # the width axis, as displayed
+        images.append(PlacedImage(int(info.get("xref", 0)), box, (px_w, px_h), (px_w / width_in, px_h / height_in),
+                                  abs(along_x) >= abs(along_y)))
     return images
+
+
+def below(dpi: float, minimum: float) -> bool:
+    """Whether ``dpi`` falls short of ``minimum`` by more than the rounding of PDF coordinates."""
+    return dpi < minimum * (1 - DPI_TOLERANCE)
+
+
+def shown_dpi(dpi: float) -> float:
+    """The dpi to tell a person: rounded *down* to 0.1, so a shortfall never reads as the minimum."""
+    return math.floor(dpi * 10) / 10
 
 
 def print_zoom(transform: pymupdf.Matrix, dpi: int) -> float:

@@ -408,11 +408,12 @@ class Engine:
 
     def submit(self, data: bytes, name: str = "label.pdf", *, folder: str | None = None,
                printer: str | None = None, copies: int = 1, posting: str | None = None,
-               tracking: str | None = None, issued_at: float | None = None) -> list[int]:
+               tracking: str | None = None, issued_at: float | None = None,
+               posting_mismatch: str = "refuse") -> list[int]:
         """A document through the one accept path (as an upload, or a hot-folder file in ``folder``);
         the new job ids. ``issued_at`` None: issued now, by the fake clock."""
         sidecar = Sidecar(printer=printer, copies=copies, posting_number=posting, tracking_number=tracking,
-                          issued_at=issued_at)
+                          issued_at=issued_at, posting_mismatch=posting_mismatch)
         return list(self.acceptor.accept(data, name=name, source="api", folder=folder, sidecar=sidecar).job_ids)
 
     # ----- running, one step at a time ----------------------------------------------------
