@@ -19,7 +19,7 @@ if [ "$purpose" = test ]; then
     # tests (Selenium drives it; nothing downloads a browser), fonts-noto-cjk: its Chinese text in the
     # screenshots; tmux: a real terminal for labelctl's progress bar. check-test-machine.sh checks each program.
     system_packages+=(cups cups-daemon cups-client cups-bsd cups-filters cups-ipp-utils ghostscript systemd passwd
-                      util-linux mount curl chromium chromium-driver fonts-noto-cjk tmux)
+                      util-linux mount curl git chromium chromium-driver fonts-noto-cjk tmux)
 fi
 
 missing=()
