@@ -156,12 +156,20 @@ def _place(work: Bitmap, size: tuple[int, int], quiet: tuple[int, int], old: tup
     rows, cols = work.shape
     if height > rows or width > cols:
         return None
-    table = np.zeros((rows + 1, cols + 1), dtype=np.int32)
-    table[1:, 1:] = work.cumsum(axis=0, dtype=np.int32).cumsum(axis=1, dtype=np.int32)
+    centre_x, centre_y = (old[0] + old[2]) / 2, (old[1] + old[3]) / 2
+    # Only the window where a symbol covering the old centre can lie is looked at, not the page.
+    wx0 = max(0, math.floor(centre_x - size[1] / 2 - width))
+    wy0 = max(0, math.floor(centre_y - size[0] / 2 - height))
+    wx1 = min(cols, math.ceil(centre_x + size[1] / 2 + width))
+    wy1 = min(rows, math.ceil(centre_y + size[0] / 2 + height))
+    window = work[wy0:wy1, wx0:wx1]
+    if height > window.shape[0] or width > window.shape[1]:
+        return None
+    table = np.zeros((window.shape[0] + 1, window.shape[1] + 1), dtype=np.int32)
+    table[1:, 1:] = window.cumsum(axis=0, dtype=np.int32).cumsum(axis=1, dtype=np.int32)
     ink = table[height:, width:] - table[:-height, width:] - table[height:, :-width] + table[:-height, :-width]
     free_y, free_x = np.nonzero(ink == 0)
-    left, top = free_x + quiet[0], free_y + quiet[1]
-    centre_x, centre_y = (old[0] + old[2]) / 2, (old[1] + old[3]) / 2
+    left, top = free_x + quiet[0] + wx0, free_y + quiet[1] + wy0
     dx, dy = left + size[1] / 2 - centre_x, top + size[0] / 2 - centre_y
     ok = (np.abs(dx) <= size[1] / 2) & (np.abs(dy) <= size[0] / 2)
     if keep_rows:
