@@ -28,7 +28,10 @@ Fmt = zxingcpp.BarcodeFormat
 NAMES: dict[Fmt, str] = {
     Fmt.Code128: "Code128", Fmt.QRCode: "QR", Fmt.DataMatrix: "DataMatrix",
     Fmt.EAN13: "EAN-13", Fmt.EAN8: "EAN-8", Fmt.UPCA: "UPC-A", Fmt.UPCE: "UPC-E",
+    Fmt.PDF417: "PDF417", Fmt.Aztec: "Aztec",
 }
+#: A symbol turned at least this many degrees off a right angle is measured (and left) askew.
+SKEW_DEGREES = 1
 #: How many times each distinct row of a linear code's crop is handed to the decoder.
 LINE_REPEAT = 3
 #: 2-D symbologies whose reader needs zxing-cpp to try the other orientation (the stacked rows of a PDF417).
@@ -38,7 +41,7 @@ LINEAR = frozenset({Fmt.Code128, Fmt.EAN13, Fmt.EAN8, Fmt.UPCA, Fmt.UPCE})
 FIXED_MODULES = {Fmt.EAN13: 95, Fmt.UPCA: 95, Fmt.EAN8: 67, Fmt.UPCE: 51}
 #: Quiet zone each side, in modules, along the reading direction (ISO/IEC 15417, 15420, 18004, 16022).
 QUIET_MODULES = {Fmt.Code128: 10, Fmt.EAN13: 11, Fmt.UPCA: 9, Fmt.EAN8: 7, Fmt.UPCE: 9,
-                 Fmt.QRCode: 4, Fmt.DataMatrix: 1}
+                 Fmt.QRCode: 4, Fmt.DataMatrix: 1, Fmt.PDF417: 2, Fmt.Aztec: 1}
 
 Gray = npt.NDArray[np.uint8]
 
@@ -59,6 +62,8 @@ class TruthBarcode:
     modules: tuple[int, int]
     reading: int
     extra: dict[str, str] = field(default_factory=dict)
+    #: Degrees the symbol is turned off ``reading`` (a few, when a label's producer drew it askew).
+    skew: int = 0
 
     @property
     def symbology(self) -> str:
@@ -286,7 +291,14 @@ def _decode_region(drawn: pymupdf.DisplayList, region: Region, dpi: int) -> list
             (x0, y0, x1, y1), modules, reading = measured
             box = pymupdf.Rect((x0 + pix.x) / scale, (y0 + pix.y) / scale, (x1 + pix.x) / scale,
                                (y1 + pix.y) / scale)
-            barcode = TruthBarcode(read.format, read.text, box, modules, reading, read.extra)
+            skew = (read.orientation - reading + 180) % 360 - 180
+            if abs(skew) >= SKEW_DEGREES and read.format in LINEAR and not region.dpi:
+                # Rows of a code drawn askew never agree: its box is the marks its scan line crosses.
+                crossed = [mark for mark in region.marks if not (mark & box).is_empty]
+                for mark in crossed:
+                    box |= mark
+            barcode = TruthBarcode(read.format, read.text, box, modules, reading, read.extra,
+                                   skew if abs(skew) >= SKEW_DEGREES else 0)
             if not any(_same(barcode, other) for other in found):
                 found.append(barcode)
         return region.explained_by(found) if region.marks else False

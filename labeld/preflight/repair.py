@@ -74,11 +74,13 @@ def symbol_modules(truth: TruthBarcode) -> Bitmap:
 def _qr_modules(truth: TruthBarcode) -> Bitmap:
     version = truth.extra.get("Version", "")
     error = truth.extra.get("ECLevel", "M").lower() or "m"
+    mask = truth.extra.get("DataMask", "")
+    chosen = int(mask) if mask.isdigit() and int(mask) < 8 else None  # segno need not score all eight masks
     try:
         qr = segno.make_qr(truth.value, version=int(version) if version.isdigit() else None,
-                           error=error, boost_error=False)
-    except (ValueError, segno.DataOverflowError):
-        qr = segno.make_qr(truth.value, error=error, boost_error=False)
+                           error=error, boost_error=False, mask=chosen)
+    except (ValueError, segno.DataOverflowError):  # the original segmented its data more tightly
+        qr = segno.make_qr(truth.value, error=error, boost_error=False, mask=chosen)
     return np.array([list(row) for row in qr.matrix_iter(border=0)], dtype=np.bool_)
 
 
@@ -157,11 +159,16 @@ def _place(work: Bitmap, size: tuple[int, int], quiet: tuple[int, int], old: tup
     if height > rows or width > cols:
         return None
     centre_x, centre_y = (old[0] + old[2]) / 2, (old[1] + old[3]) / 2
-    # Only the window where a symbol covering the old centre can lie is looked at, not the page.
-    wx0 = max(0, math.floor(centre_x - size[1] / 2 - width))
-    wy0 = max(0, math.floor(centre_y - size[0] / 2 - height))
-    wx1 = min(cols, math.ceil(centre_x + size[1] / 2 + width))
-    wy1 = min(rows, math.ceil(centre_y + size[0] / 2 + height))
+    # Only the window where a symbol covering the old centre (and its quiet zone) can lie is looked
+    # at, not the page; a linear code that keeps its bars' rows (columns) has one place across.
+    wx0 = max(0, math.floor(centre_x - size[1] - quiet[0]) - 1)
+    wx1 = min(cols, math.ceil(centre_x + size[1] + quiet[0]) + 1)
+    wy0 = max(0, math.floor(centre_y - size[0] - quiet[1]) - 1)
+    wy1 = min(rows, math.ceil(centre_y + size[0] + quiet[1]) + 1)
+    if keep_rows:
+        wy0, wy1 = max(0, old[1] - quiet[1]), min(rows, old[1] + size[0] + quiet[1])
+    if keep_cols:
+        wx0, wx1 = max(0, old[0] - quiet[0]), min(cols, old[0] + size[1] + quiet[0])
     window = work[wy0:wy1, wx0:wx1]
     if height > window.shape[0] or width > window.shape[1]:
         return None
