@@ -178,9 +178,9 @@ def _draw_vector(page: pymupdf.Page, symbol: Symbol) -> None:
 
 #: Text of the richer label, as an Ozon FBS label carries it (sender, recipient, parcel lines).
 RICH_TEXT = (
-    ("ОТПРАВИТЕЛЬ: ООО «Ромашка», Москва", 7), ("ПОЛУЧАТЕЛЬ: Иванов И. И.", 9),
-    ("ПВЗ: Санкт-Петербург, Невский пр., 28", 7), ("Заказ 0123456789 · 1 из 1 · 0,45 кг", 8),
-    ("Доставка: курьер Ozon · до 12.05", 7), ("Состав: футболка хлопковая, размер M", 6),
+    ("ОТ: ООО «Ромашка», Москва", 6), ("КОМУ: Иванов И. И.", 7),
+    ("ПВЗ: СПб, Невский пр., 28", 6), ("Заказ 0123456789 · 0,45 кг", 6),
+    ("Курьер Ozon · до 12.05", 6), ("Футболка, размер M", 5),
 )
 
 
@@ -200,8 +200,8 @@ def _draw_rich(page: pymupdf.Page, spec: LabelSpec, offset: tuple[float, float])
     shape.draw_circle(logo, 4 * PT_PER_MM)  # a round vector logo
     shape.finish(fill=(0, 0, 0), color=None)
     shape.commit()
-    page.insert_text(pymupdf.Point((x + 5) * PT_PER_MM, (top + 4.5) * PT_PER_MM), "OZON FBS · 75×120",
-                     fontsize=10, fontname="china-s", color=(1, 1, 1))
+    page.insert_text(pymupdf.Point((x + 5) * PT_PER_MM, (top + 4.5) * PT_PER_MM), "OZON FBS",
+                     fontsize=9, fontname="china-s", color=(1, 1, 1))
     line_y = y + height * 0.45 + 18  # below the posting and tracking lines
     for text, size in RICH_TEXT:
         if line_y > y + height * 0.75:

@@ -149,6 +149,8 @@ MARGIN_PT = 3.0 * 72 / 25.4
 MARGIN_SHARE = 0.07
 #: A line this long and thin is a rule or a frame, not a bar (the longest bars on labels are ~30 mm).
 RULE_LONG_PT, RULE_THIN_PT = 45 * 72 / 25.4, 0.6 * 72 / 25.4
+#: A mark wider and taller than this (points) may be a plain shape (no bar or module is this big).
+SOLID_PT = 2.5 * 72 / 25.4
 #: A mark covering more than this share of the page is a frame or a background when it holds others.
 BIG_SHARE = 0.25
 #: Largest area decoded at the default resolution (pixels); a larger region is decoded coarser.
@@ -185,10 +187,32 @@ def regions(page: pymupdf.Page) -> list[Region] | None:
                                                          or any(_holds(rect, o) for o in everything)):
             continue  # a frame or a background
         marks.append(rect & page_rect)
+    marks = _without_plain_shapes(page, marks)
     found = [Region(_margin(group) & page_rect, tuple(m for m in marks if group.contains(m)))
              for group in _groups(marks)]
     found += [Region(_margin(rect) & page_rect, (rect,), _image_dpi(page, rect)) for rect in images]
     return found
+
+
+def _without_plain_shapes(page: pymupdf.Page, marks: list[pymupdf.Rect]) -> list[pymupdf.Rect]:
+    """``marks`` less the plain shapes: a path that is one rectangle (or only curves) wider and taller
+    than any bar or module is a banner, a box or a logo, never part of a barcode. Only asked of
+    MuPDF (its path list) when there is such a mark: most labels have none."""
+    solid = [m for m in marks if min(m.width, m.height) > SOLID_PT]
+    if not solid:
+        return marks
+    turn = page.rotation_matrix
+    plain = []
+    for path in page.get_cdrawings():
+        items = path.get("items", ())
+        ops = {item[0] for item in items}
+        if (len(items) == 1 and ops <= {"re", "qu"}) or (items and ops <= {"c"}):
+            plain.append(pymupdf.Rect(path["rect"]) * turn)
+    return [m for m in marks if not (m in solid and any(_same_rect(m, p) for p in plain))]
+
+
+def _same_rect(a: pymupdf.Rect, b: pymupdf.Rect) -> bool:
+    return max(abs(a.x0 - b.x0), abs(a.y0 - b.y0), abs(a.x1 - b.x1), abs(a.y1 - b.y1)) < 1.0
 
 
 def _image_dpi(page: pymupdf.Page, rect: pymupdf.Rect) -> int:
@@ -270,8 +294,9 @@ def _decode_region(drawn: pymupdf.DisplayList, region: Region, dpi: int) -> list
 
     Cheapest first, and only as far as needed to account for every mark of the region: linear
     codes along either axis on the render's distinct rows (or columns); then 2-D codes, dark on
-    light, at a fixed threshold (the render is sharp); then zxing-cpp's thorough defaults (codes
-    at an angle, inverted codes, soft images) over everything."""
+    light, at a fixed threshold (the render is sharp); then, for vector marks, every symbology in
+    both orientations and light on dark too, and for an image or a whole page zxing-cpp's thorough
+    defaults (local thresholds for soft pixels, downscaling)."""
     rect = region.rect
     if rect.is_empty:
         return []
@@ -312,7 +337,12 @@ def _decode_region(drawn: pymupdf.DisplayList, region: Region, dpi: int) -> list
                 return found
         if add([Read.of(r) for r in _quick(gray, _matrix_formats())]):
             return found
-    add([Read.of(r) for r in zxingcpp.read_barcodes(gray, formats=_wanted_formats())])
+    if region.marks and not region.dpi:  # vector marks render sharp: what is left to try is light on dark
+        add([Read.of(r) for r in zxingcpp.read_barcodes(gray, formats=_wanted_formats(), try_invert=True,
+                                                         try_downscale=False,
+                                                         binarizer=zxingcpp.Binarizer.FixedThreshold)])
+    else:
+        add([Read.of(r) for r in zxingcpp.read_barcodes(gray, formats=_wanted_formats())])
     return found
 
 
