@@ -110,14 +110,15 @@ def label_pdf(specs: LabelSpec | Sequence[LabelSpec], *, metadata_date: str | No
 
 
 def batch_pdf(count: int, *, size_mm: tuple[float, float] = (75.0, 120.0), raster_dpi: int | None = None,
-              first_posting: int = 10000000) -> bytes:
-    """``count`` labels for distinct postings, one per page."""
+              first_posting: int = 10000000, rich: bool = False) -> bytes:
+    """``count`` labels for distinct postings, one per page (``rich``: with more on each, see LabelSpec)."""
     specs = [
         LabelSpec(
             posting=f"{first_posting + i:08d}-0001-1",
             tracking=f"TRK{first_posting + i:09d}",
             size_mm=size_mm,
             raster_dpi=raster_dpi,
+            rich=rich,
         )
         for i in range(count)
     ]
