@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pymupdf
@@ -206,6 +210,29 @@ def test_fifty_links_at_once_print_fifty_labels_each_once(station: Station) -> N
     values = [v for label in station.zebra.labels[before:] for v in decode(label)]
     assert sorted(values) == sorted(postings)
     assert all(station.links.count(f"/batch/{p}.pdf") == 1 for p in postings)
+
+
+def labelctl(station: Station, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "LABELD_SOCKET": str(station.daemon.socket), "LANG": "C.UTF-8", "LANGUAGE": ""}
+    return subprocess.run([sys.executable, "-m", "labeld.cli.labelctl", *args], capture_output=True, text=True,
+                          env=env, timeout=120)
+
+
+def test_labelctl_prints_a_link_and_a_code_file(station: Station, tmp_path: Path) -> None:
+    """``labelctl print --url URL --wait`` and ``--code-file F --wait`` print once; the link's
+    signature is not echoed; giving both is a usage error."""
+    url = station.links.serve("/cli/label.pdf", Serve(ozon_pdf("76000001-0001-1")))
+    result = labelctl(station, "print", "--url", url, "--printer", "zebra", "--wait")
+    assert result.returncode == 0, result.stderr
+    assert "secret" not in result.stdout + result.stderr and "label.pdf" in result.stdout
+    code = tmp_path / "sticker.b64"
+    code.write_text(b64(sticker_png("WBCLI001")))
+    result = labelctl(station, "print", "--code-file", str(code), "--printer", "zebra", "--wait")
+    assert result.returncode == 0, result.stderr
+    values = station.printed_values(station.zebra)
+    assert (values.count("76000001-0001-1"), values.count("WBCLI001")) == (1, 1)
+    both = labelctl(station, "print", "--url", url, "--code-file", str(code))
+    assert both.returncode == 2 and "exactly one of" in both.stderr
 
 
 # ----- (3) the clock and durability --------------------------------------------------------
