@@ -99,6 +99,19 @@ class ClockConfig:
 
 
 @dataclass(frozen=True)
+class LinksConfig:
+    """Labels that arrive as a link (label_url): how labeld fetches them (labeld.intake.remote)."""
+
+    ca_bundle: Path | None = _kind("path", None)
+    connect_timeout: float = _kind("duration", 10.0)
+    read_timeout: float = _kind("duration", 30.0)
+    tries: int = _kind("int", 3, minimum=1, maximum=20)
+    backoff: float = _kind("duration", 2.0)
+    concurrency: int = _kind("int", 4, minimum=1, maximum=32)
+    clock_recheck_after: float = _kind("duration", 600.0)
+
+
+@dataclass(frozen=True)
 class WebConfig:
     """The station page (labeld.web): where it listens and who may use it."""
 
@@ -185,6 +198,7 @@ class Config:
     preflight: PreflightConfig = field(default_factory=PreflightConfig)
     clock: ClockConfig = field(default_factory=ClockConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    links: LinksConfig = field(default_factory=LinksConfig)
     printers: tuple[PrinterConfig, ...] = ()
     routes: tuple[RouteConfig, ...] = ()
     sources: tuple[SourceConfig, ...] = ()
@@ -205,6 +219,7 @@ _SECTIONS: dict[str, type] = {
     "preflight": PreflightConfig,
     "clock": ClockConfig,
     "web": WebConfig,
+    "links": LinksConfig,
 }
 _ARRAYS: dict[str, type] = {"printer": PrinterConfig, "route": RouteConfig, "source": SourceConfig}
 T = TypeVar("T")

@@ -228,3 +228,37 @@ def _runs(row: np.ndarray) -> list[tuple[int, int]]:
     padded = np.concatenate(([False], row, [False]))
     edges = np.flatnonzero(padded[1:] != padded[:-1])
     return list(zip(edges[0::2].tolist(), edges[1::2].tolist(), strict=True))
+
+
+def sticker_png(value: str, *, size_px: tuple[int, int] = (580, 400), module_px: int = 3,
+                dpi: float | None = None) -> bytes:
+    """A marketplace sticker as a PNG (Wildberries: 10 px to the millimetre, no size in the file): a
+    Code128 of ``value`` with ``module_px`` pixels per module, centred. ``dpi`` writes a pHYs chunk."""
+    image = Image.fromarray(_sticker_pixels(value, size_px, module_px))
+    out = io.BytesIO()
+    image.save(out, format="PNG", **({"dpi": (dpi, dpi)} if dpi else {}))
+    return out.getvalue()
+
+
+def sticker_svg(value: str, *, size_px: tuple[int, int] = (580, 400), module_px: int = 3) -> bytes:
+    """The same sticker as an SVG sized in pixels (as Wildberries sends it): one rectangle per bar."""
+    width, height = size_px
+    pattern = module_pattern("code128", value)[0]
+    x0 = (width - len(pattern) * module_px) // 2
+    top, bottom = height // 5, height * 3 // 5
+    bars = "".join(f'<rect x="{x0 + start * module_px}" y="{top}" width="{(end - start) * module_px}" '
+                   f'height="{bottom - top}" fill="#000"/>' for start, end in _runs(pattern))
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="{width}" '
+            f'height="{height}"><rect width="{width}" height="{height}" fill="#fff"/>{bars}</svg>\n').encode()
+
+
+def _sticker_pixels(value: str, size_px: tuple[int, int], module_px: int) -> np.ndarray:
+    width, height = size_px
+    pattern = module_pattern("code128", value)[0]
+    bars = np.repeat(pattern, module_px)
+    if bars.size > width - 20 * module_px:
+        raise ValueError(f"{value!r} at {module_px} px per module does not fit {width} px")
+    pixels = np.full((height, width), 255, dtype=np.uint8)
+    x0 = (width - bars.size) // 2
+    pixels[height // 5: height * 3 // 5, x0: x0 + bars.size][:, bars] = 0
+    return pixels

@@ -23,7 +23,7 @@ MESSAGES: dict[str, str] = {
     "unit.days": N_("{n} d"),
     # ----- intake: why a file is refused whole ----------------------------------------------
     "intake.empty": N_("the file is empty (0 bytes)"),
-    "intake.not_pdf": N_("not a PDF: the file does not start with %PDF-"),
+    "intake.not_pdf": N_("not a PDF: the file does not start with %PDF- (nor is it ZPL, PNG or SVG)"),
     "intake.unreadable_pdf": N_("unreadable PDF: {error}"),
     "intake.encrypted": N_("the PDF is password-protected; labeld cannot print encrypted PDFs"),
     "intake.no_pages": N_("the PDF has no pages"),
@@ -271,6 +271,36 @@ MESSAGES: dict[str, str] = {
                                      "(posting_mismatch = \"accept\")"),
     "preflight.posting_mismatch_accepted": N_("the label says posting {found}, but {given} was given and accepted "
                                               "as the posting"),
+    # ----- labels as links and codes, PNG and SVG (#16) --------------------------------------------
+    "intake.bad_image": N_("unreadable {kind} image: {error}"),
+    "intake.image_no_size": N_("the image is {width}×{height} pixels with no size in it (no pHYs) and matches no "
+                               "sticker or medium (58×40 or 40×30 mm at 10 px/mm, or a printer's media)"),
+    "link.bad_job": N_("link job: {error}"),
+    "link.bad_code": N_("label_code is not Base64: {error}"),
+    "link.code_not_label": N_("label_code decodes to {size} bytes that are neither a PDF, PNG, SVG nor ZPL "
+                              "(they start with {head})"),
+    "link.bad_url": N_("label_url must be an https:// link, not {url}"),
+    "link.waiting": N_("waiting to fetch the label from {url}"),
+    "link.waiting_clock": N_("waiting to fetch {url}: the clock is {offset:.1f} s off, beyond the {threshold:g} s "
+                             "a signed link tolerates; fetching when the clock is back in bounds"),
+    "link.retrying": N_("fetching {url} failed ({error}); try {attempt} of {tries} in {wait:duration}"),
+    "link.redirect": N_("{url} answers {status} (a redirect to {target}), not 200: the link is not the label "
+                        "itself; ask the marketplace for a fresh label_url (labeld does not follow redirects)"),
+    "link.expired_or_signature": N_("{url} answers {status}: the link expired or its signature failed; check the "
+                                    "clock ({clock:reason}) and ask the marketplace for a fresh label_url"),
+    "link.refused": N_("{url} answers HTTP {status}; labeld cannot fetch the label"),
+    "link.failed": N_("fetching {url} failed after {tries} tries: {error}"),
+    "link.truncated": N_("{url} sent {got} of {expected} bytes: the download was cut short"),
+    "link.too_big": N_("{url} sends more than intake.max_file_size ({limit} bytes)"),
+    "link.not_label": N_("{url} sent {content_type} content that is neither a PDF nor an image (it starts with "
+                         "{head})"),
+    "link.incomplete": N_("{url} sent an incomplete file: {error}"),
+    "link.blank": N_("blank label — the link's signature probably failed; check the clock ({clock:reason})"),
+    "link.expired": N_("the link was issued {age:duration} ago and labels are valid for {ttl:duration}: not "
+                       "fetched; ask the marketplace for a fresh label_url"),
+    "link.fetched": N_("fetched {size} bytes from {url} ({kind}, {pages} page(s))"),
+    "link.tls": N_("the TLS certificate of {host} is not trusted ({error}); set [links] ca_bundle if it is signed "
+                   "by a private CA"),
     # ----- the station page (#18) ---------------------------------------------------------------
     "op.web_off": N_("the station page is off ([web] listen = []); set [web] listen and reload labeld"),
 }

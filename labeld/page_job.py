@@ -24,6 +24,7 @@ from labeld.media import Geometry, same_size
 from labeld.preflight import Finding, check_page
 from labeld.reasons import Reason
 from labeld.render.fit import fits, pt_to_mm
+from labeld.render.image import is_sticker
 from labeld.render.rasterize import RenderedLabel, render_label
 
 
@@ -120,7 +121,7 @@ def run_preflight(page: pymupdf.Page, rendered: RenderedLabel, request: RenderRe
     """Resolution, barcode verification and repair, identity — and what each failure means here."""
     cfg = request.preflight
     report = check_page(page, rendered, cfg, sidecar_posting=request.posting, sidecar_tracking=request.tracking,
-                        accept_posting_mismatch=request.posting_mismatch == "accept")
+                        accept_posting_mismatch=request.posting_mismatch == "accept", sticker=is_sticker(page))
     findings = []
     for finding in report.findings:
         if finding.severity == "fail" and finding.check == "identity":

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from labeld.credentials import Secret, SecretUnavailable, load_secret, read_secret_file
+from labeld.intake.web import tls_context, without_query
 from labeld.sources.handoff import Incomplete, check_complete
-from labeld.sources.http import Pacer, without_query
+from labeld.sources.http import Pacer
 from labeld.sources.ozon_api import (
     PATHS,
     AnswerError,
@@ -163,7 +164,8 @@ def test_the_emulator_command_serves_a_marketplace(tmp_path: Path) -> None:
         ready = json.loads(process.stdout.readline())
         key = Path(ready["api_key_file"]).read_text().strip()
         assert Path(ready["api_key_file"]).stat().st_mode & 0o077 == 0
-        answer = httpx.post(ready["url"] + "/v3/posting/fbs/unfulfilled/list", verify=ready["ca_bundle"],
+        answer = httpx.post(ready["url"] + "/v3/posting/fbs/unfulfilled/list",
+                            verify=tls_context(Path(ready["ca_bundle"])),
                             headers={"Client-Id": ready["client_id"], "Api-Key": key},
                             json={"filter": {"cutoff_from": "2020-01-01T00:00:00Z", "cutoff_to": "2099-01-01T00:00:00Z",
                                              "status": "awaiting_deliver"}, "limit": 10, "offset": 0})

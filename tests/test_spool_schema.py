@@ -98,3 +98,25 @@ def test_a_new_spool_starts_at_the_current_version(tmp_path: Path) -> None:
         assert job.reason.text() == "accepted a.pdf from api, page 1 of 1"
     finally:
         spool.close()
+
+
+def test_a_version_4_spool_gains_the_links_table(tmp_path: Path) -> None:
+    """4 → 5 (#16): a spool from before labels as links keeps its jobs and can hold a link job."""
+    path = tmp_path / "spool.db"
+    spool = Spool(path)
+    [old] = spool.add_document(NewDocument("ab", "old.pdf", "api", 10, 1), [NewLabel(0, "zebra", 1.0, 2.0)], "api")
+    spool.close()
+    db = sqlite3.connect(path)
+    db.execute("DROP TABLE links")
+    db.execute("UPDATE meta SET value = '4' WHERE key = 'schema'")
+    db.commit()
+    db.close()
+    spool = Spool(path)
+    try:
+        assert spool.schema_version() == SCHEMA_VERSION == 5 and spool.job(old) is not None
+        [job_id] = spool.add_document(NewDocument("", "label.pdf", "api", 0, 1, kind="link"),
+                                      [NewLabel(0, "zebra", 1.0, 2.0)], "api", link="https://cdn.example/l.pdf?s=1")
+        assert [row.job_id for row in spool.links_due(10.0)] == [job_id]
+        assert [job.id for job in spool.queued()] == [old], "a link not fetched yet is not rendered"
+    finally:
+        spool.close()

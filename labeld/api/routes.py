@@ -28,6 +28,7 @@ from labeld.daemon.operations import (
 from labeld.daemon.station import Station
 from labeld.errors import RejectedInput, SpoolFull
 from labeld.intake.accept import Accepted
+from labeld.intake.remote import job_limit
 from labeld.reasons import Reason
 from labeld.service.peercred import PeerCredentials
 from labeld.spool.spool import Job, reason_json
@@ -40,7 +41,7 @@ RELEASE_KEYS = frozenset({"override"})
 UPLOAD_TYPES = frozenset({"application/pdf", "application/octet-stream", "application/zpl"})
 #: What a ``submit``-scope peer (daemon.submit_users, e.g. CUPS's lp) may do: hand a document
 #: over and follow its jobs. Not: previews (label content), job lists, or changing anything.
-SUBMIT_ROUTES = frozenset({("POST", "v1/documents"), ("GET", "v1/jobs/{id}"), ("GET", "v1/events"),
+SUBMIT_ROUTES = frozenset({("POST", "v1/documents"), ("POST", "v1/jobs"), ("GET", "v1/jobs/{id}"), ("GET", "v1/events"),
                            ("GET", "v1/printers"), ("GET", "v1/status")})
 
 
@@ -156,6 +157,7 @@ class Router:
         add("GET", "/v1/jobs/{id}/preview.png", lambda r: Response(200, self.ops.preview_png(_job_id(r)),
                                                                     "image/png"))
         add("POST", "/v1/documents", self.upload)
+        add("POST", "/v1/jobs", self.submit_job)
         add("POST", "/v1/jobs/{id}/reprint", self.reprint_job)
         add("POST", "/v1/postings/{posting}/reprint", self.reprint_posting)
         add("POST", "/v1/jobs/{id}/cancel", lambda r: _job_answer(self.ops.cancel(_job_id(r))))
@@ -233,6 +235,22 @@ class Router:
         if not data:
             raise ApiError(400, "empty_body", "the request has no document; send the PDF as the request body")
         accepted = self.ops.upload(data, request.query)
+        return _accepted(accepted, status=200 if accepted.repeat else 201)
+
+    def submit_job(self, request: Request) -> Response:
+        """A label as a link or a code, in JSON (docs/api.md)."""
+        media_type = request.content_type.split(";")[0].strip().lower()
+        if media_type and media_type != "application/json":
+            raise ApiError(415, "unsupported_media_type",
+                           f"send the job as JSON with Content-Type: application/json, not {media_type}")
+        raw = request.read_body(job_limit(self.ops.daemon.config))
+        try:
+            body = json.loads(raw) if raw.strip() else None
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ApiError(400, "bad_json", f"the request body is not valid JSON: {error}") from None
+        if not isinstance(body, dict):
+            raise ApiError(400, "bad_json", 'the request body must be a JSON object like {"label_url": "https://…"}')
+        accepted = self.ops.submit_job(body)
         return _accepted(accepted, status=200 if accepted.repeat else 201)
 
     def reprint_job(self, request: Request) -> Response:

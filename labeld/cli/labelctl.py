@@ -100,8 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("rejected", cmd_rejected, _("files rejected whole, with the reason and where each went"))
     p.add_argument("--today", action="store_true", help=_("only since midnight"))
     p.add_argument("--limit", type=int, default=50, help=_("at most this many (default 50)"))
-    p = command("print", cmd_print, _("send a PDF to labeld"))
-    completes_files(p.add_argument("file", metavar="FILE.pdf", type=Path))
+    p = command("print", cmd_print, _("send a label to labeld: a file, a link or a code"))
+    completes_files(p.add_argument("file", metavar="FILE.pdf", type=Path, nargs="?",
+                                   help=_("a PDF, ZPL, PNG or SVG label file")))
+    p.add_argument("--url", help=_("an https:// link to the label (a signed label_url): labeld fetches it"))
+    completes_files(p.add_argument("--code-file", type=Path, metavar="FILE",
+                                   help=_("a file holding the label in Base64 (a label_code)")))
     completes_printers(p.add_argument("--printer", help=_("printer (default: by route, else the default printer)")))
     p.add_argument("--copies", type=int, help=_("copies of each label (default 1)"))
     p.add_argument("--posting", help=_("posting number of the label; refused when the label's own barcodes or "
@@ -144,6 +148,8 @@ def run(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     if args.command == "sources" and args.action and not args.name:
         parser.error(_("labelctl sources {action} NAME: name the source").format(action=args.action))
+    if args.command == "print" and sum(x is not None for x in (args.file, args.url, args.code_file)) != 1:
+        parser.error(_("print needs exactly one of FILE, --url URL and --code-file FILE"))
     client = Client(socket_path(args.socket))
     try:
         result = args.func(client, args)
@@ -287,18 +293,19 @@ def cmd_rejected(client: Client, args: argparse.Namespace) -> int:
 
 
 def cmd_print(client: Client, args: argparse.Namespace) -> int:
-    try:
-        data = args.file.read_bytes()
-    except OSError as error:
-        raise RequestRefused(0, "file", _("cannot read {file}: {error}").format(
-            file=args.file, error=error.strerror)) from None
-    query = {"name": args.file.name, "printer": args.printer, "copies": args.copies, "posting_number": args.posting,
+    query = {"printer": args.printer, "copies": args.copies, "posting_number": args.posting,
              "posting_mismatch": "accept" if args.posting and args.posting_mismatch == "accept" else None}
-    show = sys.stderr.isatty() and len(data) >= PROGRESS_BYTES and not args.json
     after = event_mark(client) if args.wait or args.posting else 0
-    answer = client.upload(data, query, progress=_upload_progress if show else None)
-    if show:
-        print(file=sys.stderr)
+    if args.file is None:
+        answer = client.call("POST", "/v1/jobs", body={**_link_body(args), **{k: v for k, v in query.items()
+                                                                               if v is not None}})
+    else:
+        data = _read(args.file)
+        show = sys.stderr.isatty() and len(data) >= PROGRESS_BYTES and not args.json
+        answer = client.upload(data, {"name": args.file.name, **query},
+                               progress=_upload_progress if show else None)
+        if show:
+            print(file=sys.stderr)
     ids = answer["job_ids"]
     accepted = fmt.ngettext("accepted {document}: {n} label as {ids} on {printers}",
                             "accepted {document}: {n} labels as {ids} on {printers}", len(ids)).format(
@@ -309,6 +316,22 @@ def cmd_print(client: Client, args: argparse.Namespace) -> int:
     if args.posting:
         return _check_posting(client, args, answer, after, accepted)
     return emit(args, answer, accepted)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise RequestRefused(0, "file", _("cannot read {file}: {error}").format(
+            file=path, error=error.strerror)) from None
+
+
+def _link_body(args: argparse.Namespace) -> dict[str, Any]:
+    """``--url`` or ``--code-file`` as a link job's JSON (POST /v1/jobs)."""
+    if args.url is not None:
+        return {"label_url": args.url}
+    code = _read(args.code_file).decode("ascii", "replace").strip()
+    return {"label_code": code, "name": args.code_file.name}
 
 
 def _upload_progress(sent: int, total: int) -> None:

@@ -33,9 +33,10 @@ from labeld.daemon.pipeline import Pipeline, Renderer, RenderObserver
 from labeld.daemon.printer_worker import PrinterCondition, PrinterState, PrinterWorker
 from labeld.drivers.base import Driver, make_driver
 from labeld.errors import ConfigError, LabeldError
-from labeld.intake.accept import Acceptor, inspect_in_process
+from labeld.intake.accept import Acceptor, Sizes, inspect_in_process
 from labeld.intake.hotfolder import HotFolder
 from labeld.intake.inspect import DocumentInfo
+from labeld.intake.remote import RemoteIntake
 from labeld.page_job import RenderRequest, RenderResult, render_page_job
 from labeld.reasons import Reason
 from labeld.render.sandbox import RenderSandbox
@@ -126,14 +127,16 @@ class Daemon:
                                         hold_check=self.rules.stop_before_print)
             for printer in config.printers if printer.name in drivers
         }
-        self.hotfolder = HotFolder(config, self.acceptor, self.spool.has_intake_key)
+        self.remote = RemoteIntake(config, self.spool, self.acceptor, self.clock)
+        self.hotfolder = HotFolder(config, self.acceptor, self.spool.has_intake_key, on_link=self.remote.wake)
         self.sources = SourceManager(config, self.spool, AcceptorSink(self.acceptor, self.spool))
         self.pipeline.start()
         for worker in self.workers.values():
             worker.start()
         self.hotfolder.start()
+        self.remote.start()
         self.sources.start()
-        self.components = [self.sources, self.hotfolder, self.pipeline, *self.workers.values()]
+        self.components = [self.sources, self.hotfolder, self.remote, self.pipeline, *self.workers.values()]
         if self.clock is not None:
             self.clock.start()
             self.components.append(self.clock)
@@ -174,10 +177,12 @@ class Daemon:
 
         return render_in_sandbox
 
-    def inspector(self, data: bytes, max_pages: int, max_page_mm: float) -> DocumentInfo:
+    def inspector(self, data: bytes, max_pages: int, max_page_mm: float, sizes: Sizes = (),
+                  blank_check: bool = False) -> DocumentInfo:
         if self.sandbox is None:
-            return inspect_in_process(data, max_pages, max_page_mm)
-        return self.sandbox.run(inspect_in_process, data, max_pages, max_page_mm, task=Reason("task.open_pdf"))
+            return inspect_in_process(data, max_pages, max_page_mm, sizes, blank_check)
+        return self.sandbox.run(inspect_in_process, data, max_pages, max_page_mm, sizes, blank_check,
+                                task=Reason("task.open_pdf"))
 
     def _make_drivers(self) -> dict[str, Driver[Any]]:
         drivers: dict[str, Driver[Any]] = {}

@@ -32,6 +32,7 @@ from labeld.daemon.pipeline import Pipeline, RenderObserver
 from labeld.daemon.printer_worker import PrinterState, PrinterWorker
 from labeld.errors import LabeldError, RejectedInput
 from labeld.intake.accept import Accepted, Acceptor
+from labeld.intake.remote import RemoteIntake, accept_job, parse_job
 from labeld.intake.sidecar import MAX_COPIES, Sidecar, sidecar_from_mapping
 from labeld.labelmaker import LabelSpec, Symbol, label_pdf, module_count
 from labeld.media import parse_media
@@ -101,6 +102,7 @@ class DaemonView(Protocol):
     #: The running frontends (the control socket, the station page).
     frontends: list[Any]
     sources: SourceManager
+    remote: RemoteIntake
 
     def printer_states(self) -> list[PrinterState]: ...
 
@@ -257,6 +259,39 @@ class Operations:
                 document, jobs = known
                 return Accepted(document, tuple(j for j, _ in jobs), tuple(p for _, p in jobs), repeat=True)
             return self.daemon.acceptor.accept(data, name=name, source="api", sidecar=sidecar, intake_key=intake_key)
+
+    def submit_job(self, body: dict[str, Any]) -> Accepted:
+        """``POST /v1/jobs``: a label as a link (``label_url``) or a code (``label_code``), with the
+        sidecar's fields; ``name`` and ``key`` (idempotency) as for an upload."""
+        raw = dict(body)
+        name, key = raw.pop("name", None), raw.pop("key", None)
+        if name is not None and (not isinstance(name, str) or not DOCUMENT_NAME.match(name)):
+            raise BadRequest(Reason("op.bad_document_name", name=repr(name)))
+        if key is not None and (not isinstance(key, str) or not UPLOAD_KEY.match(key)):
+            raise BadRequest(Reason("op.bad_upload_key"))
+        if isinstance(raw.get("printer"), str):
+            self._check_printer(raw["printer"])
+        shown = name or f"job-{time.strftime('%Y%m%d-%H%M%S')}"
+        try:
+            job = parse_job(raw)
+        except RejectedInput as error:
+            self.daemon.acceptor.record_rejection(error, name=shown, source="api", told=True)
+            raise
+        intake_key = f"api:{key}" if key is not None else None
+        with self._keyed_uploads:
+            if intake_key is not None:
+                known = self.spool.document_by_intake_key(intake_key)
+                if known is not None:
+                    document, jobs = known
+                    return Accepted(document, tuple(j for j, _ in jobs), tuple(p for _, p in jobs), repeat=True)
+            try:
+                accepted = accept_job(self.daemon.acceptor, job, name=shown, source="api", intake_key=intake_key)
+            except RejectedInput as error:
+                self.daemon.acceptor.record_rejection(error, name=shown, source="api", told=True)
+                raise
+        if job.url is not None:
+            self.daemon.remote.wake()
+        return accepted
 
     # ----- changing jobs --------------------------------------------------------------------
 

@@ -38,7 +38,8 @@ from labeld import failpoints
 from labeld.config import Config
 from labeld.errors import RejectedInput, SpoolFull
 from labeld.intake.accept import Acceptor
-from labeld.intake.names import is_candidate, sidecar_names
+from labeld.intake.names import TAKEN_SUFFIXES, is_candidate, is_job_name, sidecar_names
+from labeld.intake.remote import accept_job, is_link_job, job_limit, parse_job_bytes
 from labeld.intake.routing import inbox_folders
 from labeld.intake.sidecar import Sidecar, parse_sidecar
 from labeld.reasons import Reason
@@ -55,8 +56,11 @@ RETRY_FULL_SECONDS = 2.0
 class HotFolder:
     """Watches the inbox and feeds one intake thread, which takes files in arrival order."""
 
-    def __init__(self, config: Config, acceptor: Acceptor, spool_has_key: Any) -> None:
+    def __init__(self, config: Config, acceptor: Acceptor, spool_has_key: Any,
+                 on_link: Any = None) -> None:
         self.config = config
+        #: Told when a link job was accepted (the link intake looks at once).
+        self.on_link = on_link
         self.acceptor = acceptor
         self.spool_has_key = spool_has_key
         self.inbox = config.intake.hot_folder
@@ -180,13 +184,15 @@ class HotFolder:
         if not _is_regular(st.st_mode):
             log.warning("intake_skipped", file=str(path), reason="not a regular file (symlinks are not followed)")
             return
+        if is_job_name(path.name) and not self._is_link_job(path):
+            return  # a sidecar: it waits for its label, which takes it along
         key = uuid.uuid4().hex[:20]
         claimed = self.claimed / _claim_name(key, folder, path.name)
         try:
             os.rename(path, claimed)
         except FileNotFoundError:
             return
-        for sidecar_name in sidecar_names(path.name):
+        for sidecar_name in () if is_job_name(path.name) else sidecar_names(path.name):
             if len(os.fsencode(sidecar_name)) > MAX_NAME_BYTES:
                 continue  # no file can have that name
             sidecar = path.with_name(sidecar_name)
@@ -206,12 +212,19 @@ class HotFolder:
         try:
             if folder is not None and folder not in self.printers:
                 raise RejectedInput(Reason("intake.unknown_folder", folder=folder, printers=sorted(self.printers)))
-            sidecar = parse_sidecar(sidecar_path.read_bytes()) if sidecar_path.exists() else Sidecar()
-            data = claimed.read_bytes()
-            accepted = self.acceptor.accept(
-                data, name=_readable(name), source="hotfolder", folder=folder, sidecar=sidecar, intake_key=key,
-                mtime=claimed.stat().st_mtime,
-            )
+            if is_job_name(name):
+                job = parse_job_bytes(claimed.read_bytes(), job_limit(self.config))
+                accepted = accept_job(self.acceptor, job, name=_readable(name), source="hotfolder", folder=folder,
+                                      intake_key=key, received=claimed.stat().st_mtime)
+                if job.url is not None and self.on_link is not None:
+                    self.on_link()
+            else:
+                sidecar = parse_sidecar(sidecar_path.read_bytes()) if sidecar_path.exists() else Sidecar()
+                data = claimed.read_bytes()
+                accepted = self.acceptor.accept(
+                    data, name=_readable(name), source="hotfolder", folder=folder, sidecar=sidecar, intake_key=key,
+                    mtime=claimed.stat().st_mtime,
+                )
         except RejectedInput as error:
             log.warning("document_rejected", file=name, reason=error.reason.text(), code=error.reason.code)
             self._reject(claimed, sidecar_path, name, folder, error)
@@ -223,9 +236,20 @@ class HotFolder:
         failpoints.hit("after-accept")
         self._move_out(claimed, sidecar_path, name)
 
+    def _is_link_job(self, path: Path) -> bool:
+        """Whether a ``*.json`` holds a link job (``label_url``/``label_code``); a sidecar does not.
+        One that is not JSON (yet, or at all) is not taken: a sidecar's problems show with its label."""
+        try:
+            if path.stat().st_size > job_limit(self.config):
+                return True  # refused as too big, with a reason
+            raw = json.loads(path.read_bytes().decode("utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            return False
+        return is_link_job(raw)
+
     def _recover_claimed(self) -> None:
         for claimed in sorted(self.claimed.iterdir()):
-            if claimed.name.endswith(".json") or claimed.name.startswith("."):
+            if claimed.name.startswith(".") or _is_claimed_sidecar(claimed.name):
                 continue
             try:
                 _parse_claim(claimed.name)
@@ -310,7 +334,8 @@ class _Handler(FileSystemEventHandler):
 
 
 def looks_complete(path: Path) -> bool:
-    """True when the file ends the way a finished PDF (``%%EOF``) or ZPL (``^XZ``) file ends."""
+    """True when the file ends the way a finished PDF (``%%EOF``), ZPL (``^XZ``), SVG (``</svg>``),
+    PNG (``IEND``) or JSON job (``}``) ends."""
     try:
         with open(path, "rb") as src:
             src.seek(0, os.SEEK_END)
@@ -319,7 +344,13 @@ def looks_complete(path: Path) -> bool:
             tail = src.read()
     except OSError:
         return False
-    return b"%%EOF" in tail or tail.rstrip().endswith(b"^XZ")
+    end = tail.rstrip()
+    return b"%%EOF" in tail or end.endswith((b"^XZ", b"</svg>", b"}")) or b"IEND" in tail[-16:]
+
+
+def _is_claimed_sidecar(claim_name: str) -> bool:
+    """A claimed label's sidecar (``KEY~F~a.pdf.json``), not a claimed link job (``KEY~F~a.json``)."""
+    return claim_name.lower().endswith(".json") and claim_name[:-5].lower().endswith(TAKEN_SUFFIXES)
 
 
 def _is_regular(mode: int) -> bool:

@@ -111,8 +111,11 @@ class PageReport:
 
 def check_page(page: pymupdf.Page, rendered: RenderedLabel, cfg: PreflightConfig, *,
                sidecar_posting: str | None = None, sidecar_tracking: str | None = None,
-               accept_posting_mismatch: bool = False) -> PageReport:
-    """Run resolution, barcode verification and repair, and identity for one rendered page."""
+               accept_posting_mismatch: bool = False, sticker: bool = False) -> PageReport:
+    """Run resolution, barcode verification and repair, and identity for one rendered page.
+
+    A ``sticker`` (a marketplace PNG sticker, 254 dpi by design) has its image measured and reported
+    but not held to ``min_dpi``: its barcodes, verified on the printer's bitmap, decide."""
     report = PageReport(bitmap=rendered.bitmap, dpi=rendered.dpi)
     started = time.perf_counter()
     text = page.get_text()
@@ -124,7 +127,7 @@ def check_page(page: pymupdf.Page, rendered: RenderedLabel, cfg: PreflightConfig
     truth = find_truth(page) if need_truth else []
     report.codes = sorted({barcode.value for barcode in truth})
     report.timings_ms["truth"] = _ms(started)
-    _check_images(report, page, rendered, cfg, truth)
+    _check_images(report, page, rendered, cfg, truth, sticker)
     started = time.perf_counter()
     for barcode in truth if checking else ():
         _check_barcode(report, barcode, rendered, cfg)
@@ -162,14 +165,14 @@ def _ms(since: float) -> float:
 
 
 def _check_images(report: PageReport, page: pymupdf.Page, rendered: RenderedLabel, cfg: PreflightConfig,
-                  truth: list[TruthBarcode]) -> None:
+                  truth: list[TruthBarcode], sticker: bool = False) -> None:
     for image in placed_images(page, print_zoom(rendered.transform, rendered.dpi)):
         held = [barcode for barcode in truth if _covers(image, barcode)]
         judged, how = judged_dpi(image, held)
         box = [round(v, 2) for v in (image.box.x0, image.box.y0, image.box.x1, image.box.y1)]
         report.images.append(ImageReport(box, list(image.pixels), round(image.min_dpi, 1), bool(held),
                                          round(judged, 2), how))
-        if below(judged, cfg.min_dpi):
+        if below(judged, cfg.min_dpi) and not sticker:
             code = "preflight.low_dpi_barcode" if held else "preflight.low_dpi_image"
             report.findings.append(Finding("resolution", FAIL, Reason(code, dpi=shown_dpi(judged),
                                                                       min_dpi=cfg.min_dpi)))

@@ -17,6 +17,7 @@ from labeld.bitmap import Bitmap
 from labeld.media import Geometry
 from labeld.reasons import Reason
 from labeld.render.fit import PT_PER_INCH, Box, Fit, plan_fit
+from labeld.render.image import image_pixels, sample
 
 #: Resolution of the quick render used to find a large page's inked area.
 INK_DPI = 36
@@ -96,6 +97,12 @@ def render_label(page: pymupdf.Page, geometry: Geometry, threshold: int = 128, f
     # Integer shift that centres the content: whole dots only, so the grid is untouched.
     dx = round((width - turned.width) / 2 - turned.x0)
     dy = round((length - turned.height) / 2 - turned.y0)
+    picture = image_pixels(page)
+    if picture is not None:  # a PNG label: nearest-neighbour, never MuPDF's smoothing scaler
+        transform = matrix * pymupdf.Matrix(1, 0, 0, 1, dx, dy)
+        canvas = sample(picture[0], picture[1], transform, (length, width), clip, threshold)
+        blank = np.zeros((length, width), dtype=np.bool_) if red else None
+        return RenderedLabel(canvas, transform, fit, geometry.dpi, blank)
     pix = page.get_pixmap(matrix=matrix, clip=clip, colorspace=pymupdf.csRGB if red else pymupdf.csGRAY,
                           alpha=False)
     samples = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.stride)

@@ -15,7 +15,6 @@ the endpoint's name and the server's own words, cut short, never the request.
 from __future__ import annotations
 
 import json
-import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -27,10 +26,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from labeld.errors import LabeldError
+from labeld.intake.web import MESSAGE_CHARS, tls_context, transport_words
 
 #: The kinds of failure, as counted per source in the metrics.
 KINDS = ("auth", "rate", "server", "network", "gone", "answer", "refused")
-MESSAGE_CHARS = 200
 MAX_RATE_TRIES = 4
 MAX_SERVER_TRIES = 3
 MAX_PAUSE = 60.0
@@ -89,11 +88,6 @@ class Endpoint:
     path: str
 
 
-def tls_context(ca_bundle: Path | None) -> ssl.SSLContext:
-    """Verification always on: the system's trust store, or only ``ca_bundle`` when given."""
-    return ssl.create_default_context(cafile=str(ca_bundle) if ca_bundle else None)
-
-
 def server_words(response: httpx.Response) -> str:
     """The server's own message in an error answer (JSON ``message``/``detail``/``title``), cut short."""
     try:
@@ -118,12 +112,6 @@ def retry_after(response: httpx.Response) -> float | None:
             except ValueError:
                 continue
     return None
-
-
-def without_query(url: str) -> str:
-    """A URL fit for a log line: signed links carry their signature in the query."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 
 class ApiClient:
@@ -168,7 +156,7 @@ class ApiClient:
             except httpx.TransportError as error:
                 server_tries += 1
                 if server_tries >= MAX_SERVER_TRIES:
-                    raise ApiFailure("network", endpoint.name, message=_transport_words(error),
+                    raise ApiFailure("network", endpoint.name, message=transport_words(error),
                                      tries=server_tries) from None
                 self.pause(0.5 * 2 ** server_tries)
                 continue
@@ -208,12 +196,3 @@ def _client_kind(status: int) -> str:
     if status == 404:
         return "gone"
     return "refused"
-
-
-def _transport_words(error: httpx.TransportError) -> str:
-    """What went wrong on the wire, without the URL (it may carry a signed query)."""
-    words = str(error) or type(error).__name__
-    cause = error.__context__
-    if isinstance(cause, ssl.SSLCertVerificationError):
-        words = f"TLS certificate not trusted ({cause.verify_message})"
-    return words.split(" for url ")[0][:MESSAGE_CHARS]

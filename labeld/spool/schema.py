@@ -5,7 +5,9 @@ migrated by the steps in ``MIGRATIONS`` (each one takes version N-1 to N, in one
 newer one is refused, because this labeld cannot know what the newer one stored.
 """
 
-SCHEMA_VERSION = 4
+from labeld.spool.links import LINKS_TABLE
+
+SCHEMA_VERSION = 5
 
 PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -42,7 +44,7 @@ TABLES: tuple[str, ...] = (
         name TEXT NOT NULL,
         source TEXT NOT NULL,            -- hotfolder | api | reprint
         intake_key TEXT UNIQUE,          -- the claim id of a hot-folder file, for exactly-once intake
-        kind TEXT NOT NULL DEFAULT 'pdf',-- pdf | zpl
+        kind TEXT NOT NULL DEFAULT 'pdf',-- pdf | zpl | link (a label_url not fetched yet: sha256 is '')
         received_at REAL NOT NULL,
         size INTEGER NOT NULL,
         pages INTEGER NOT NULL,
@@ -169,6 +171,8 @@ SOURCE_TABLES = (
     "CREATE INDEX IF NOT EXISTS source_postings_due ON source_postings(source, state, next_try)",
 )
 TABLES += SOURCE_TABLES
+#: Labels that arrive as a link (#16): the link and its fetch (labeld.spool.links).
+TABLES += (LINKS_TABLE,)
 
 #: Version 1 → 2: reasons became a code with parameters (labeld.reasons). Old rows keep their
 #: words as a reason of code "text".
@@ -204,4 +208,5 @@ _V3 = (
 
 #: MIGRATIONS[n] takes a spool from version n to n + 1.
 #: Version 2 → 3 (marketplace sources, #17): two new tables, nothing else changes.
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V2, 2: SOURCE_TABLES, 3: _V3}
+#: Version 4 → 5 (labels as links, #16): one new table; documents of kind 'link' are new rows only.
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V2, 2: SOURCE_TABLES, 3: _V3, 4: (LINKS_TABLE,)}

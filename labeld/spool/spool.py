@@ -20,6 +20,7 @@ from labeld.errors import LabeldError
 from labeld.reasons import Reason
 from labeld.spool.events import EVENT_SELECT, Event, event_from_row, job_event, reason_columns, reason_json
 from labeld.spool.jobs import JOB_SELECT, Job, NewDocument, NewLabel, accepted_reason, job_from_row, state_marks
+from labeld.spool.links import LINK_KIND, LinkTables
 from labeld.spool.schema import MIGRATIONS, PRAGMAS, SCHEMA_VERSION, TABLES
 from labeld.spool.states import LIVE, PENDING, InvalidTransition, JobState, check_transition
 from labeld.spool.station import Clock, RejectedFile, StationTables, write_label_codes
@@ -32,7 +33,7 @@ class SpoolTooNew(LabeldError):
     """The spool was written by a newer labeld, whose rows this one cannot read safely."""
 
 
-class Spool(StationTables):
+class Spool(StationTables, LinkTables):
     """Writes go through one SQLite connection behind a lock; reads use a connection of their
     own thread, so that ``status`` answers while a burst of uploads commits (WAL readers do not
     wait for the writer).
@@ -112,11 +113,13 @@ class Spool(StationTables):
 
     # ----- intake -------------------------------------------------------------------------
 
-    def add_document(self, doc: NewDocument, labels: Sequence[NewLabel], where: str) -> list[int]:
+    def add_document(self, doc: NewDocument, labels: Sequence[NewLabel], where: str,
+                     link: str | None = None) -> list[int]:
         """Commit a document with its labels and one queued job per label; returns the job ids.
 
         ``where`` says where it came from ("hotfolder", "api", "hotfolder (ql820/)"): it goes into
-        each job's first reason."""
+        each job's first reason. ``link``: the document is a label_url still to fetch (kind ``link``),
+        recorded in the same transaction (labeld.spool.links)."""
         now = self.clock()
         with self.transaction() as db:
             cur = db.execute(
@@ -126,6 +129,8 @@ class Spool(StationTables):
                  json.dumps(doc.sidecar) if doc.sidecar is not None else None, doc.folder),
             )
             document_id = cur.lastrowid
+            if link is not None:
+                db.execute("INSERT INTO links(document_id, url) VALUES (?, ?)", (document_id, link))
             job_ids = []
             for label in labels:
                 cur = db.execute(
@@ -185,7 +190,9 @@ class Spool(StationTables):
         return [job_from_row(r) for r in self._query(sql, (*args, limit))]
 
     def queued(self, limit: int = 16) -> list[Job]:
-        rows = self._query(JOB_SELECT + " WHERE j.state = ? ORDER BY j.id LIMIT ?", (JobState.QUEUED.value, limit))
+        """Queued jobs to render, oldest first; a link not fetched yet is not one of them."""
+        rows = self._query(JOB_SELECT + " WHERE j.state = ? AND d.kind != ? ORDER BY j.id LIMIT ?",
+                           (JobState.QUEUED.value, LINK_KIND, limit))
         return [job_from_row(r) for r in rows]
 
     def next_ready(self, printer: str) -> Job | None:
@@ -194,9 +201,11 @@ class Spool(StationTables):
         return job_from_row(rows[0]) if rows else None
 
     def has_earlier_pending(self, printer: str, job_id: int) -> bool:
-        """True while a job before ``job_id`` on ``printer`` is still queued (printing order)."""
-        rows = self._query("SELECT 1 FROM jobs WHERE printer = ? AND state = ? AND id < ? LIMIT 1",
-                           (printer, JobState.QUEUED.value, job_id))
+        """True while a job before ``job_id`` on ``printer`` is still queued (printing order). A link
+        still waiting to be fetched does not hold back the labels behind it."""
+        rows = self._query("SELECT 1 FROM jobs j JOIN labels l ON l.id = j.label_id JOIN documents d"
+                           " ON d.id = l.document_id WHERE j.printer = ? AND j.state = ? AND j.id < ? AND d.kind != ?"
+                           " LIMIT 1", (printer, JobState.QUEUED.value, job_id, LINK_KIND))
         return bool(rows)
 
     def history(self, job_id: int) -> list[Event]:
@@ -342,4 +351,4 @@ class Spool(StationTables):
             db.execute(f"DELETE FROM documents WHERE id IN ({marks})", doc_ids)
             still = {r[0] for r in db.execute(
                 f"SELECT sha256 FROM documents WHERE sha256 IN ({','.join('?' * len(hashes))})", list(hashes))}
-        return sorted(hashes - still), job_ids
+        return sorted(hashes - still - {""}), job_ids

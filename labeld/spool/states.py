@@ -22,7 +22,7 @@ class JobState(StrEnum):
 S = JobState
 #: Where each state may go next. Terminal states go nowhere; reprints are new jobs.
 TRANSITIONS: dict[JobState, frozenset[JobState]] = {
-    S.QUEUED: frozenset({S.READY, S.HELD, S.REJECTED, S.SUPERSEDED, S.DUPLICATE, S.CANCELLED}),
+    S.QUEUED: frozenset({S.READY, S.HELD, S.REJECTED, S.SUPERSEDED, S.DUPLICATE, S.CANCELLED, S.FAILED}),
     S.READY: frozenset({S.PRINTING, S.HELD, S.REJECTED, S.SUPERSEDED, S.CANCELLED, S.QUEUED}),
     S.PRINTING: frozenset({S.PRINTED, S.READY, S.FAILED, S.UNCERTAIN}),
     S.HELD: frozenset({S.QUEUED, S.CANCELLED, S.SUPERSEDED}),

@@ -46,6 +46,7 @@ from labeld.drivers.base import LoadedMedia, PrinterStatus
 from labeld.drivers.preview import PreviewDriver
 from labeld.errors import DeviceError, PrinterRefused, PrinterWaiting
 from labeld.intake.accept import Acceptor
+from labeld.intake.remote import RemoteIntake
 from labeld.intake.sidecar import Sidecar
 from labeld.page_job import render_page_job
 from labeld.reasons import Reason
@@ -367,6 +368,8 @@ class Engine:
         self.rules = LabelRules(config.preflight, self.spool, self.clock, wall_clock=clock.time)
         self.acceptor = Acceptor(config, self.spool, self.store)
         self.sources = SourceManager(config, self.spool, AcceptorSink(self.acceptor, self.spool), clock=clock.time)
+        #: Not started: a link's fetch is driven by the test (``remote._round()``), by the fake clock.
+        self.remote = RemoteIntake(config, self.spool, self.acceptor, self.clock, now=clock.time)
         self.drivers = {p.name: MemoryDriver(p, self.memory[p.name]) for p in config.printers}
         self.pipeline = Pipeline(config, self.spool, self.store, dict(self.drivers), self.rules, self.renderer,
                                  on_render=self._rendered)
@@ -387,11 +390,13 @@ class Engine:
         self.close()
 
     def close(self) -> None:
+        self.remote.fetcher.close()
         self.spool.close()
 
     def restart(self) -> None:
         """labeld starts again on the same state folder (after :class:`SimulatedCrash`, say):
         a new spool connection, start-up recovery (``recovered``), fresh workers."""
+        self.remote.fetcher.close()
         self.spool.close()
         self._assemble()
 
