@@ -328,7 +328,8 @@ class PrinterWorker:
         """Confirm the in-flight labels the printer no longer holds, asking again until at most ``most``
         are left; the last answer, or None while the printer stands still in a fault (shown; the labels
         stay ``printing`` until it prints them). Past ``confirm_timeout`` the oldest are counted printed
-        unconfirmed, as a label the printer never confirms is. Raises DeviceError."""
+        unconfirmed, as a label the printer never confirms is (one carried over a dropped connection is
+        sent again instead: nothing said it printed). Raises DeviceError."""
         deadline = time.monotonic() + self.printer.confirm_timeout
         while True:
             self._confirm_done(status)

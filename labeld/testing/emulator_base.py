@@ -214,9 +214,9 @@ class Emulator:
             self.red_planes.append(None if red is None else red.copy())
             number = len(self.labels)
             name = f"{number:04d}.png"
-            (self.out_dir / name).write_bytes(to_png(bitmap))
+            _write_whole(self.out_dir / name, to_png(bitmap))
             if red is not None:
-                (self.out_dir / f"{number:04d}-red.png").write_bytes(to_png(red))
+                _write_whole(self.out_dir / f"{number:04d}-red.png", to_png(red))
             self.event("printed", label=number, file=name, rows=int(bitmap.shape[0]),
                        dots=int(bitmap.shape[1]), **detail)
             self._ready_at = time.monotonic() + length_mm / self.current_speed
@@ -487,6 +487,13 @@ class PtyServer:
         if replies:
             with contextlib.suppress(OSError):
                 os.write(self._master, replies)
+
+
+def _write_whole(path: Path, data: bytes) -> None:
+    """Write ``path`` so that a reader (a test in another process) never sees it half written."""
+    temp = path.with_name(f".{path.name}.part")
+    temp.write_bytes(data)
+    os.replace(temp, path)
 
 
 def stop_listener(listener: socket.socket, stop: threading.Event, thread: threading.Thread) -> None:
