@@ -124,6 +124,10 @@ MESSAGES: dict[str, str] = {
     "job.interrupted": N_("connection lost after {sent} of {total} bytes ({error}); the printer drops an "
                           "incomplete label, so it will be sent again when the printer is back — if two come out, "
                           "discard one"),
+    "job.resent_after_drop": N_("the connection to {printer} dropped while this label waited in the printer "
+                                "({error}), and afterwards the printer no longer held it: it printed, or was lost "
+                                "if the printer was switched off or restarted; sent again — if two come out, "
+                                "discard one"),
     "job.bitmap_missing": N_("its rendered bitmap is missing (restart?); rendering it again"),
     "job.bitmap_unreadable": N_("its rendered bitmap could not be read ({error}); rendering it again"),
     "job.uncertain_after_stop": N_("labeld stopped while this label was being sent; it may or may not have printed "

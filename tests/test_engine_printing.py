@@ -177,6 +177,50 @@ def test_connection_lost_while_waiting_for_the_printers_word(engine: Engine, cam
     assert len(engine.printer().labels) == 1 + came_out
 
 
+def pipelined_two(engine: Engine) -> list[int]:
+    """Three labels to a printer that counts what it holds (ZPL's ~HS): label 0 came out, label 1 waits
+    whole in the printer's buffer with its head stopped, and label 2 is next."""
+    engine.printer().buffers = True
+    jobs = engine.submit(cached_batch(3))
+    rendered(engine, jobs)
+    assert engine.step() == 0.0 and engine.step() == 0.0  # label 1 went out while label 0 printed
+    engine.printer().head_stopped = True
+    return jobs
+
+
+def test_printer_restarted_with_a_label_waiting_sends_it_again_flagged(engine: Engine) -> None:
+    """The printer is switched off and on while label 1 waits in its buffer: the connection drops and
+    the new one finds the buffer empty, which cannot tell printed from lost. Label 1 is not counted
+    printed: it goes again, flagged, before label 2; every label comes out once, in order."""
+    jobs = pipelined_two(engine)
+    engine.printer().power_cycle()
+    assert engine.step() == BACKOFF_START  # label 2 hits the restart; label 1 is lost with the buffer
+    assert engine.state(jobs[0]) is S.PRINTED and engine.state(jobs[1]) is S.PRINTING
+    engine.printer().head_stopped = False
+    engine.run()
+    assert engine.states(jobs) == ["printed"] * 3
+    assert_came_out_as_rendered(engine, jobs)
+    assert [engine.job(j).interrupted for j in jobs] == [False, True, False]
+    assert all(engine.job(j).confirmed for j in jobs)
+    resent = next(r for r in engine.reasons(jobs[1]) if r.code == "job.resent_after_drop")
+    assert resent.params["printer"] == "memory" and "restarted" in resent.params["error"]
+
+
+def test_network_drop_with_a_label_still_held_keeps_it_in_flight(engine: Engine) -> None:
+    """Only the connection drops while label 1 waits in the printer: the new connection's count shows
+    the printer still holds it, so it stays in flight and is confirmed when it prints, sent once."""
+    jobs = pipelined_two(engine)
+    engine.printer().cut_after(0)
+    assert engine.step() == BACKOFF_START
+    assert engine.step() == 0.0  # the new connection: label 1 still held; label 2 goes out behind it
+    assert engine.state(jobs[1]) is S.PRINTING and len(engine.printer().buffer) == 2
+    engine.printer().head_stopped = False
+    engine.run()
+    assert engine.states(jobs) == ["printed"] * 3
+    assert_came_out_as_rendered(engine, jobs)
+    assert not any(engine.job(j).interrupted for j in jobs) and all(engine.job(j).confirmed for j in jobs)
+
+
 def test_write_only_connection_reset_at_the_end_sends_again(memory_dir: Path) -> None:
     """Write-only: the printer reset the connection instead of closing it; the label is sent again, flagged."""
     with Engine(memory_dir, answers=False) as engine:

@@ -63,3 +63,27 @@ def test_paper_out_mid_pipelined_batch_loses_and_duplicates_nothing(bench: Emula
     daemon.wait_states(10, timeout=120)
     assert_printed_in_job_order(daemon, emulator, "zd", first=400)
     assert all(job["confirmed"] and not job["interrupted"] for job in daemon.jobs())
+
+
+@pytest.mark.parametrize("transport", ["tcp", "usb"])
+def test_printer_restarted_with_a_label_waiting_loses_none(bench: EmulatorBench, daemons: list[DaemonProcess],
+                                                           tmp_path: Path, transport: str) -> None:
+    """The printer is switched off and on after label 3 of 8 while label 4 waits whole in its buffer
+    (a status answer showed it there) and label 5 is on the wire: both are gone with the restart.
+    Label 4 is not counted printed on the new connection's empty buffer, which cannot tell printed from
+    lost; it goes again, flagged, before label 5: every label comes out once, in order."""
+    emulator, uri = plug(bench, transport, faults=(Fault("power-cycle", 3),))
+    daemon = start_daemon(daemons, tmp_path, bench, [{"name": "zd", "uri": uri, "dpi": 203}])
+    daemon.drop("eight.pdf", batch(500, 8))
+    daemon.wait_states(8, timeout=120)
+
+    [cycle] = [event for event in emulator.events if event["event"] == "power-cycled"]
+    assert cycle["lost"] == 1
+    assert_printed_in_job_order(daemon, emulator, "zd", first=500)
+    jobs = daemon.jobs()
+    assert all(job["confirmed"] for job in jobs)
+    first = jobs[0]["id"]
+    resent = {job_id - first + 1 for (job_id,) in daemon.query(
+        "SELECT job_id FROM events WHERE reason_code = 'job.resent_after_drop'")}
+    assert resent == {4}
+    assert [job["interrupted"] for job in jobs][:4] == [False, False, False, True]

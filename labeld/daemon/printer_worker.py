@@ -96,6 +96,9 @@ class Sent:
     jlog: Any
     #: A status answer after the label went out showed it whole in the printer.
     accepted: bool = False
+    #: Why the connection it went out on dropped, while the label waited whole in the printer; set
+    #: until a status answer on a new connection says whether the printer still holds it.
+    carried: str | None = None
 
 
 #: ``step`` returns how long to wait before the next step; IDLE means "until the spool changes".
@@ -131,6 +134,8 @@ class PrinterWorker:
         #: Labels sent but not yet confirmed, oldest first (pipelining: at most two, one on the head
         #: and one queued in the printer behind it).
         self._inflight: list[Sent] = []
+        #: Carried labels were sent back to ``ready`` since the last step looked (they go first).
+        self._resent = False
 
     def start(self) -> None:
         self._thread.start()
@@ -205,6 +210,7 @@ class PrinterWorker:
     def _print(self, job: Job) -> bool:
         """Try to print one job; False when the printer is not ready (the job stays ``ready``)."""
         jlog = self.log.bind(job=job.id, label=job.label_id, page=job.page + 1, posting=job.posting)
+        self._resent = False
         try:
             device = self._open()
             status = self.driver.ask(device) if self._inflight else self.driver.status(device)
@@ -213,6 +219,9 @@ class PrinterWorker:
                 waited = self._drain(device, status, 1 if self._pipelines(job, status, device) else 0)
                 if waited is None:
                     return False
+                if self._resent:  # a label ahead of this one goes again first
+                    self._resent = False
+                    return True
                 status = waited
         except DeviceError as error:
             self._lost_inflight(error)
@@ -319,7 +328,8 @@ class PrinterWorker:
         """Confirm the in-flight labels the printer no longer holds, asking again until at most ``most``
         are left; the last answer, or None while the printer stands still in a fault (shown; the labels
         stay ``printing`` until it prints them). Past ``confirm_timeout`` the oldest are counted printed
-        unconfirmed, as a label the printer never confirms is. Raises DeviceError."""
+        unconfirmed, as a label the printer never confirms is (one carried over a dropped connection is
+        sent again instead: nothing said it printed). Raises DeviceError."""
         deadline = time.monotonic() + self.printer.confirm_timeout
         while True:
             self._confirm_done(status)
@@ -331,7 +341,10 @@ class PrinterWorker:
             if time.monotonic() >= deadline:
                 while len(self._inflight) > most:
                     sent = self._inflight.pop(0)
-                    self._printed(sent.job, False, sent.bytes, sent.jlog)
+                    if sent.carried is not None:  # no word from the printer on it since the drop
+                        self._resend_carried(sent)
+                    else:
+                        self._printed(sent.job, False, sent.bytes, sent.jlog)
                 return status
             time.sleep(PIPELINE_POLL)
             status = self.driver.ask(device)
@@ -343,6 +356,7 @@ class PrinterWorker:
         queued = self.driver.queued(status)
         if queued is None:
             return
+        self._recount_carried(queued)
         if not status.detail.get("partial_format"):
             for sent in self._inflight:
                 sent.accepted = True
@@ -366,15 +380,43 @@ class PrinterWorker:
 
     def _lost_inflight(self, error: DeviceError) -> None:
         """The connection dropped with labels in flight. One the printer had whole (a status answer after
-        it said so) stays in flight: a Zebra keeps whole formats when a connection drops, and the next
-        answer on a new connection confirms it. The others are sent again, as an interrupted label is."""
+        it said so) is carried over: a Zebra keeps whole formats when only the connection drops, but
+        not when it is switched off or restarts, so the first count on a new connection decides
+        (:meth:`_recount_carried`). The others are sent again, as an interrupted label is."""
         lost = [sent for sent in self._inflight if not sent.accepted]
         self._inflight = [sent for sent in self._inflight if sent.accepted]
+        for sent in self._inflight:
+            sent.carried = str(error)
         for sent in lost:
             reason = Reason("job.interrupted", sent=sent.bytes, total=sent.bytes, error=str(error))
             with contextlib.suppress(InvalidTransition):
                 self.spool.transition(sent.job.id, JobState.READY, reason, interrupted=True)
             sent.jlog.warning("job_interrupted", reason=reason.text(), bytes_sent=sent.bytes, bytes_total=sent.bytes)
+
+    def _recount_carried(self, queued: int) -> None:
+        """The first count of formats on a new connection, with labels carried over a dropped one. A
+        count above zero shows the printer kept its buffer (a restart empties it, and nothing new was
+        sent yet): the carried labels stay in flight and the usual rule confirms the ones it no longer
+        holds. Zero cannot tell "printed meanwhile" from "lost when the printer was switched off or
+        restarted", so none of them is counted printed: they are sent again, flagged ``interrupted``
+        (a second copy is possible and said; a loss is not) — docs/decisions.md, #23."""
+        carried = [sent for sent in self._inflight if sent.carried is not None]
+        if not carried:
+            return
+        if queued > 0:
+            for sent in carried:
+                sent.carried = None
+            return
+        for sent in carried:
+            self._inflight.remove(sent)
+            self._resend_carried(sent)
+
+    def _resend_carried(self, sent: Sent) -> None:
+        reason = Reason("job.resent_after_drop", printer=self.printer.name, error=sent.carried or "")
+        with contextlib.suppress(InvalidTransition):
+            self.spool.transition(sent.job.id, JobState.READY, reason, interrupted=True)
+        self._resent = True
+        sent.jlog.warning("job_interrupted", reason=reason.text(), bytes_sent=sent.bytes, bytes_total=sent.bytes)
 
     # ----- outcomes ---------------------------------------------------------------------
 

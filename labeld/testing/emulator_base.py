@@ -23,6 +23,12 @@ Subclass :class:`PrinterCore` and implement:
     The connection dropped: forget any partial label (a real printer discards it).
 ``fault_changed()``  (MAY)
     Called after a fault started or was cleared, to send an unsolicited status.
+``held_reported()`` and ``restart()``  (MAY, for ``power-cycle``)
+    Whether the core holds a whole label it has not printed and has said so in a status
+    answer; and the restart itself: forget every label held unprinted and any partial one,
+    returning how many whole labels were lost. A core that holds nothing needs neither.
+    While :attr:`Emulator.holding` is True the core keeps whole labels in its buffer instead of
+    printing them.
 
 Class attributes: ``language`` (the CLI name, e.g. ``"zpl"``), ``replies_over_tcp``
 (False for Brother QL: a QL on port 9100 never answers; True for ZPL, which answers ``~HS``)
@@ -51,6 +57,14 @@ Faults (``KIND@N``: N labels print normally, the fault strikes after them)
     after the chunk in which its raster data began): that label is discarded, the transport
     closes (TCP socket closed, USB writes fail with ENODEV once, the pty is re-created behind
     the same path). It fires once; the printer then takes new connections.
+``power-cycle@N``
+    After label N the printer is switched off and on: the labels it receives next wait whole in
+    its buffer, as a Zebra holds the next format while the head prints (the emulator's head is
+    otherwise never busy when a format arrives), until it has answered a status request that
+    shows them; at the next chunk of bytes after that it restarts — every label it held
+    unprinted, and a partial one, is gone (``power-cycled`` event with ``lost``), the connection
+    drops as for ``disconnect`` — and it then prints normally. It fires once. A blocking fault
+    already on stays on (a restart does not load paper).
 ``slow`` (or ``slow@N``)
     Print speed divided by ten (from label N+1 on).
 
@@ -78,13 +92,15 @@ from typing import Any, ClassVar
 from labeld.bitmap import Bitmap, to_png
 
 DEFAULT_SPEED_MM_S = 176.0
-FAULT_KINDS = ("paper-out", "cover-open", "jam", "offline", "disconnect", "slow")
+FAULT_KINDS = ("paper-out", "cover-open", "jam", "offline", "disconnect", "power-cycle", "slow")
+#: Faults that wait for a moment of their own rather than a printed label; kept by ``clear_fault``.
+_LATER_FAULTS = ("disconnect", "power-cycle")
 BLOCKING_FAULTS = ("paper-out", "cover-open", "jam", "offline")
 READ_CHUNK = 4096
 
 
 class Disconnected(Exception):
-    """The ``disconnect`` fault struck: the transport must drop the connection now."""
+    """The ``disconnect`` or ``power-cycle`` fault struck: the transport must drop the connection now."""
 
 
 class PrinterCore(ABC):
@@ -117,6 +133,16 @@ class PrinterCore(ABC):
     def snmp_status(self) -> bytes | None:
         """MAY: the value of the printer maker's own status object over SNMP (Brother's 32 bytes)."""
         return None
+
+    def held_reported(self) -> bool:
+        """MAY: a whole label waits unprinted and a status answer has shown it (``power-cycle`` strikes)."""
+        return True
+
+    def restart(self) -> int:
+        """MAY: switched off and on: forget every label held unprinted and any partial one; how many
+        whole labels were lost."""
+        self.abort()
+        return 0
 
 
 @dataclass(frozen=True)
@@ -159,6 +185,8 @@ class Emulator:
         self._replies = bytearray()
         self._ready_at = 0.0
         self._in_label = False
+        #: A power-cycle fault is due: whole labels wait in the buffer until the printer restarts.
+        self.holding = False
         self._events_file = open(self.out_dir / "events.jsonl", "a", encoding="utf-8")  # noqa: SIM115
         core.attach(self)
         self.event("started", language=core.language, speed_mm_s=speed_mm_s,
@@ -186,9 +214,9 @@ class Emulator:
             self.red_planes.append(None if red is None else red.copy())
             number = len(self.labels)
             name = f"{number:04d}.png"
-            (self.out_dir / name).write_bytes(to_png(bitmap))
+            _write_whole(self.out_dir / name, to_png(bitmap))
             if red is not None:
-                (self.out_dir / f"{number:04d}-red.png").write_bytes(to_png(red))
+                _write_whole(self.out_dir / f"{number:04d}-red.png", to_png(red))
             self.event("printed", label=number, file=name, rows=int(bitmap.shape[0]),
                        dots=int(bitmap.shape[1]), **detail)
             self._ready_at = time.monotonic() + length_mm / self.current_speed
@@ -214,6 +242,12 @@ class Emulator:
     def feed(self, data: bytes) -> None:
         """Bytes from a host; raises :class:`Disconnected` when the connection must drop."""
         with self._lock:
+            if self.holding and self.core.held_reported():
+                self.holding = False
+                self._in_label = False
+                lost = self.core.restart()
+                self.event("power-cycled", label=len(self.labels) + 1, lost=lost)
+                raise Disconnected(f"power cycle after {len(self.labels)} labels, {lost} held label(s) lost")
             fault = self._due("disconnect") if self._in_label else None
             if fault is not None:
                 self._pending.remove(fault)
@@ -264,7 +298,7 @@ class Emulator:
                 cleared = self.error
                 self.error = None
                 self._slow = False
-                self._pending = [f for f in self._pending if f.kind == "disconnect"]
+                self._pending = [f for f in self._pending if f.kind in _LATER_FAULTS]
             self.event("fault-cleared", fault=cleared)
             self.core.fault_changed()
             self._changed.notify_all()
@@ -295,12 +329,15 @@ class Emulator:
         return next((f for f in self._pending if f.kind == kind and f.after <= len(self.labels)), None)
 
     def _apply_due_faults(self) -> None:
-        for kind in (*BLOCKING_FAULTS, "slow"):
+        for kind in (*BLOCKING_FAULTS, "slow", "power-cycle"):
             fault = self._due(kind)
             if fault is None:
                 continue
             self._pending.remove(fault)
-            if kind == "slow":
+            if kind == "power-cycle":
+                self.holding = True
+                self.event("fault", fault=kind, after=fault.after)
+            elif kind == "slow":
                 self._slow = True
                 self.event("fault", fault="slow", after=fault.after)
             elif self.error is None:
@@ -450,6 +487,13 @@ class PtyServer:
         if replies:
             with contextlib.suppress(OSError):
                 os.write(self._master, replies)
+
+
+def _write_whole(path: Path, data: bytes) -> None:
+    """Write ``path`` so that a reader (a test in another process) never sees it half written."""
+    temp = path.with_name(f".{path.name}.part")
+    temp.write_bytes(data)
+    os.replace(temp, path)
 
 
 def stop_listener(listener: socket.socket, stop: threading.Event, thread: threading.Thread) -> None:

@@ -46,7 +46,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--speed", type=float, default=None,
                         help="print speed in mm/s (default: the model's, Brother QL 176, ZPL 152)")
     parser.add_argument("--fault", action="append", default=[], type=Fault.parse,
-                        help="paper-out@N, cover-open@N, jam@N, offline@N, disconnect@N or slow (repeatable)")
+                        help="paper-out@N, cover-open@N, jam@N, offline@N, disconnect@N, power-cycle@N "
+                             "or slow (repeatable)")
     parser.add_argument("--pty", type=Path, help="also serve a pty; PATH becomes a symlink to its slave")
     parser.add_argument("--usb-socket", type=Path, help="also serve virtual USB on this Unix socket")
     parser.add_argument("--usb-id", default="", help="VENDOR:PRODUCT for virtual USB, e.g. 0x04f9:0x209d")

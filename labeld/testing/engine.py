@@ -5,8 +5,9 @@ wires them — the Spool and DocumentStore on a scratch folder, the Acceptor, La
 Operations, the Pipeline with the in-process renderer and one PrinterWorker per printer — but
 time is a :class:`FakeClock` and every printer is a :class:`MemoryPrinter`: an in-memory printer
 whose status and faults a test scripts (paper out, cover open, offline, a connection cut after N
-bytes, refusal, a held queue, a slow or never-confirming printer, a crash mid-send). What comes
-out of it is decoded from the bytes the engine sent.
+bytes, refusal, a held queue, a slow or never-confirming printer, a crash mid-send, a printer that
+counts what it holds — so the engine pipelines — switched off and on with a label waiting). What
+comes out of it is decoded from the bytes the engine sent.
 
 Nothing runs by itself. :meth:`Engine.render` runs the render pipeline one step,
 :meth:`Engine.step` one printer one step, :meth:`Engine.run` all of them until nothing moves:
@@ -126,6 +127,13 @@ class MemoryPrinter:
         self._finish_fails: bool | None = None
         self._refusal: str | None = None
         self._waiting: tuple[str, str] | None = None
+        #: A printer that says how many labels it holds, as a Zebra's ``~HS`` does, so that the engine
+        #: pipelines: labels wait in ``buffer``, and the oldest comes out after each status answer
+        #: unless ``head_stopped``.
+        self.buffers = False
+        self.buffer: list[bytes] = []
+        self.head_stopped = False
+        self._power_cycle = False
 
     @property
     def labels(self) -> list[Bitmap]:
@@ -180,6 +188,11 @@ class MemoryPrinter:
         """The next label is taken but held by the print server (a stopped CUPS queue)."""
         self._waiting = (why, reason)
 
+    def power_cycle(self) -> None:
+        """(buffering) The printer is switched off and on as the next label arrives: every label in its
+        buffer is lost and the connection drops (nothing of the new label taken)."""
+        self._power_cycle = True
+
     def crash_on_write(self) -> None:
         """labeld dies while the next label is on the wire."""
         self.on_write = _crash
@@ -190,7 +203,11 @@ class MemoryPrinter:
         if self.on_status is not None:
             hook, self.on_status = self.on_status, None
             hook()
-        return PrinterStatus(reasons=self.reasons, message=self.message, media=self.loaded)
+        detail: dict[str, object] = {"formats_in_buffer": len(self.buffer)} if self.buffers else {}
+        status = PrinterStatus(reasons=self.reasons, message=self.message, media=self.loaded, detail=detail)
+        if self.buffer and not self.head_stopped and not status.blocked:
+            self.received.append(self.buffer.pop(0))
+        return status
 
     def take(self, data: bytes) -> None:
         """One label's bytes from the device."""
@@ -200,7 +217,11 @@ class MemoryPrinter:
         if self._cut_after is not None:
             sent, self._cut_after = min(self._cut_after, len(data)), None
             raise DeviceError(f"{self.name}: connection reset by peer", bytes_sent=sent)
-        self.received.append(data)
+        if self._power_cycle:
+            self._power_cycle = False
+            self.buffer.clear()
+            raise DeviceError(f"{self.name}: connection reset by peer (the printer restarted)")
+        (self.buffer if self.buffers else self.received).append(data)
 
     def confirm(self, timeout: float) -> bool:
         if self._cut_in_confirm is not None:
@@ -310,6 +331,10 @@ class MemoryDriver(PreviewDriver):
 
     def confirm(self, device: Device, timeout: float, labels: int | None = None) -> bool:
         return self.memory.confirm(timeout)
+
+    def queued(self, status: PrinterStatus) -> int | None:
+        formats = status.detail.get("formats_in_buffer")
+        return formats if status.known and isinstance(formats, int) else None
 
     def media_mismatch(self, status: PrinterStatus) -> Reason | None:
         loaded, needed = status.media, self.geometry.media

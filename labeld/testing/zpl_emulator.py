@@ -197,6 +197,8 @@ class ZplCore(PrinterCore):
         self.formats_seen = 0
         self.printing_until = 0.0
         self._flushing = False
+        #: A status answer showed held formats (what a ``power-cycle`` fault waits for).
+        self._reported = False
 
     # --- PrinterCore ----------------------------------------------------------------------
 
@@ -213,6 +215,21 @@ class ZplCore(PrinterCore):
     def fault_changed(self) -> None:
         if self.machine.error is None and not self.paused:
             self._flush_held()
+
+    def held_reported(self) -> bool:
+        return bool(self.held) and self._reported
+
+    def restart(self) -> int:
+        """Switched off and on: the receive buffer and the settings the host sent are gone (stored
+        graphics in ``R:`` too: it is RAM); a pause ends."""
+        lost = len(self.held)
+        self.abort()
+        self.held.clear()
+        self.stored.clear()
+        self.paused = False
+        self._reported = False
+        self.printing_until = 0.0
+        return lost
 
     # --- commands -------------------------------------------------------------------------
 
@@ -250,8 +267,7 @@ class ZplCore(PrinterCore):
         detail = {"format": self.formats_seen, "darkness": self.darkness, "speed_ips": self.speed_ips,
                   "mode": self.mode, **label.settings}
         self.held.append(HeldLabel(bitmap, label.copies, detail))
-        if self.machine.error is None and not self.paused:
-            self._flush_held()
+        self._flush_held()
 
     def _compose(self, label: LabelFormat) -> Bitmap:
         width = self.width or max(p.x + p.bitmap.shape[1] for p in label.fields)
@@ -267,7 +283,7 @@ class ZplCore(PrinterCore):
             return
         self._flushing = True
         try:
-            while self.held and self.machine.error is None and not self.paused:
+            while self.held and self.machine.error is None and not self.paused and not self.machine.holding:
                 self._print_one(self.held[0])
         finally:
             self._flushing = False
@@ -358,6 +374,7 @@ class ZplCore(PrinterCore):
     def _host_status(self, command: Command) -> None:
         if self._quiet():
             return
+        self._reported = self._reported or bool(self.held)
         self.machine.respond(host_status_answer(self.host_status()))
 
     def _extended_status(self, command: Command) -> None:
