@@ -252,6 +252,9 @@ MESSAGES: dict[str, str] = {
                         "it (job {new_job}, tracking {new_tracking}); put the new label on the parcel, then "
                         "`labelctl ack {job}`"),
     "alarm.rejected": N_("file {file} was rejected: {why:reason} (moved to {where})"),
+    "alarm.uncertain": N_("the label of parcel {posting} (job {job}) may not have printed: labeld stopped while it "
+                          "was going out to {printer}; look at the printer's output, then `labelctl reprint {job}` "
+                          "or `labelctl cancel {job}`"),
     "alarm.acknowledged": N_("acknowledged by {by}"),
     "job.released_override": N_("released past the label rules by {by}: \u201c{why}\u201d; rendering it again, "
                                 "printing it once"),

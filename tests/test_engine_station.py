@@ -15,7 +15,7 @@ from labeld.daemon.operations import Actor, BadRequest, NotFound, OperationError
 from labeld.daemon.station import Station
 from labeld.errors import RejectedInput
 from labeld.spool.states import JobState
-from labeld.testing.engine import Engine, FakeClock, memory_printer
+from labeld.testing.engine import Engine, FakeClock, SimulatedCrash, memory_printer
 from tests.conftest import cached_label
 
 S = JobState
@@ -111,3 +111,35 @@ def test_a_scan_that_names_nothing_is_not_found(station: tuple[Engine, Station])
         desk.lookup("99999999-0001-1")
     with pytest.raises(BadRequest):
         desk.matches("   ")
+
+
+def test_a_label_left_uncertain_is_an_alarm_until_reprinted_or_cancelled(station: tuple[Engine, Station]) -> None:
+    """labeld dies while a label goes out: after the restart that label may or may not have printed, and
+    it is never sent again by itself, so a person is told (job, parcel, printer) until they reprint or
+    cancel it."""
+    engine, desk = station
+    first = engine.submit(label("TRK000000001"))[0]
+    engine.render()
+    engine.printer().crash_on_write()
+    with pytest.raises(SimulatedCrash):
+        engine.step()
+    engine.restart()
+    desk = Station(engine.operations)
+    [alarm] = desk.alarms()
+    assert (alarm["kind"], alarm["job"], alarm["posting_number"], alarm["printer"]) == ("uncertain", first, POSTING,
+                                                                                        "memory")
+    assert alarm["reason_code"] == "alarm.uncertain" and f"labelctl reprint {first}" in alarm["reason"]
+    engine.operations.reprint_job(first, ReprintRequest())
+    assert kinds(desk) == [], "reprinted: dealt with"
+    engine.run()
+
+    second = engine.submit(cached_label(posting="12345678-0013-1", tracking="TRK000000003"))[0]
+    engine.render()
+    engine.printer().crash_on_write()
+    with pytest.raises(SimulatedCrash):
+        engine.step()
+    engine.restart()
+    desk = Station(engine.operations)
+    assert [alarm["job"] for alarm in desk.alarms()] == [second]
+    engine.operations.cancel(second)
+    assert kinds(desk) == [], "cancelled: dealt with"

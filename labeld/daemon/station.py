@@ -4,8 +4,10 @@ label a scanned code names, and the acknowledgements that clear an alarm.
 
 Alarms are computed when asked, from the live state: a printer that stopped by itself, a clock
 that drifts (or whose sources all went silent), a printed label voided by a newer one until a
-person acknowledges it (the parcel needs the new label), and files rejected whole from the hot
-folder in the last day until acknowledged (nobody else was told; an upload's sender was).
+person acknowledges it (the parcel needs the new label), a label left ``uncertain`` (labeld stopped
+while it went out: it may not have printed) until a person reprints or cancels it, and files
+rejected whole from the hot folder in the last day until acknowledged (nobody else was told; an
+upload's sender was).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from labeld.daemon.printer_worker import PrinterCondition
 from labeld.daemon.scan import Reading, readings
 from labeld.reasons import Reason
 from labeld.spool.spool import Job, RejectedFile, reason_json
+from labeld.spool.states import JobState
 
 #: Files rejected from the hot folder stay an alarm this long unless acknowledged.
 REJECTED_ALARM_SECONDS = 86400.0
@@ -51,8 +54,9 @@ class Station:
 
     def alarms(self) -> list[dict[str, Any]]:
         """Everything that needs a person now, oldest first within each kind: printers, clock,
-        labels to relabel, rejected files."""
-        return [*self._printer_alarms(), *self._clock_alarms(), *self._relabel_alarms(), *self._rejected_alarms()]
+        labels to relabel, labels that may not have printed, rejected files."""
+        return [*self._printer_alarms(), *self._clock_alarms(), *self._relabel_alarms(), *self._uncertain_alarms(),
+                *self._rejected_alarms()]
 
     def _printer_alarms(self) -> list[dict[str, Any]]:
         found = []
@@ -87,6 +91,19 @@ class Station:
                           **reason_json(reason), "label": label_id, "job": first.id, "jobs": [j.id for j in jobs],
                           "posting_number": first.posting, "printer": first.printer,
                           "ack": f"/v1/jobs/{first.id}/ack"})
+        return found
+
+    def _uncertain_alarms(self) -> list[dict[str, Any]]:
+        """A label that may or may not have come out is never sent again by itself: a person looks at
+        the printer's output and reprints or cancels it, which ends the alarm."""
+        found = []
+        for job in reversed(self.spool.jobs(state=JobState.UNCERTAIN, limit=200)):
+            if any(later.id > job.id for later in self.spool.jobs(label_id=job.label_id, limit=1000)):
+                continue  # reprinted since: the person has dealt with it
+            reason = Reason("alarm.uncertain", posting=job.posting or "?", job=job.id, printer=job.printer)
+            found.append({"id": f"uncertain:{job.id}", "kind": "uncertain", "since": job.updated_at,
+                          **reason_json(reason), "job": job.id, "posting_number": job.posting,
+                          "printer": job.printer, "ack": None})
         return found
 
     def _rejected_alarms(self) -> list[dict[str, Any]]:
