@@ -218,6 +218,10 @@ MESSAGES: dict[str, str] = {
                              "{wait:duration}"),
     "posting.rejected": N_("labeld cannot print the label the marketplace sent: {why:reason}; `labelctl fetch "
                            "{posting}` tries again"),
+    "posting.link_failed": N_("the label's link gave no label ({why:reason}); asking the marketplace for a fresh "
+                              "one in {wait:duration}"),
+    "posting.link_gave_up": N_("the label's link gave no label {tries} times (last: {why:reason}); `labelctl fetch "
+                               "{posting}` tries again"),
     "op.no_sources": N_("no [[source]] is configured"),
     "op.bad_source_name": N_("{source!r} is not a source name (letters, digits, '_', '.', '-')"),
     "op.no_source": N_("there is no source {source!r} (sources: {sources:list})"),
@@ -279,6 +283,7 @@ MESSAGES: dict[str, str] = {
     "link.bad_code": N_("label_code is not Base64: {error}"),
     "link.code_not_label": N_("label_code decodes to {size} bytes that are neither a PDF, PNG, SVG nor ZPL "
                               "(they start with {head})"),
+    "link.code_incomplete": N_("the label's bytes are incomplete or damaged: {error}"),
     "link.bad_url": N_("label_url must be an https:// link, not {url}"),
     "link.waiting": N_("waiting to fetch the label from {url}"),
     "link.waiting_clock": N_("waiting to fetch {url}: the clock is {offset:.1f} s off, beyond the {threshold:g} s "

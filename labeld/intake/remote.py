@@ -133,9 +133,35 @@ def decode_code(code: object) -> bytes:
         data = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as error:
         raise RejectedInput(Reason("link.bad_code", error=str(error))) from error
-    if label_kind(data) is None:
-        raise RejectedInput(Reason("link.code_not_label", size=len(data), head=repr(data[:8])))
+    check_label_bytes(data)
     return data
+
+
+class IncompleteLabel(RejectedInput):
+    """Label bytes that start well but are not whole (an answer cut short): worth asking for again."""
+
+
+def check_label_bytes(data: bytes) -> str:
+    """The kind of a label handed over as bytes (a label_code's, a marketplace's PDF body or sticker):
+    :class:`RejectedInput` if it is no PDF, PNG, SVG nor ZPL, :class:`IncompleteLabel` if it is cut short."""
+    kind = label_kind(data)
+    if kind is None:
+        raise RejectedInput(Reason("link.code_not_label", size=len(data), head=repr(data[:8])))
+    broken = incomplete(data, kind)
+    if broken:
+        raise IncompleteLabel(Reason("link.code_incomplete", error=broken))
+    return kind
+
+
+def code_job(data: bytes, sidecar: Sidecar) -> LinkJob:
+    """A label handed over as bytes, as a ``label_code`` job (checked as one)."""
+    check_label_bytes(data)
+    return LinkJob(None, data, sidecar)
+
+
+def url_job(url: str, sidecar: Sidecar) -> LinkJob:
+    """A label handed over as a link, as a ``label_url`` job (checked as one)."""
+    return LinkJob(check_url(url), None, sidecar)
 
 
 def label_kind(data: bytes) -> str | None:

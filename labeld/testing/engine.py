@@ -367,9 +367,10 @@ class Engine:
         self.recovered = self.spool.recover()
         self.rules = LabelRules(config.preflight, self.spool, self.clock, wall_clock=clock.time)
         self.acceptor = Acceptor(config, self.spool, self.store)
-        self.sources = SourceManager(config, self.spool, AcceptorSink(self.acceptor, self.spool), clock=clock.time)
         #: Not started: a link's fetch is driven by the test (``remote._round()``), by the fake clock.
         self.remote = RemoteIntake(config, self.spool, self.acceptor, self.clock, now=clock.time)
+        self.sources = SourceManager(config, self.spool, AcceptorSink(self.acceptor, self.spool, self.remote.wake),
+                                     clock=clock.time)
         self.drivers = {p.name: MemoryDriver(p, self.memory[p.name]) for p in config.printers}
         self.pipeline = Pipeline(config, self.spool, self.store, dict(self.drivers), self.rules, self.renderer,
                                  on_render=self._rendered)
