@@ -106,6 +106,8 @@ MESSAGES: dict[str, str] = {
                           "`labelctl reprint {job}` prints it on purpose"),
     "reprint.superseded": N_("label {label} of posting {posting} was superseded by a newer label (job "
                              "{newer_job}); `labelctl reprint {posting}` prints the newest"),
+    "reprint.not_fetched": N_("label {label} was never fetched from its link ({state}): there is nothing to print "
+                              "again; wait for the fetch, or send the label again"),
     "reprint.expired": N_("label {label} expired {ago:duration} ago; get a fresh label from the marketplace"),
     # ----- a job's way through the daemon -------------------------------------------------------
     "job.accepted": N_("accepted {name} from {where}, page {page} of {pages}"),
@@ -163,6 +165,8 @@ MESSAGES: dict[str, str] = {
     "op.bad_path_part": N_("{value!r} is not a valid {what}"),
     "op.bad_document_name": N_("name {name!r} is not a plain file name (no slashes, no leading dot)"),
     "op.reprint_refused": N_('{why:reason}; add --force ("force": true) to print it anyway'),
+    "op.preview_not_fetched": N_("job {job}'s label is not fetched yet (it is a link to {url}): there is no "
+                                 "picture until it is"),
     "op.preview_raw": N_("job {job} is raw ZPL; labeld sends it unchanged and has no bitmap of it"),
     "op.preview_printer_unusable": N_("printer {printer!r} of job {job} is not usable, so labeld cannot render "
                                       "for it"),

@@ -363,11 +363,18 @@ class RemoteIntake:
             self._wake.clear()
 
     def _round(self) -> None:
+        for row in self.take_due():
+            self._pool.submit(self.fetch_one, row)
+
+    def take_due(self) -> list[LinkRow]:
+        """The links to fetch now, marked busy: due, not expired (those are refused here) and not
+        held by the clock (those say so); at most twice ``concurrency`` in flight."""
         with self._busy_lock:
             room = self.config.links.concurrency * 2 - len(self._busy)
             busy = set(self._busy)
         if room <= 0:
-            return
+            return []
+        taken = []
         for row in self.spool.links_due(self.now(), limit=room + len(busy)):
             if row.document_id in busy:
                 continue
@@ -375,7 +382,8 @@ class RemoteIntake:
                 continue
             with self._busy_lock:
                 self._busy.add(row.document_id)
-            self._pool.submit(self._fetch_one, row)
+            taken.append(row)
+        return taken
 
     def _expired(self, row: LinkRow) -> bool:
         now = self.now()
@@ -400,7 +408,8 @@ class RemoteIntake:
 
     # ----- one fetch --------------------------------------------------------------------------
 
-    def _fetch_one(self, row: LinkRow) -> None:
+    def fetch_one(self, row: LinkRow) -> None:
+        """Fetch one link taken by :meth:`take_due` (on a pool thread; in tests, in the caller's)."""
         try:
             self._recheck_clock()
             if self._clock_holds(row):

@@ -94,6 +94,16 @@ class LinkTables:
                         r["printer"], r["issued_at"], r["expires_at"], r["received_at"], r["requested"], r["folder"])
                 for r in rows]
 
+    def link_info(self, document_id: int) -> dict[str, Any] | None:
+        """The link of a document taken as one: its signed URL (keep it inside labeld), state
+        (waiting | fetched | failed), attempts and last error; None for any other document."""
+        rows = self._query("SELECT url, state, attempts, last_error, fetched_at FROM links WHERE document_id = ?",
+                           (document_id,))
+        if not rows:
+            return None
+        url, state, attempts, error, fetched_at = rows[0]
+        return {"url": url, "state": state, "attempts": attempts, "last_error": error, "fetched_at": fetched_at}
+
     def keyed_documents(self, key: str) -> tuple[int, int]:
         """Documents taken under ``key`` or one of its retries (``key#rN``, labeld.sources.handoff):
         how many, and how many of them are links that gave no label."""
