@@ -16,6 +16,7 @@ import pytest
 from labeld.cli.formatting import job_detail
 from labeld.config import LinksConfig
 from labeld.daemon.operations import Refused, ReprintRequest
+from labeld.intake.remote import redact_job_bytes
 from labeld.spool.states import JobState
 from labeld.testing.engine import Engine
 from labeld.testing.link_server import LinkServer, Serve
@@ -143,3 +144,16 @@ def test_a_link_that_gave_no_label_cannot_be_reprinted(engine: Engine, links: Li
         engine.operations.reprint_job(job, ReprintRequest())
     why = refused.value.reason.params["why"]
     assert why["code"] == "reprint.not_fetched" and why["params"]["state"] == "failed"
+
+
+def test_a_job_file_is_kept_without_its_query() -> None:
+    """What the hot folder archives of a *.json link job: the label_url without its query (the
+    signature), every other byte as written; a job file that is not JSON loses every link's query."""
+    written = b'{\n  "label_url": "https://cdn.example/l/1.pdf?X-Amz-Signature=abc&e=1",\n  "copies": 2\n}\n'
+    assert redact_job_bytes(written) == b'{\n  "label_url": "https://cdn.example/l/1.pdf",\n  "copies": 2\n}\n'
+    escaped = json.dumps({"label_url": "https://cdn.example/a\u00e9.pdf?sig=s", "note": "x"}).encode()
+    assert json.loads(redact_job_bytes(escaped) or b"") == {"label_url": "https://cdn.example/a\u00e9.pdf", "note": "x"}
+    assert redact_job_bytes(b'{"label_url": "https://cdn.example/plain.pdf"}') is None
+    assert redact_job_bytes(b'{"label_code": "JVBERi0="}') is None
+    cut = b'{"label_url": "https://h/x.pdf?sig=1", "copies": '
+    assert redact_job_bytes(cut) == b'{"label_url": "https://h/x.pdf", "copies": '

@@ -31,6 +31,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -182,6 +183,27 @@ def incomplete(data: bytes, kind: str) -> str | None:
     if kind == "png" and not (data.startswith(PNG_MAGIC) and crc_ok(data)):
         return "the PNG is cut short or damaged"
     return None
+
+
+_SIGNED = re.compile(rb"(https?://[^\s\"'?#]+)[?#][^\s\"']*", re.IGNORECASE)
+
+
+def redact_job_bytes(data: bytes) -> bytes | None:
+    """A ``*.json`` job file fit to archive: its ``label_url`` without the query (the signature, a
+    secret), everything else kept as written; None when there is nothing to remove. A file that is
+    not a JSON object (it was refused) has the query cut from every link found in its text."""
+    try:
+        raw = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        cut = _SIGNED.sub(rb"\1", data)
+        return cut if cut != data else None
+    url = raw.get("label_url") if isinstance(raw, dict) else None
+    if not isinstance(url, str) or without_query(url) == url:
+        return None
+    written = json.dumps(url, ensure_ascii=False).encode("utf-8")
+    if written in data:
+        return data.replace(written, json.dumps(without_query(url), ensure_ascii=False).encode("utf-8"))
+    return (json.dumps({**raw, "label_url": without_query(url)}, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
 def accept_job(acceptor: Acceptor, job: LinkJob, *, name: str, source: str, folder: str | None = None,
