@@ -44,29 +44,33 @@ MUPDF_DEFAULT_AA = 8
 
 @dataclass(frozen=True)
 class Case:
-    """One row of the table: a driver, a label size, vector or raster barcodes."""
+    """One row of the table: a driver, a label size, vector, raster or rich labels, and the printer's
+    dpi (0: the driver's usual, 300 for Brother, 203 for ZPL)."""
 
     driver: str  # brother_ql | zpl
     size: str
     kind: str
+    printer_dpi: int = 0
 
     @property
     def dpi(self) -> int:
-        return 300 if self.driver == "brother_ql" else 203
+        return self.printer_dpi or (300 if self.driver == "brother_ql" else 203)
 
     @property
     def name(self) -> str:
-        return f"{self.driver} {self.size} {self.kind}"
+        return f"{self.driver} {self.size} {self.kind}" + (f" {self.printer_dpi} dpi" if self.printer_dpi else "")
 
     def printer(self) -> PrinterConfig:
         if self.driver == "brother_ql":
             return PrinterConfig(name="bench", driver="brother_ql", uri="dir:///dev/null", media=BROTHER_LABEL,
                                  model=BROTHER_MODEL, dpi=300)
-        return PrinterConfig(name="bench", driver="zpl", uri="dir:///dev/null", media=f"{self.size}mm", dpi=203)
+        return PrinterConfig(name="bench", driver="zpl", uri="dir:///dev/null", media=f"{self.size}mm", dpi=self.dpi)
 
 
-FULL_CASES = tuple(Case(d, s, k) for d in ("brother_ql", "zpl") for s in ("58x40", "75x120")
-                   for k in ("vector", "raster"))
+FULL_CASES = (*(Case(d, s, k) for d in ("brother_ql", "zpl") for s in ("58x40", "75x120")
+                for k in ("vector", "raster")),
+              Case("brother_ql", "75x120", "rich"), Case("zpl", "75x120", "rich"),
+              Case("zpl", "75x120", "vector", 300), Case("zpl", "75x120", "rich", 300))
 QUICK_CASES = (Case("zpl", "58x40", "raster"),)
 
 
@@ -104,16 +108,16 @@ def brother_ql_convert(path: Path) -> bytes:
     return data
 
 
-def zebrafy_convert(path: Path, form: str = "Z64") -> bytes:
-    """zebrafy's PDF → ZPL at 203 dpi, thresholded (its dithering would ruin barcodes)."""
+def zebrafy_convert(path: Path, form: str = "Z64", dpi: int = 203) -> bytes:
+    """zebrafy's PDF → ZPL at ``dpi``, thresholded (its dithering would ruin barcodes)."""
     from zebrafy.zebrafy_pdf import ZebrafyPDF
 
-    zpl: str = ZebrafyPDF(path.read_bytes(), format=form, dpi=203, dither=False, split_pages=True).to_zpl()
+    zpl: str = ZebrafyPDF(path.read_bytes(), format=form, dpi=dpi, dither=False, split_pages=True).to_zpl()
     return zpl.encode("ascii")
 
 
 def peer_convert(path: Path, case: Case) -> bytes:
-    return brother_ql_convert(path) if case.driver == "brother_ql" else zebrafy_convert(path)
+    return brother_ql_convert(path) if case.driver == "brother_ql" else zebrafy_convert(path, dpi=case.dpi)
 
 
 def bare_render(path: Path, dpi: int) -> None:
@@ -126,7 +130,7 @@ def bare_render(path: Path, dpi: int) -> None:
 
 def measure_case(case: Case, source: CorpusFile, scratch: Path, rounds: int) -> dict[str, Any]:
     path, pages = source.path, source.pages
-    out = scratch / f"{case.driver}-{case.size}-{case.kind}.out"
+    out = scratch / f"{case.driver}-{case.size}-{case.kind}-{case.dpi}.out"
     fast = median_ms(lambda: labeld_convert(path, case, out, NO_VERIFY), rounds, pages)
     checked = median_ms(lambda: labeld_convert(path, case, out, DEFAULTS), rounds, pages)
     peer = median_ms(lambda: peer_convert(path, case), rounds, pages)

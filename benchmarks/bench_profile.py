@@ -43,7 +43,7 @@ def _name(key: tuple[str, int, str]) -> str:
 
 def run(corpus: Corpus, scratch: Path, quick: bool) -> dict[str, Any]:
     pages = 1 if quick else 20
-    cases = (Case("brother_ql", "58x40", "vector"), Case("zpl", "75x120", "vector"))
+    cases = (Case("brother_ql", "58x40", "vector"), Case("zpl", "75x120", "vector"), Case("zpl", "75x120", "rich", 300))
     out = scratch / "profile.bin"
     return {"pages": pages, "profiles": [profile(c, corpus.file(c.size, c.kind, pages).path, out, v)
                                          for c in cases for v in (False, True)]}

@@ -25,6 +25,8 @@ _FORMATS = {
     "qr": zxingcpp.BarcodeFormat.QRCode,
     "datamatrix": zxingcpp.BarcodeFormat.DataMatrix,
     "ean13": zxingcpp.BarcodeFormat.EAN13,
+    "pdf417": zxingcpp.BarcodeFormat.PDF417,
+    "aztec": zxingcpp.BarcodeFormat.Aztec,
 }
 
 
@@ -32,12 +34,14 @@ _FORMATS = {
 class Symbol:
     """One barcode on a label: what it encodes and where it goes (millimetres from top-left)."""
 
-    kind: str  # code128 | qr | datamatrix | ean13
+    kind: str  # code128 | qr | datamatrix | ean13 | pdf417 | aztec
     value: str
     x_mm: float
     y_mm: float
     module_mm: float
     height_mm: float | None = None  # linear codes only; 2-D codes are square
+    #: Turned by this many degrees about its top-left corner (vector symbols only; 90 = reads downwards).
+    angle: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,9 @@ class LabelSpec:
     rotated: bool = False
     offset_mm: tuple[float, float] = (10.0, 10.0)
     extra_text: tuple[str, ...] = field(default_factory=tuple)
+    #: More on the page, as marketplace labels have: Cyrillic text blocks in several sizes, rules,
+    #: a filled banner with white text, a small vector logo.
+    rich: bool = False
 
     def resolved_symbols(self) -> tuple[Symbol, ...]:
         if self.symbols is not None:
@@ -103,14 +110,15 @@ def label_pdf(specs: LabelSpec | Sequence[LabelSpec], *, metadata_date: str | No
 
 
 def batch_pdf(count: int, *, size_mm: tuple[float, float] = (75.0, 120.0), raster_dpi: int | None = None,
-              first_posting: int = 10000000) -> bytes:
-    """``count`` labels for distinct postings, one per page."""
+              first_posting: int = 10000000, rich: bool = False) -> bytes:
+    """``count`` labels for distinct postings, one per page (``rich``: with more on each, see LabelSpec)."""
     specs = [
         LabelSpec(
             posting=f"{first_posting + i:08d}-0001-1",
             tracking=f"TRK{first_posting + i:09d}",
             size_mm=size_mm,
             raster_dpi=raster_dpi,
+            rich=rich,
         )
         for i in range(count)
     ]
@@ -131,11 +139,13 @@ def _draw_page(doc: pymupdf.Document, spec: LabelSpec) -> None:
         page.insert_text(pymupdf.Point((offset[0] + 4) * PT_PER_MM, y * PT_PER_MM), text, fontsize=9)
     for symbol in spec.resolved_symbols():
         moved = Symbol(symbol.kind, symbol.value, symbol.x_mm + offset[0], symbol.y_mm + offset[1],
-                       symbol.module_mm, symbol.height_mm)
+                       symbol.module_mm, symbol.height_mm, symbol.angle)
         if spec.raster_dpi:
             _draw_raster(page, moved, spec.raster_dpi)
         else:
             _draw_vector(page, moved)
+    if spec.rich:
+        _draw_rich(page, spec, offset)
     if spec.rotated:
         page.set_rotation(90)
 
@@ -161,8 +171,45 @@ def _draw_vector(page: pymupdf.Page, symbol: Symbol) -> None:
         for start, stop in _runs(row):
             rect = _mm_rect(x0 + start * symbol.module_mm, y0 + r * row_h, (stop - start) * symbol.module_mm, row_h)
             shape.draw_rect(rect)
-    shape.finish(fill=(0, 0, 0), color=None, width=0)
+    pivot = pymupdf.Point(x0 * PT_PER_MM, y0 * PT_PER_MM)
+    morph = (pivot, pymupdf.Matrix(-symbol.angle)) if symbol.angle else None
+    shape.finish(fill=(0, 0, 0), color=None, width=0, morph=morph)
     shape.commit()
+
+
+#: Text of the richer label, as an Ozon FBS label carries it (sender, recipient, parcel lines).
+RICH_TEXT = (
+    ("ОТ: ООО «Ромашка», Москва", 6), ("КОМУ: Иванов И. И.", 7),
+    ("ПВЗ: СПб, Невский пр., 28", 6), ("Заказ 0123456789 · 0,45 кг", 6),
+    ("Курьер Ozon · до 12.05", 6), ("Футболка, размер M", 5),
+)
+
+
+def _draw_rich(page: pymupdf.Page, spec: LabelSpec, offset: tuple[float, float]) -> None:
+    """The extra content of a ``rich`` label, placed clear of the default symbols' spots."""
+    width, height = spec.size_mm
+    x, y = offset[0], offset[1]
+    top = y + min(18.0, height * 0.3) + 8
+    shape = page.new_shape()
+    shape.draw_rect(_mm_rect(x + 3, top, width - 6, 6))  # a banner, white text on black
+    shape.finish(fill=(0, 0, 0), color=None, width=0)
+    for line in (top + 8, height * 0.78 + y):  # table rules
+        shape.draw_line(pymupdf.Point((x + 2) * PT_PER_MM, line * PT_PER_MM),
+                        pymupdf.Point((x + width - 2) * PT_PER_MM, line * PT_PER_MM))
+    shape.finish(color=(0, 0, 0), width=0.6)
+    logo = pymupdf.Point((x + width - 14) * PT_PER_MM, (y + height - 14) * PT_PER_MM)
+    shape.draw_circle(logo, 4 * PT_PER_MM)  # a round vector logo
+    shape.finish(fill=(0, 0, 0), color=None)
+    shape.commit()
+    page.insert_text(pymupdf.Point((x + 5) * PT_PER_MM, (top + 4.5) * PT_PER_MM), "OZON FBS",
+                     fontsize=9, fontname="china-s", color=(1, 1, 1))
+    line_y = y + height * 0.45 + 18  # below the posting and tracking lines
+    for text, size in RICH_TEXT:
+        if line_y > y + height * 0.75:
+            break
+        page.insert_text(pymupdf.Point((x + 4) * PT_PER_MM, line_y * PT_PER_MM), text, fontsize=size,
+                         fontname="china-s")
+        line_y += size * 0.5 + 1.5
 
 
 def _draw_raster(page: pymupdf.Page, symbol: Symbol, dpi: int) -> None:

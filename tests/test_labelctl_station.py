@@ -96,6 +96,20 @@ class Watch:
         self.process.wait(10)
 
 
+def first_json_watch_line(daemon: DaemonProcess) -> dict[str, Any]:
+    """``labelctl --json watch``'s first line: the alarms open when it started."""
+    env = {**os.environ, "LABELD_SOCKET": str(daemon.socket), "PYTHONUNBUFFERED": "1", "LANG": "C.UTF-8"}
+    process = subprocess.Popen([*LABELCTL, "--json", "watch"], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert process.stdout is not None
+        first: dict[str, Any] = json.loads(process.stdout.readline())
+    finally:
+        process.terminate()
+        process.wait(10)
+    assert first["kind"] == "open-alarms"
+    return first
+
+
 @pytest.fixture
 def watches() -> Iterator[list[Watch]]:
     running: list[Watch] = []
@@ -159,6 +173,7 @@ def test_watch_and_status_show_printer_clock_and_file_alarms(bench: EmulatorBenc
         watch = Watch(daemon)
         watches.append(watch)
         watch.wait("!! ALARM", "clock is 7.0 s behind")  # open when watch started
+        assert [alarm["kind"] for alarm in first_json_watch_line(daemon)["alarms"]] == ["clock"]
         specs = [LabelSpec(posting=f"7100000{n}-0001-1", tracking=f"TRK{n}", size_mm=(58, 40), symbols=(
             Symbol("code128", f"7100000{n}-0001-1", 3.0, 3.0, 0.3, height_mm=10.0),)) for n in range(2)]
         ok(daemon, "print", write(tmp_path, "two.pdf", label_pdf(specs)))

@@ -450,10 +450,13 @@ def cmd_watch(client: Client, args: argparse.Namespace) -> int:
             print(f"{fmt.clock_time(time.time())}  -- {text}", flush=True)
 
     after = event_mark(client)
-    if not args.json:
+    open_alarms = client.call("GET", "/v1/alarms")["alarms"]
+    if args.json:  # the alarms already open, as one line of their own before the events
+        print(json.dumps({"kind": "open-alarms", "alarms": open_alarms}, ensure_ascii=False), flush=True)
+    else:
         print(_("following labeld on {socket}; Ctrl-C stops").format(socket=client.path), flush=True)
         now = time.time()
-        for line in fmt.alarm_lines(client.call("GET", "/v1/alarms")["alarms"], now, paint):
+        for line in fmt.alarm_lines(open_alarms, now, paint):
             print(f"{fmt.clock_time(now)}  {line}", flush=True)
     for events in stream(client, after, note):
         for event in events:

@@ -83,6 +83,21 @@ class PrinterState:
 #: Decides, just before a label prints, whether it must stop instead (e.g. it expired while the
 #: printer was out of paper): the state it goes to (held or rejected) and why, or None to print.
 HoldCheck = Callable[[Job], tuple[JobState, Reason] | None]
+#: How often the printer is asked while a label waits for the one ahead of it (pipelining).
+PIPELINE_POLL = 0.01
+
+
+@dataclass
+class Sent:
+    """A label whose bytes went out and whose printing is not yet confirmed."""
+
+    job: Job
+    bytes: int
+    jlog: Any
+    #: A status answer after the label went out showed it whole in the printer.
+    accepted: bool = False
+
+
 #: ``step`` returns how long to wait before the next step; IDLE means "until the spool changes".
 IDLE: float | None = None
 
@@ -113,6 +128,9 @@ class PrinterWorker:
         self._unknown: PrinterStatus | None = None
         self.log = log.bind(printer=printer.name)
         self._settling: CounterSettlement | None = CounterSettlement(spool, printer.name, self.log)
+        #: Labels sent but not yet confirmed, oldest first (pipelining: at most two, one on the head
+        #: and one queued in the printer behind it).
+        self._inflight: list[Sent] = []
 
     def start(self) -> None:
         self._thread.start()
@@ -153,11 +171,14 @@ class PrinterWorker:
                 self.spool.wait_for_change(1.0)
             elif delay:
                 self._sleep(delay)
+        self._settle_all()
 
     def step(self) -> float | None:
         """Print the next ready label if the printer can take it; seconds to wait before the next
         step (0: go on at once), or IDLE when there is nothing to do."""
         if self.spool.paused(self.printer.name):
+            if self._inflight and not self._settle_all():
+                return self._next_backoff()
             self._close()
             self._set(state=PrinterCondition.STOPPED, reasons=("paused",), message=Reason("printer.paused"))
             return IDLE
@@ -167,6 +188,8 @@ class PrinterWorker:
             self._settling = None
         job = self.spool.next_ready(self.printer.name)
         if job is None or self.spool.has_earlier_pending(self.printer.name, job.id):
+            if self._inflight:
+                return 0.0 if self._settle_all() else self._next_backoff()
             if self.monotonic() - self._last_used > IDLE_CLOSE_SECONDS:
                 self._close()
             if self.state.state == PrinterCondition.PRINTING or "paused" in self.state.reasons:
@@ -184,11 +207,17 @@ class PrinterWorker:
         jlog = self.log.bind(job=job.id, label=job.label_id, page=job.page + 1, posting=job.posting)
         try:
             device = self._open()
-            status = self.driver.status(device)
+            status = self.driver.ask(device) if self._inflight else self.driver.status(device)
+            self._noted(status)
+            if self._inflight:  # the next label goes out while at most one earlier one is in the printer
+                waited = self._drain(device, status, 1 if self._pipelines(job, status, device) else 0)
+                if waited is None:
+                    return False
+                status = waited
         except DeviceError as error:
+            self._lost_inflight(error)
             self._offline(str(error))
             return False
-        self._noted(status)
         if status.known and status.blocked:
             self._blocked(status)
             return False
@@ -242,6 +271,10 @@ class PrinterWorker:
                 device.write(data, name=f"job-{job.id:06d}{suffix}.{self.driver.extension}")
                 sent += len(data)
             failpoints.hit("after-send")
+            if self._pipelines(job, status, device):
+                self._inflight.append(Sent(job, total, jlog))
+                self._last_used = self.monotonic()
+                return True
             if status.known:
                 confirmed = self.driver.confirm(device, self.printer.confirm_timeout, _labels(job))
             else:
@@ -262,17 +295,91 @@ class PrinterWorker:
             jlog.error("job_failed", reason=str(error))
             return True
         self._last_used = self.monotonic()
+        self._printed(job, confirmed, total, jlog)
+        return True
+
+    def _printed(self, job: Job, confirmed: bool, total: int, jlog: Any) -> None:
         printed = "job.printed_confirmed" if confirmed else "job.printed_unconfirmed"
         self.spool.transition(job.id, JobState.PRINTED, Reason(printed, printer=self.printer.name),
                               confirmed=confirmed)
         self._set(state=PrinterCondition.PRINTING, reasons=(), message=Reason("printer.printed_job", job=job.id),
                   printed=self.state.printed + 1)
         jlog.info("job_printed", confirmed=confirmed, bytes=total)
-        return True
+
+    # ----- pipelining -------------------------------------------------------------------
+
+    def _pipelines(self, job: Job, status: PrinterStatus, device: Device) -> bool:
+        """Whether ``job`` may go out before the label ahead of it is confirmed: the printer says how
+        many labels it holds (ZPL's ``~HS``), and the job is labeld's own (raw ZPL may hold any number
+        of formats)."""
+        return (device.bidirectional and status.known and job.document_kind != "zpl"
+                and self.driver.queued(status) is not None)
+
+    def _drain(self, device: Device, status: PrinterStatus, most: int) -> PrinterStatus | None:
+        """Confirm the in-flight labels the printer no longer holds, asking again until at most ``most``
+        are left; the last answer, or None while the printer stands still in a fault (shown; the labels
+        stay ``printing`` until it prints them). Past ``confirm_timeout`` the oldest are counted printed
+        unconfirmed, as a label the printer never confirms is. Raises DeviceError."""
+        deadline = time.monotonic() + self.printer.confirm_timeout
+        while True:
+            self._confirm_done(status)
+            if len(self._inflight) <= most:
+                return status
+            if status.known and status.blocked:
+                self._blocked(status)
+                return None
+            if time.monotonic() >= deadline:
+                while len(self._inflight) > most:
+                    sent = self._inflight.pop(0)
+                    self._printed(sent.job, False, sent.bytes, sent.jlog)
+                return status
+            time.sleep(PIPELINE_POLL)
+            status = self.driver.ask(device)
+            self._noted(status)
+
+    def _confirm_done(self, status: PrinterStatus) -> None:
+        """The in-flight labels ``status`` (asked after they were sent) says the printer is done with;
+        the others, where it holds no half-received format, are whole in the printer (``accepted``)."""
+        queued = self.driver.queued(status)
+        if queued is None:
+            return
+        if not status.detail.get("partial_format"):
+            for sent in self._inflight:
+                sent.accepted = True
+        while len(self._inflight) > queued:
+            sent = self._inflight.pop(0)
+            self._printed(sent.job, True, sent.bytes, sent.jlog)
+
+    def _settle_all(self) -> bool:
+        """Wait for every in-flight label to be confirmed; False while the printer is in a fault or gone."""
+        if not self._inflight:
+            return True
+        try:
+            device = self._open()
+            status = self.driver.ask(device)
+            self._noted(status)
+            return self._drain(device, status, 0) is not None
+        except DeviceError as error:
+            self._lost_inflight(error)
+            self._offline(str(error), reason=error.reason)
+            return False
+
+    def _lost_inflight(self, error: DeviceError) -> None:
+        """The connection dropped with labels in flight. One the printer had whole (a status answer after
+        it said so) stays in flight: a Zebra keeps whole formats when a connection drops, and the next
+        answer on a new connection confirms it. The others are sent again, as an interrupted label is."""
+        lost = [sent for sent in self._inflight if not sent.accepted]
+        self._inflight = [sent for sent in self._inflight if sent.accepted]
+        for sent in lost:
+            reason = Reason("job.interrupted", sent=sent.bytes, total=sent.bytes, error=str(error))
+            with contextlib.suppress(InvalidTransition):
+                self.spool.transition(sent.job.id, JobState.READY, reason, interrupted=True)
+            sent.jlog.warning("job_interrupted", reason=reason.text(), bytes_sent=sent.bytes, bytes_total=sent.bytes)
 
     # ----- outcomes ---------------------------------------------------------------------
 
     def _interrupted(self, job: Job, error: DeviceError, sent: int, total: int, jlog: Any) -> None:
+        self._lost_inflight(error)
         self._close()
         if sent == 0:
             reason = Reason("job.printer_unreachable", error=str(error))

@@ -138,6 +138,19 @@ class Driver(ABC, Generic[D]):
         where the printer said so. Default: False."""
         return False
 
+    def ask(self, device: D) -> PrinterStatus:
+        """MAY (pipelining): :meth:`status` for labels in flight, raising :class:`DeviceError` where the
+        connection failed instead of saying so in the status (what was in flight is then in doubt).
+        Default: :meth:`status`."""
+        return self.status(device)
+
+    def queued(self, status: PrinterStatus) -> int | None:
+        """MAY (pipelining): how many labels the printer still holds, the one on the head included,
+        by ``status``; None where it cannot tell. A driver that can tell lets the engine send the
+        next label while the last one prints (one label queued in the printer, never more).
+        Default: None."""
+        return None
+
     def probe(self) -> PrinterStatus:
         """MAY: how the printer is while nothing prints (the engine asks now and then). Default:
         connect, ask :meth:`status`, close; :class:`labeld.errors.DeviceError` when it cannot be

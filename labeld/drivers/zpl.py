@@ -129,6 +129,19 @@ class ZplDriver(Driver[Device]):
             return self.snmp.probe(lambda: self.connected(self._answer))
         return super().probe()
 
+    def ask(self, device: Device) -> PrinterStatus:
+        silence = f"the printer did not answer ~HS or ~HQES within {self.status_timeout:g} s"
+        return to_printer_status(query_status(device, self.status_timeout), silence)
+
+    def queued(self, status: PrinterStatus) -> int | None:
+        """Formats in the receive buffer by ``~HS`` (at least one while the head is busy); None with
+        SNMP status, which confirms by the page counter one label at a time."""
+        if self.snmp is not None or not status.known or "formats_in_buffer" not in status.detail:
+            return None
+        formats = status.detail["formats_in_buffer"]
+        in_buffer = formats if isinstance(formats, int) else 0
+        return max(in_buffer, 1) if status.busy else 0
+
     def confirm(self, device: Device, timeout: float, labels: int | None = None) -> bool:
         """Poll ``~HS`` until the format buffer is empty and no batch is running (with SNMP status:
         until the page counter went up by ``labels``, then ``~HS`` where it cannot tell).

@@ -180,6 +180,7 @@ def _read_host(host: HostStatus, reasons: list[str], words: list[str], detail: d
         words.append(f"{host.labels_remaining} label(s) left in the batch")
     detail.update(
         formats_in_buffer=host.formats_in_buffer,
+        partial_format=host.partial_format,
         labels_remaining=host.labels_remaining,
         label_length_dots=host.label_length,
         print_mode=host.print_mode,

@@ -72,7 +72,7 @@ class HotFolder:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._observer: Any = None
-        self.waiting_for_space: list[Path] = []
+        self.waiting_for_space: list[Path] = []  # refused for want of space; only the retry loop offers them
         self.last_full_reason: str | None = None
 
     # ----- life cycle -------------------------------------------------------------------------
@@ -126,8 +126,8 @@ class HotFolder:
         if not self._watched(path):
             return
         with self._pending_lock:
-            if path in self._pending:
-                return
+            if path in self._pending or path in self.waiting_for_space:
+                return  # a file put back for want of space waits for the retry loop, not for its own move event
             self._pending.add(path)
         self._queue.put(path)
 
@@ -292,13 +292,15 @@ class HotFolder:
     def _wait_for_space(self, claimed: Path, sidecar: Path, folder: str | None, name: str, reason: str) -> None:
         """Put the file back where it was and try again when space returns."""
         original = (self.inbox / folder if folder else self.inbox) / name
+        with self._pending_lock:  # before the rename: its own move event must not offer it again at once
+            if original not in self.waiting_for_space:
+                self.waiting_for_space.append(original)
         os.rename(claimed, original)
         if sidecar.exists():
             os.rename(sidecar, original.with_name(original.name + ".json"))
         if reason != self.last_full_reason:
             log.error("spool_full", file=name, reason=reason)
         self.last_full_reason = reason
-        self.waiting_for_space.append(original)
 
     def _retry_loop(self) -> None:
         while not self._stop.wait(RETRY_FULL_SECONDS):
@@ -308,8 +310,9 @@ class HotFolder:
                 self.acceptor.check_space()
             except SpoolFull:
                 continue
-            log.info("spool_space_back", files=len(self.waiting_for_space))
-            waiting, self.waiting_for_space = self.waiting_for_space, []
+            with self._pending_lock:
+                waiting, self.waiting_for_space = self.waiting_for_space, []
+            log.info("spool_space_back", files=len(waiting))
             self.last_full_reason = None
             for path in waiting:
                 self.offer(path)

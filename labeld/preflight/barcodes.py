@@ -10,6 +10,7 @@ one dot of print gain and one dot of loss, the way a fresh and a worn head print
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,13 +28,20 @@ Fmt = zxingcpp.BarcodeFormat
 NAMES: dict[Fmt, str] = {
     Fmt.Code128: "Code128", Fmt.QRCode: "QR", Fmt.DataMatrix: "DataMatrix",
     Fmt.EAN13: "EAN-13", Fmt.EAN8: "EAN-8", Fmt.UPCA: "UPC-A", Fmt.UPCE: "UPC-E",
+    Fmt.PDF417: "PDF417", Fmt.Aztec: "Aztec",
 }
+#: A symbol turned at least this many degrees off a right angle is measured (and left) askew.
+SKEW_DEGREES = 1
+#: How many times each distinct row of a linear code's crop is handed to the decoder.
+LINE_REPEAT = 3
+#: 2-D symbologies whose reader needs zxing-cpp to try the other orientation (the stacked rows of a PDF417).
+TURN_TRIED = frozenset({Fmt.PDF417})
 LINEAR = frozenset({Fmt.Code128, Fmt.EAN13, Fmt.EAN8, Fmt.UPCA, Fmt.UPCE})
 #: Fixed widths in modules, guard bars included (the symbology fixes them).
 FIXED_MODULES = {Fmt.EAN13: 95, Fmt.UPCA: 95, Fmt.EAN8: 67, Fmt.UPCE: 51}
 #: Quiet zone each side, in modules, along the reading direction (ISO/IEC 15417, 15420, 18004, 16022).
 QUIET_MODULES = {Fmt.Code128: 10, Fmt.EAN13: 11, Fmt.UPCA: 9, Fmt.EAN8: 7, Fmt.UPCE: 9,
-                 Fmt.QRCode: 4, Fmt.DataMatrix: 1}
+                 Fmt.QRCode: 4, Fmt.DataMatrix: 1, Fmt.PDF417: 2, Fmt.Aztec: 1}
 
 Gray = npt.NDArray[np.uint8]
 
@@ -54,6 +62,8 @@ class TruthBarcode:
     modules: tuple[int, int]
     reading: int
     extra: dict[str, str] = field(default_factory=dict)
+    #: Degrees the symbol is turned off ``reading`` (a few, when a label's producer drew it askew).
+    skew: int = 0
 
     @property
     def symbology(self) -> str:
@@ -94,18 +104,270 @@ def render_gray(page: pymupdf.Page, dpi: int) -> Gray:
 
 
 def find_truth(page: pymupdf.Page, dpi: int = TRUTH_DPI) -> list[TruthBarcode]:
-    """Every barcode zxing-cpp finds on a fine render of ``page``, measured."""
-    gray = render_gray(page, dpi)
-    scale = dpi / 72.0
+    """Every barcode on ``page``, measured: decoded inside each place a barcode can be (``regions``),
+    each at its own resolution, or on a fine render of the whole page where the page's content
+    does not say where its barcodes are."""
+    places = regions(page)
+    drawn = page.get_displaylist()
+    if places is None:
+        return _decode_region(drawn, Region(page.rect, ()), dpi)
     found: list[TruthBarcode] = []
-    for result in zxingcpp.read_barcodes(gray, formats=_wanted_formats()):
-        measured = _measure(gray, result)
-        if measured is None:
-            continue
-        (x0, y0, x1, y1), modules, reading = measured
-        box = pymupdf.Rect(x0 / scale, y0 / scale, x1 / scale, y1 / scale)
-        found.append(TruthBarcode(result.format, result.text, box, modules, reading, _extra(result)))
+    for region in places:
+        for barcode in _decode_region(drawn, region, region.dpi or dpi):
+            if not any(_same(barcode, other) for other in found):
+                found.append(barcode)
     return found
+
+
+@dataclass(frozen=True)
+class Region:
+    """A part of the page that may hold barcodes (page points, displayed orientation), the marks drawn
+    in it, and the resolution to decode it at (0: the default; an embedded image's own)."""
+
+    rect: pymupdf.Rect
+    marks: tuple[pymupdf.Rect, ...]
+    dpi: int = 0
+
+    def explained_by(self, barcodes: list[TruthBarcode]) -> bool:
+        """Whether every mark of the region lies in one of ``barcodes`` (so no other can be there)."""
+        boxes = [_grown(b.box, JOIN_PT) for b in barcodes]
+        return all(any(box.contains(mark) for box in boxes) for mark in self.marks)
+
+
+#: Drawing operations (MuPDF's bbox log) that can make up a barcode.
+INK_KINDS = frozenset({"fill-path", "stroke-path", "fill-image", "fill-imgmask", "fill-shade"})
+IMAGE_KINDS = frozenset({"fill-image", "fill-imgmask"})
+#: Fonts that draw barcodes as text: a page using one is searched whole.
+BARCODE_FONT = re.compile(r"barcode|code.?128|code.?39|3.?of.?9|ean|upc|interleaved|i2of5|qr|datamatrix|"
+                          r"pdf.?417|aztec|idautomation|libre.?bar|gnivc", re.IGNORECASE)
+#: Marks closer than this (points) belong to one symbol: a Code128's widest space is 4 modules,
+#: 2 mm at 0.5 mm modules.
+JOIN_PT = 2.5 * 72 / 25.4
+#: Margin decoded around a region (points), at least: room for a quiet zone the decoder looks for.
+MARGIN_PT = 3.0 * 72 / 25.4
+#: ... and at least this share of the region's longer side (Code128 needs 10 of its ~170 modules).
+MARGIN_SHARE = 0.07
+#: A line this long and thin is a rule or a frame, not a bar (the longest bars on labels are ~30 mm).
+RULE_LONG_PT, RULE_THIN_PT = 45 * 72 / 25.4, 0.6 * 72 / 25.4
+#: A mark wider and taller than this (points) may be a plain shape (no bar or module is this big).
+SOLID_PT = 2.5 * 72 / 25.4
+#: A mark covering more than this share of the page is a frame or a background when it holds others.
+BIG_SHARE = 0.25
+#: Largest area decoded at the default resolution (pixels); a larger region is decoded coarser.
+MAX_REGION_PIXELS = 2_500_000
+#: Embedded images are decoded at their own resolution, within these bounds.
+IMAGE_DPI = (150, 600)
+
+
+def regions(page: pymupdf.Page) -> list[Region] | None:
+    """Where barcodes can be on ``page``: groups of nearby vector marks and every embedded image, from
+    MuPDF's log of what the page draws (form XObjects included). None when the page draws text in a
+    barcode font or a Type3 font (glyphs can be bars), so only a whole-page decode can tell."""
+    for font in page.get_fonts(full=True):
+        if font[2] == "Type3" or BARCODE_FONT.search(str(font[3])) or BARCODE_FONT.search(str(font[4])):
+            return None
+    turn, page_rect = page.rotation_matrix, page.rect
+    page_area = max(1.0, page_rect.get_area())
+    log = [(kind, pymupdf.Rect(bbox) * turn) for kind, bbox in page.get_bboxlog()]
+    everything = [rect for _, rect in log]
+    marks: list[pymupdf.Rect] = []
+    images: list[pymupdf.Rect] = []
+    for kind, rect in log:
+        if kind not in INK_KINDS:
+            continue
+        if (rect & page_rect).is_empty:
+            continue
+        if kind in IMAGE_KINDS:
+            images.append(rect & page_rect)
+            continue
+        long_side, short_side = max(rect.width, rect.height), min(rect.width, rect.height)
+        if long_side > RULE_LONG_PT and short_side < RULE_THIN_PT:
+            continue  # a rule
+        if rect.get_area() > BIG_SHARE * page_area and (kind == "stroke-path"
+                                                         or any(_holds(rect, o) for o in everything)):
+            continue  # a frame or a background
+        marks.append(rect & page_rect)
+    marks = _without_plain_shapes(page, marks)
+    found = [Region(_margin(group) & page_rect, tuple(m for m in marks if group.contains(m)))
+             for group in _groups(marks)]
+    found += [Region(_margin(rect) & page_rect, (rect,), _image_dpi(page, rect)) for rect in images]
+    return found
+
+
+def _without_plain_shapes(page: pymupdf.Page, marks: list[pymupdf.Rect]) -> list[pymupdf.Rect]:
+    """``marks`` less the plain shapes: a path that is one rectangle (or only curves) wider and taller
+    than any bar or module is a banner, a box or a logo, never part of a barcode. Only asked of
+    MuPDF (its path list) when there is such a mark: most labels have none."""
+    solid = [m for m in marks if min(m.width, m.height) > SOLID_PT]
+    if not solid:
+        return marks
+    turn = page.rotation_matrix
+    plain = []
+    for path in page.get_cdrawings():
+        items = path.get("items", ())
+        ops = {item[0] for item in items}
+        if (len(items) == 1 and ops <= {"re", "qu"}) or (items and ops <= {"c"}):
+            plain.append(pymupdf.Rect(path["rect"]) * turn)
+    return [m for m in marks if not (m in solid and any(_same_rect(m, p) for p in plain))]
+
+
+def _same_rect(a: pymupdf.Rect, b: pymupdf.Rect) -> bool:
+    return max(abs(a.x0 - b.x0), abs(a.y0 - b.y0), abs(a.x1 - b.x1), abs(a.y1 - b.y1)) < 1.0
+
+
+def _image_dpi(page: pymupdf.Page, rect: pymupdf.Rect) -> int:
+    """The resolution of the image placed at ``rect`` (pixels per inch, its finer axis), within bounds."""
+    for info in page.get_image_info():
+        placed = pymupdf.Rect(info["bbox"]) * page.rotation_matrix
+        if abs(placed.x0 - rect.x0) < 1 and abs(placed.y0 - rect.y0) < 1:
+            a, b, c, d = info["transform"][:4]
+            own = max(info["width"] * 72 / max(1e-6, math.hypot(a, b)),
+                      info["height"] * 72 / max(1e-6, math.hypot(c, d)))
+            return int(min(IMAGE_DPI[1], max(IMAGE_DPI[0], round(own))))
+    return 0
+
+
+def _holds(outer: pymupdf.Rect, inner: pymupdf.Rect) -> bool:
+    centre = pymupdf.Point((inner.x0 + inner.x1) / 2, (inner.y0 + inner.y1) / 2)
+    return bool(outer.contains(centre)) and inner.get_area() < outer.get_area()
+
+
+def _grown(rect: pymupdf.Rect, by: float) -> pymupdf.Rect:
+    return pymupdf.Rect(rect.x0 - by, rect.y0 - by, rect.x1 + by, rect.y1 + by)
+
+
+def _margin(rect: pymupdf.Rect) -> pymupdf.Rect:
+    return _grown(rect, max(MARGIN_PT, MARGIN_SHARE * max(rect.width, rect.height)))
+
+
+def _groups(marks: list[pymupdf.Rect]) -> list[pymupdf.Rect]:
+    """The bounding boxes of marks that lie within ``JOIN_PT`` of each other, transitively."""
+    boxes = [pymupdf.Rect(m) for m in marks]
+    merged = True
+    while merged:
+        merged = False
+        out: list[pymupdf.Rect] = []
+        for box in sorted(boxes, key=lambda r: (r.x0, r.y0)):
+            for i, other in enumerate(out):
+                if _near(box, other):
+                    out[i] = other | box
+                    merged = True
+                    break
+            else:
+                out.append(box)
+        boxes = out
+    return boxes
+
+
+def _near(a: pymupdf.Rect, b: pymupdf.Rect) -> bool:
+    return a.x0 - JOIN_PT <= b.x1 and b.x0 - JOIN_PT <= a.x1 and a.y0 - JOIN_PT <= b.y1 and b.y0 - JOIN_PT <= a.y1
+
+
+@dataclass(frozen=True)
+class Read:
+    """One zxing-cpp result, its corners (x, y) mapped back onto the region's full render."""
+
+    format: Fmt
+    text: str
+    orientation: int
+    points: tuple[tuple[int, int], ...]
+    extra: dict[str, str]
+
+    @staticmethod
+    def of(result: zxingcpp.Barcode, rows: npt.NDArray[np.intp] | None = None, turned: bool = False) -> Read:
+        """``result`` from an image whose row ``i`` is the render's row ``rows[i // LINE_REPEAT]`` (and,
+        ``turned``, whose axes are the render's swapped)."""
+        p = result.position
+        points = [(c.x, c.y) for c in (p.top_left, p.top_right, p.bottom_right, p.bottom_left)]
+        orientation = result.orientation
+        if rows is not None:
+            last = len(rows) - 1
+            points = [(x, int(rows[min(last, max(0, y) // LINE_REPEAT)])) for x, y in points]
+        if turned:
+            points = [(y, x) for x, y in points]
+            orientation = 90 - orientation
+        return Read(result.format, result.text, orientation, tuple(points), _extra(result))
+
+
+def _decode_region(drawn: pymupdf.DisplayList, region: Region, dpi: int) -> list[TruthBarcode]:
+    """The barcodes zxing-cpp finds in ``region`` rendered at ``dpi`` (coarser if that would be huge).
+
+    Cheapest first, and only as far as needed to account for every mark of the region: linear
+    codes along either axis on the render's distinct rows (or columns); then 2-D codes, dark on
+    light, at a fixed threshold (the render is sharp); then, for vector marks, every symbology in
+    both orientations and light on dark too, and for an image or a whole page zxing-cpp's thorough
+    defaults (local thresholds for soft pixels, downscaling)."""
+    rect = region.rect
+    if rect.is_empty:
+        return []
+    pixels = rect.get_area() * (dpi / 72.0) ** 2
+    if pixels > MAX_REGION_PIXELS:
+        dpi = max(IMAGE_DPI[0], int(dpi * math.sqrt(MAX_REGION_PIXELS / pixels)))
+    scale = dpi / 72.0
+    pix = drawn.get_pixmap(matrix=pymupdf.Matrix(scale, scale), clip=rect, colorspace=pymupdf.csGRAY, alpha=False)
+    gray: Gray = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.stride)[:, : pix.width]
+    found: list[TruthBarcode] = []
+
+    def add(reads: list[Read]) -> bool:
+        for read in reads:
+            measured = _measure(gray, read)
+            if measured is None:
+                continue
+            (x0, y0, x1, y1), modules, reading = measured
+            box = pymupdf.Rect((x0 + pix.x) / scale, (y0 + pix.y) / scale, (x1 + pix.x) / scale,
+                               (y1 + pix.y) / scale)
+            skew = (read.orientation - reading + 180) % 360 - 180
+            if abs(skew) >= SKEW_DEGREES and read.format in LINEAR and not region.dpi:
+                # Rows of a code drawn askew never agree: its box is the marks its scan line crosses.
+                crossed = [mark for mark in region.marks if not (mark & box).is_empty]
+                for mark in crossed:
+                    box |= mark
+            barcode = TruthBarcode(read.format, read.text, box, modules, reading, read.extra,
+                                   skew if abs(skew) >= SKEW_DEGREES else 0)
+            if not any(_same(barcode, other) for other in found):
+                found.append(barcode)
+        return region.explained_by(found) if region.marks else False
+
+    if region.marks:
+        for turned in (False, True):
+            view = gray.T if turned else gray
+            rows = _new_rows(view)
+            image = np.ascontiguousarray(np.repeat(view[rows], LINE_REPEAT, axis=0))
+            if add([Read.of(r, rows, turned) for r in _quick(image, _linear_formats())]):
+                return found
+        if add([Read.of(r) for r in _quick(gray, _matrix_formats())]):
+            return found
+    if region.marks and not region.dpi:  # vector marks render sharp: what is left to try is light on dark
+        add([Read.of(r) for r in zxingcpp.read_barcodes(gray, formats=_wanted_formats(), try_invert=True,
+                                                         try_downscale=False,
+                                                         binarizer=zxingcpp.Binarizer.FixedThreshold)])
+    else:
+        add([Read.of(r) for r in zxingcpp.read_barcodes(gray, formats=_wanted_formats())])
+    return found
+
+
+def _quick(image: Gray, formats: zxingcpp.BarcodeFormats) -> list[zxingcpp.Barcode]:
+    return zxingcpp.read_barcodes(image, formats=formats, try_rotate=False, try_invert=False, try_downscale=False,
+                                  binarizer=zxingcpp.Binarizer.FixedThreshold)
+
+
+def _new_rows(view: Gray) -> npt.NDArray[np.intp]:
+    """Indices of the rows of ``view`` that differ from the row above (the first row included)."""
+    new = np.ones(view.shape[0], dtype=np.bool_)
+    new[1:] = (view[1:] != view[:-1]).any(axis=1)
+    return np.flatnonzero(new)
+
+
+def _linear_formats() -> zxingcpp.BarcodeFormats:
+    return zxingcpp.BarcodeFormats([f for f in NAMES if f in LINEAR])
+
+
+def _matrix_formats() -> zxingcpp.BarcodeFormats:
+    return zxingcpp.BarcodeFormats([f for f in NAMES if f not in LINEAR])
+
+
+def _same(a: TruthBarcode, b: TruthBarcode) -> bool:
+    return a.format == b.format and a.value == b.value and not (a.box & b.box).is_empty
 
 
 def _extra(result: zxingcpp.Barcode) -> dict[str, str]:
@@ -118,12 +380,10 @@ def _wanted_formats() -> zxingcpp.BarcodeFormats:
     return zxingcpp.BarcodeFormats(list(NAMES))
 
 
-def _measure(gray: Gray, result: zxingcpp.Barcode) -> tuple[tuple[int, int, int, int], tuple[int, int], int] | None:
+def _measure(gray: Gray, result: Read) -> tuple[tuple[int, int, int, int], tuple[int, int], int] | None:
     reading = round(result.orientation / 90) * 90 % 360
     dark = gray < 128
-    points = [result.position.top_left, result.position.top_right,
-              result.position.bottom_right, result.position.bottom_left]
-    xs, ys = [p.x for p in points], [p.y for p in points]
+    xs, ys = [p[0] for p in result.points], [p[1] for p in result.points]
     if result.format in LINEAR:
         view = dark if reading % 180 == 0 else dark.T
         lo, hi = (min(xs), max(xs)) if reading % 180 == 0 else (min(ys), max(ys))
@@ -143,7 +403,7 @@ def _measure(gray: Gray, result: zxingcpp.Barcode) -> tuple[tuple[int, int, int,
 
 
 def _measure_linear(dark: Bitmap, lo: int, hi: int, row: int,
-                    result: zxingcpp.Barcode) -> tuple[tuple[int, int, int, int], int] | None:
+                    result: Read) -> tuple[tuple[int, int, int, int], int] | None:
     """Bars of a code read along x of ``dark``: (x0, x1, y0, y1) and the module count."""
     margin = 3
     line = dark[row, max(0, lo - margin) : hi + margin + 1]
@@ -161,7 +421,7 @@ def _measure_linear(dark: Bitmap, lo: int, hi: int, row: int,
     return (x0, x1, y0, y1 + 1), _linear_modules(pattern, result)
 
 
-def _linear_modules(pattern: Bitmap, result: zxingcpp.Barcode) -> int:
+def _linear_modules(pattern: Bitmap, result: Read) -> int:
     fmt = result.format
     if fmt in FIXED_MODULES:
         return FIXED_MODULES[fmt]
@@ -171,8 +431,8 @@ def _linear_modules(pattern: Bitmap, result: zxingcpp.Barcode) -> int:
     return int(module_pattern(fmt, result.text).shape[1])
 
 
-def _matrix_modules(result: zxingcpp.Barcode, box: tuple[int, int, int, int]) -> tuple[int, int]:
-    version = _extra(result).get("Version", "")
+def _matrix_modules(result: Read, box: tuple[int, int, int, int]) -> tuple[int, int]:
+    version = result.extra.get("Version", "")
     if result.format == Fmt.QRCode and version.isdigit():
         side = 17 + 4 * int(version)
         return side, side
@@ -264,10 +524,30 @@ def shrink(bitmap: Bitmap) -> Bitmap:
     return ~grow(~bitmap)
 
 
-def read_values(crop: Bitmap, fmt: Fmt) -> list[str]:
-    """Values of ``fmt`` barcodes zxing-cpp reads in a 1-bit crop."""
-    image = np.where(crop, 0, 255).astype(np.uint8)
-    return [r.text for r in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormats(fmt), try_invert=False)]
+def read_values(crop: Bitmap, fmt: Fmt, along_x: bool = True) -> list[str]:
+    """Values of ``fmt`` barcodes zxing-cpp reads in a 1-bit crop; a linear code is read along x, or
+    along y where ``along_x`` is false (the crop is transposed: one scan direction, no rotation tried).
+
+    The crop is already 1-bit, so a fixed threshold binarises it exactly; no downscaling (which would
+    blur a broken code into a readable one) and no inversion."""
+    if fmt in LINEAR:
+        crop = _distinct_rows(crop if along_x else crop.T)
+    image = np.ascontiguousarray(np.where(crop, np.uint8(0), np.uint8(255)))
+    results = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormats(fmt), try_rotate=fmt in TURN_TRIED,
+                                     try_invert=False, try_downscale=False, binarizer=zxingcpp.Binarizer.FixedThreshold)
+    return [r.text for r in results]
+
+
+def _distinct_rows(crop: Bitmap) -> Bitmap:
+    """The crop without rows that repeat the row above, each kept row three times: a linear code reads
+    along one row, so identical rows (a printed code's bars are mostly all alike) need reading once,
+    not hundreds of times; zxing-cpp wants a result on two lines before it trusts it."""
+    if crop.shape[0] <= LINE_REPEAT:
+        return crop
+    packed = np.packbits(crop, axis=1)
+    new = np.ones(packed.shape[0], dtype=np.bool_)
+    new[1:] = (packed[1:] != packed[:-1]).any(axis=1)
+    return np.repeat(crop[new], LINE_REPEAT, axis=0)
 
 
 def verify(bitmap: Bitmap, truth: TruthBarcode, transform: pymupdf.Matrix) -> Verification:
@@ -280,11 +560,11 @@ def verify_at(bitmap: Bitmap, truth: TruthBarcode, box: tuple[int, int, int, int
               along_x: bool) -> Verification:
     """Decode ``truth``'s barcode from ``bitmap`` inside ``box`` (dots) and its quiet zone."""
     crop = crop_white(bitmap, quiet_box(truth, box, dots, along_x))
-    plain = read_values(crop, truth.format)
+    plain = read_values(crop, truth.format, along_x)
     found = next((v for v in plain if v != truth.value), None) if truth.value not in plain else None
     return Verification(
         plain=truth.value in plain,
-        gain=truth.value in read_values(grow(crop), truth.format),
-        loss=truth.value in read_values(shrink(crop), truth.format),
+        gain=truth.value in read_values(grow(crop), truth.format, along_x),
+        loss=truth.value in read_values(shrink(crop), truth.format, along_x),
         found=found,
     )

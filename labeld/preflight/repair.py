@@ -74,11 +74,13 @@ def symbol_modules(truth: TruthBarcode) -> Bitmap:
 def _qr_modules(truth: TruthBarcode) -> Bitmap:
     version = truth.extra.get("Version", "")
     error = truth.extra.get("ECLevel", "M").lower() or "m"
+    mask = truth.extra.get("DataMask", "")
+    chosen = int(mask) if mask.isdigit() and int(mask) < 8 else None  # segno need not score all eight masks
     try:
         qr = segno.make_qr(truth.value, version=int(version) if version.isdigit() else None,
-                           error=error, boost_error=False)
-    except (ValueError, segno.DataOverflowError):
-        qr = segno.make_qr(truth.value, error=error, boost_error=False)
+                           error=error, boost_error=False, mask=chosen)
+    except (ValueError, segno.DataOverflowError):  # the original segmented its data more tightly
+        qr = segno.make_qr(truth.value, error=error, boost_error=False, mask=chosen)
     return np.array([list(row) for row in qr.matrix_iter(border=0)], dtype=np.bool_)
 
 
@@ -156,12 +158,25 @@ def _place(work: Bitmap, size: tuple[int, int], quiet: tuple[int, int], old: tup
     rows, cols = work.shape
     if height > rows or width > cols:
         return None
-    table = np.zeros((rows + 1, cols + 1), dtype=np.int32)
-    table[1:, 1:] = work.cumsum(axis=0, dtype=np.int32).cumsum(axis=1, dtype=np.int32)
+    centre_x, centre_y = (old[0] + old[2]) / 2, (old[1] + old[3]) / 2
+    # Only the window where a symbol covering the old centre (and its quiet zone) can lie is looked
+    # at, not the page; a linear code that keeps its bars' rows (columns) has one place across.
+    wx0 = max(0, math.floor(centre_x - size[1] - quiet[0]) - 1)
+    wx1 = min(cols, math.ceil(centre_x + size[1] + quiet[0]) + 1)
+    wy0 = max(0, math.floor(centre_y - size[0] - quiet[1]) - 1)
+    wy1 = min(rows, math.ceil(centre_y + size[0] + quiet[1]) + 1)
+    if keep_rows:
+        wy0, wy1 = max(0, old[1] - quiet[1]), min(rows, old[1] + size[0] + quiet[1])
+    if keep_cols:
+        wx0, wx1 = max(0, old[0] - quiet[0]), min(cols, old[0] + size[1] + quiet[0])
+    window = work[wy0:wy1, wx0:wx1]
+    if height > window.shape[0] or width > window.shape[1]:
+        return None
+    table = np.zeros((window.shape[0] + 1, window.shape[1] + 1), dtype=np.int32)
+    table[1:, 1:] = window.cumsum(axis=0, dtype=np.int32).cumsum(axis=1, dtype=np.int32)
     ink = table[height:, width:] - table[:-height, width:] - table[height:, :-width] + table[:-height, :-width]
     free_y, free_x = np.nonzero(ink == 0)
-    left, top = free_x + quiet[0], free_y + quiet[1]
-    centre_x, centre_y = (old[0] + old[2]) / 2, (old[1] + old[3]) / 2
+    left, top = free_x + quiet[0] + wx0, free_y + quiet[1] + wy0
     dx, dy = left + size[1] / 2 - centre_x, top + size[0] / 2 - centre_y
     ok = (np.abs(dx) <= size[1] / 2) & (np.abs(dy) <= size[0] / 2)
     if keep_rows:

@@ -200,7 +200,9 @@ def _check_barcode(report: PageReport, barcode: TruthBarcode, rendered: Rendered
     check = verify(report.bitmap, barcode, transform)
     box, new_dots = dot_box(barcode, transform), None
     name = f"{barcode.symbology} {barcode.value}"
-    if cfg.barcode_repair == "auto" and not faithful(dots, check):
+    # A symbol drawn askew is never on the grid; it is redrawn (straight) only when it does not hold up.
+    needed = not check.robust if barcode.skew else not faithful(dots, check)
+    if cfg.barcode_repair == "auto" and needed:
         fixed = repair(report.bitmap, barcode, transform)
         if fixed is None:
             report.findings.append(Finding("repair", WARN, Reason("preflight.off_grid", symbol=name, dots=dots,
