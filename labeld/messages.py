@@ -106,6 +106,8 @@ MESSAGES: dict[str, str] = {
                           "`labelctl reprint {job}` prints it on purpose"),
     "reprint.superseded": N_("label {label} of posting {posting} was superseded by a newer label (job "
                              "{newer_job}); `labelctl reprint {posting}` prints the newest"),
+    "reprint.not_fetched": N_("label {label} was never fetched from its link ({state}): there is nothing to print "
+                              "again; wait for the fetch, or send the label again"),
     "reprint.expired": N_("label {label} expired {ago:duration} ago; get a fresh label from the marketplace"),
     # ----- a job's way through the daemon -------------------------------------------------------
     "job.accepted": N_("accepted {name} from {where}, page {page} of {pages}"),
@@ -167,6 +169,8 @@ MESSAGES: dict[str, str] = {
     "op.bad_path_part": N_("{value!r} is not a valid {what}"),
     "op.bad_document_name": N_("name {name!r} is not a plain file name (no slashes, no leading dot)"),
     "op.reprint_refused": N_('{why:reason}; add --force ("force": true) to print it anyway'),
+    "op.preview_not_fetched": N_("job {job}'s label is not fetched yet (it is a link to {url}): there is no "
+                                 "picture until it is"),
     "op.preview_raw": N_("job {job} is raw ZPL; labeld sends it unchanged and has no bitmap of it"),
     "op.preview_printer_unusable": N_("printer {printer!r} of job {job} is not usable, so labeld cannot render "
                                       "for it"),
@@ -222,6 +226,10 @@ MESSAGES: dict[str, str] = {
                              "{wait:duration}"),
     "posting.rejected": N_("labeld cannot print the label the marketplace sent: {why:reason}; `labelctl fetch "
                            "{posting}` tries again"),
+    "posting.link_failed": N_("the label's link gave no label ({why:reason}); asking the marketplace for a fresh "
+                              "one in {wait:duration}"),
+    "posting.link_gave_up": N_("the label's link gave no label {tries} times (last: {why:reason}); `labelctl fetch "
+                               "{posting}` tries again"),
     "op.no_sources": N_("no [[source]] is configured"),
     "op.bad_source_name": N_("{source!r} is not a source name (letters, digits, '_', '.', '-')"),
     "op.no_source": N_("there is no source {source!r} (sources: {sources:list})"),
@@ -286,6 +294,7 @@ MESSAGES: dict[str, str] = {
     "link.bad_code": N_("label_code is not Base64: {error}"),
     "link.code_not_label": N_("label_code decodes to {size} bytes that are neither a PDF, PNG, SVG nor ZPL "
                               "(they start with {head})"),
+    "link.code_incomplete": N_("the label's bytes are incomplete or damaged: {error}"),
     "link.bad_url": N_("label_url must be an https:// link, not {url}"),
     "link.waiting": N_("waiting to fetch the label from {url}"),
     "link.waiting_clock": N_("waiting to fetch {url}: the clock is {offset:.1f} s off, beyond the {threshold:g} s "

@@ -235,6 +235,35 @@ def test_labelctl_prints_a_link_and_a_code_file(station: Station, tmp_path: Path
     assert both.returncode == 2 and "exactly one of" in both.stderr
 
 
+def test_no_kept_file_log_line_or_output_carries_the_signature(station: Station) -> None:
+    """A *.json link job is archived with its label_url's query removed and all else kept; one refused
+    at intake is kept in rejected/ without it too; no log line, labelctl output or API answer carries
+    a link's query (the signature)."""
+    url = station.links.serve("/kept/label.pdf", Serve(ozon_pdf("77000001-0001-1")))
+    bare = url.split("?", 1)[0]
+    job = {"label_url": url, "printer": "zebra", "posting_number": "77000001-0001-1", "copies": 1}
+    (station.daemon.inbox / "kept.json").write_text(json.dumps(job, indent=1))
+    (station.daemon.inbox / "refused.json").write_text(json.dumps({"label_url": url, "copies": "many"}))
+    station.daemon.wait_for(lambda: "77000001-0001-1" in station.printed_values(station.zebra), what="the label")
+    station.daemon.wait_for(lambda: list(station.daemon.archive.rglob("kept.json")), what="kept.json archived")
+    [kept] = station.daemon.archive.rglob("kept.json")
+    assert kept.read_text() == json.dumps({**job, "label_url": bare}, indent=1)
+    station.daemon.wait_for((station.daemon.rejected / "refused.error.json").exists, what="refused.json refused")
+    assert json.loads((station.daemon.rejected / "refused.json").read_text())["label_url"] == bare
+    for folder in (station.daemon.archive, station.daemon.rejected):
+        for path in folder.rglob("*"):
+            assert not path.is_file() or b"X-Amz" not in path.read_bytes(), path
+    [job_id] = [j["id"] for j in station.daemon.jobs() if j["posting"] == "77000001-0001-1"]
+    outputs = [labelctl(station, *args) for args in (("--json", "show", str(job_id)), ("show", str(job_id)),
+                                                     ("--json", "jobs"), ("jobs",), ("status",), ("rejected",))]
+    assert all(r.returncode == 0 for r in outputs), [r.stderr for r in outputs]
+    assert f"link {bare}: fetched" in outputs[1].stdout
+    answers = [station.job(job_id), station.client.call("GET", "/v1/jobs"), station.client.call("GET", "/v1/rejected")]
+    for text in [r.stdout + r.stderr for r in outputs] + [json.dumps(a) for a in answers] + [
+            station.daemon.log_text()]:
+        assert "X-Amz" not in text and "secret" not in text
+
+
 # ----- (3) the clock and durability --------------------------------------------------------
 
 

@@ -2,7 +2,8 @@
 printed on the printer emulators, every printed barcode decoded.
 
 The daemon runs in a child process with ``[[source]]`` tables pointing at an Ozon or Wildberries
-emulator on loopback TLS (a CA made for the test, given to labeld as ``ca_bundle``); the key is
+emulator on loopback TLS (a CA made for the test, given to labeld as the source's ``ca_bundle``
+and as ``[links] ca_bundle``, which Ozon's ``file_url`` is fetched with); the key is
 in a file of mode 0600. Printers are the ZPL and Brother emulators on TCP.
 """
 
@@ -64,6 +65,11 @@ def ozon_source(server: MarketplaceServer, tls: Tls, key: Path, **extra: Any) ->
             "rate": 50, **extra}
 
 
+def links_trust(tls: Tls) -> dict[str, dict[str, Any]]:
+    """Ozon's file_url is fetched by the link intake, which trusts [links] ca_bundle (#16)."""
+    return {"links": {"ca_bundle": str(tls.ca_bundle)}}
+
+
 def zebra(printers: dict[str, tuple[Emulator, TcpServer]], media: str = "75x120mm") -> dict[str, Any]:
     return {**printer_table("zpl", printers["zpl"][1].uri), "media": media}
 
@@ -81,7 +87,8 @@ def test_120_postings_over_several_polls_print_once_each(tmp_path: Path, tls: Tl
     try:
         expected = app.add_postings(40, first=50000000, ready_after=2.0)
         daemon = DaemonProcess(tmp_path / "labeld", printers=[zebra(printers)],
-                               sources=[ozon_source(server, tls, secret_file(tmp_path, KEY))])
+                               sources=[ozon_source(server, tls, secret_file(tmp_path, KEY))],
+                               sections=links_trust(tls))
         daemons.append(daemon.start())
         for wave in (1, 2):
             daemon.wait_for(lambda wanted=40 * wave: len(daemon.jobs()) >= wanted, 300, f"wave {wave}")
@@ -111,7 +118,8 @@ def test_kill_9_while_polling_and_fetching_loses_and_repeats_nothing(tmp_path: P
     try:
         expected = app.add_postings(30, first=60000000, ready_after=1.0)
         daemon = DaemonProcess(tmp_path / "labeld", printers=[zebra(printers)],
-                               sources=[ozon_source(server, tls, secret_file(tmp_path, KEY))])
+                               sources=[ozon_source(server, tls, secret_file(tmp_path, KEY))],
+                               sections=links_trust(tls))
         for round_ in range(6):
             daemon.start()
             time.sleep(rng.uniform(0.2, 2.5))
@@ -139,7 +147,7 @@ def test_a_missing_or_readable_key_file_is_a_config_error(tmp_path: Path, tls: T
     server = MarketplaceServer(app, tls)
     try:
         key = tmp_path / "key"
-        daemon = DaemonProcess(tmp_path / "labeld", sources=[ozon_source(server, tls, key)])
+        daemon = DaemonProcess(tmp_path / "labeld", sources=[ozon_source(server, tls, key)], sections=links_trust(tls))
         for setup, words in ((lambda: None, "does not exist"), (lambda: key.write_text(KEY), "other users can read")):
             setup()
             if key.exists():
@@ -163,7 +171,8 @@ def test_403_shows_the_source_in_trouble_and_no_secret_anywhere(tmp_path: Path, 
         app.add_postings(2, first=70000000)
         app.fault("auth")
         daemon = DaemonProcess(tmp_path / "labeld", printers=[zebra(printers)],
-                               sources=[ozon_source(server, tls, secret_file(tmp_path, KEY))])
+                               sources=[ozon_source(server, tls, secret_file(tmp_path, KEY))],
+                               sections=links_trust(tls))
         daemons.append(daemon.start())
         daemon.wait_for(lambda: "in trouble" in labelctl(daemon, "status").stdout, 120, "trouble in status")
         status = labelctl(daemon, "status").stdout
@@ -194,7 +203,8 @@ def test_a_regenerated_label_supersedes_the_printed_one(tmp_path: Path, tls: Tls
     try:
         [number] = app.add_postings(1, first=80000000)
         daemon = DaemonProcess(tmp_path / "labeld", printers=[zebra(printers)],
-                               sources=[ozon_source(server, tls, secret_file(tmp_path, KEY))])
+                               sources=[ozon_source(server, tls, secret_file(tmp_path, KEY))],
+                               sections=links_trust(tls))
         daemons.append(daemon.start())
         daemon.wait_states(1)
         old = app.postings[number].tracking

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from labeld.credentials import Secret, SecretUnavailable, load_secret, read_secret_file
+from labeld.intake.remote import IncompleteLabel, check_label_bytes
 from labeld.intake.web import tls_context, without_query
-from labeld.sources.handoff import Incomplete, check_complete
+from labeld.sources.handoff import base_key
 from labeld.sources.http import Pacer
 from labeld.sources.ozon_api import (
     PATHS,
@@ -98,11 +99,19 @@ def test_sticker_type_follows_the_printer() -> None:
 
 
 def test_truncated_files_are_caught() -> None:
-    """A PDF without its end, an unclosed SVG and a ZPL without ^XZ are incomplete."""
-    check_complete(b"%PDF-1.7 ... %%EOF\n", "pdf")
-    for data, kind in ((b"%PDF-1.7 ...", "pdf"), (b"<svg><rect/>", "svg"), (b"^XA^FO0,0", "zpl")):
-        with pytest.raises(Incomplete):
-            check_complete(data, kind)
+    """A PDF without its end, an unclosed SVG and a ZPL without ^XZ are incomplete: the sources hand
+    bytes over through the label_code check (labeld.intake.remote)."""
+    assert check_label_bytes(b"%PDF-1.7 ... %%EOF\n") == "pdf"
+    for data in (b"%PDF-1.7 ...", b"<svg><rect/>", b"^XA^FO0,0"):
+        with pytest.raises(IncompleteLabel):
+            check_label_bytes(data)
+
+
+def test_retry_keys() -> None:
+    """A label taken again after its link gave none is keyed ``key#rN``; the base key is what a posting is."""
+    assert base_key("ozon:shop/123-1/T1") == "ozon:shop/123-1/T1"
+    assert base_key("ozon:shop/123-1/T1#r2") == "ozon:shop/123-1/T1"
+    assert base_key("ozon:shop/1/#rx") == "ozon:shop/1/#rx"
 
 
 def test_pacer_spaces_requests() -> None:

@@ -141,6 +141,13 @@ def job_detail(job: dict[str, Any], now: float) -> str:
             copies=job["copies"], attempts=job["attempts"], confirmed=_("yes") if job["confirmed"] else _("no"))
         + (", " + _("forced") if job["forced"] else ""),
     ]
+    link = job.get("link")
+    if link:
+        state = {"waiting": _("not fetched yet"), "fetched": _("fetched"),
+                 "failed": _("gave no label")}.get(link["state"], link["state"])
+        lines.append("  " + _("link {url}: {state}, {attempts} attempt(s)").format(
+            url=link["url"], state=state, attempts=link["attempts"])
+            + (f" ({link['last_error']})" if link.get("last_error") and link["state"] != "fetched" else ""))
     if job.get("override"):
         lines.append("  " + _("override by {by}: {why}").format(**job["override"]))
     if job.get("needs_ack"):

@@ -129,7 +129,7 @@ class Daemon:
         }
         self.remote = RemoteIntake(config, self.spool, self.acceptor, self.clock)
         self.hotfolder = HotFolder(config, self.acceptor, self.spool.has_intake_key, on_link=self.remote.wake)
-        self.sources = SourceManager(config, self.spool, AcceptorSink(self.acceptor, self.spool))
+        self.sources = SourceManager(config, self.spool, AcceptorSink(self.acceptor, self.spool, self.remote.wake))
         self.pipeline.start()
         for worker in self.workers.values():
             worker.start()

@@ -16,6 +16,7 @@ import structlog
 from labeld.clock.monitor import ClockMonitor
 from labeld.config import PreflightConfig
 from labeld.reasons import Reason
+from labeld.spool.links import LINK_KIND
 from labeld.spool.spool import Job, Spool
 from labeld.spool.states import InvalidTransition, JobState
 
@@ -145,8 +146,18 @@ class LabelRules:
 
     # ----- reprints ---------------------------------------------------------------------
 
+    def not_fetched(self, job: Job) -> Reason | None:
+        """Why there is no label to print again: it is still a link (waiting, or it gave no label)."""
+        if job.document_kind != LINK_KIND:
+            return None
+        link = self.spool.link_info(job.document_id)
+        return Reason("reprint.not_fetched", label=job.label_id, state=link["state"] if link else "waiting")
+
     def why_not_reprint(self, job: Job) -> Reason | None:
-        """Why this label should not be printed again (voided by a newer one, expired), or None."""
+        """Why this label should not be printed again (never fetched, voided by a newer one, expired), or None."""
+        unfetched = self.not_fetched(job)
+        if unfetched:
+            return unfetched
         newer = self.newer_labels(job)
         if newer:
             return Reason("reprint.superseded", label=job.label_id, posting=job.posting, newer_job=newer[-1].id)

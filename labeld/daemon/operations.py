@@ -34,10 +34,12 @@ from labeld.errors import LabeldError, RejectedInput
 from labeld.intake.accept import Accepted, Acceptor
 from labeld.intake.remote import RemoteIntake, accept_job, parse_job
 from labeld.intake.sidecar import MAX_COPIES, Sidecar, sidecar_from_mapping
+from labeld.intake.web import without_query
 from labeld.labelmaker import LabelSpec, Symbol, label_pdf, module_count
 from labeld.media import parse_media
 from labeld.reasons import Reason
 from labeld.sources import SourceManager
+from labeld.spool.links import LINK_KIND
 from labeld.spool.spool import Job, Spool
 from labeld.spool.states import CANCELLABLE, InvalidTransition, JobState
 from labeld.spool.store import DocumentStore
@@ -203,6 +205,9 @@ class Operations:
     def job_detail(self, job_id: int) -> dict[str, Any]:
         job = self.job(job_id)
         detail = job.to_json()
+        link = self.spool.link_info(job.document_id)
+        if link is not None:  # a label that came as a link: shown without its query (the signature)
+            detail["link"] = {**link, "url": without_query(link["url"])}
         detail["history"] = [event.to_json() for event in self.spool.history(job_id)]
         detail["reprints"] = [j.id for j in self.spool.jobs(label_id=job.label_id, limit=1000)
                               if j.reprint_of is not None]
@@ -354,6 +359,9 @@ class Operations:
         self._check_printer(printer)
         if not 1 <= request.copies <= MAX_COPIES:
             raise BadRequest(Reason("op.bad_copies", limit=MAX_COPIES, copies=request.copies))
+        unfetched = self.daemon.rules.not_fetched(job)  # nothing to print: not even a forced reprint
+        if unfetched:
+            raise Refused(Reason("op.reprint_refused", why=unfetched), "label_invalid")
         if not request.force:
             problem = self.daemon.rules.why_not_reprint(job)
             if problem:
@@ -413,6 +421,10 @@ class Operations:
         job = self.job(job_id)
         if job.document_kind == "zpl":
             raise Refused(Reason("op.preview_raw", job=job_id), "no_preview")
+        if job.document_kind == LINK_KIND:
+            link = self.spool.link_info(job.document_id)
+            url = without_query(link["url"]) if link else "?"
+            raise Refused(Reason("op.preview_not_fetched", job=job_id, url=url), "no_preview")
         path = self.daemon.store.bitmap_path(job_id)
         try:
             return path.read_bytes()

@@ -39,7 +39,7 @@ from labeld.config import Config
 from labeld.errors import RejectedInput, SpoolFull
 from labeld.intake.accept import Acceptor
 from labeld.intake.names import TAKEN_SUFFIXES, is_candidate, is_job_name, sidecar_names
-from labeld.intake.remote import accept_job, is_link_job, job_limit, parse_job_bytes
+from labeld.intake.remote import accept_job, is_link_job, job_limit, parse_job_bytes, redact_job_bytes
 from labeld.intake.routing import inbox_folders
 from labeld.intake.sidecar import Sidecar, parse_sidecar
 from labeld.reasons import Reason
@@ -249,6 +249,9 @@ class HotFolder:
 
     def _recover_claimed(self) -> None:
         for claimed in sorted(self.claimed.iterdir()):
+            if claimed.name.endswith(".redacting"):  # a redaction a crash cut short: the claim is whole
+                claimed.unlink(missing_ok=True)
+                continue
             if claimed.name.startswith(".") or _is_claimed_sidecar(claimed.name):
                 continue
             try:
@@ -266,12 +269,14 @@ class HotFolder:
             return
         day = self.config.intake.archive / datetime.now().strftime("%Y-%m-%d")
         target = _free_name(day, name)
+        _redact_job(claimed, name)
         _move(claimed, target)
         if sidecar.exists():
             _move(sidecar, target.with_name(target.name + ".json"))
 
     def _reject(self, claimed: Path, sidecar: Path, name: str, folder: str | None, error: RejectedInput) -> None:
         target = _free_name(self.config.intake.rejected, name)
+        _redact_job(claimed, name)
         _move(claimed, target)
         size = target.stat().st_size
         if sidecar.exists():
@@ -393,6 +398,26 @@ def _free_name(folder: Path, name: str) -> Path:
         target = folder / (f"{stem}-{counter}.{ext}" if dot else f"{name}-{counter}")
         counter += 1
     return target
+
+
+def _redact_job(claimed: Path, name: str) -> None:
+    """A ``*.json`` job file loses its link's query (the signature) before it is kept anywhere:
+    rewritten in place, durably, so a crash leaves either the whole old file or the whole new one
+    (and a restart redacts it again before moving it out)."""
+    if not is_job_name(name):
+        return
+    try:
+        redacted = redact_job_bytes(claimed.read_bytes())
+    except OSError:
+        return
+    if redacted is None:
+        return
+    scratch = claimed.with_name("." + claimed.name + ".redacting")
+    with open(scratch, "wb") as out:
+        out.write(redacted)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(scratch, claimed)
 
 
 def _move(source: Path, target: Path) -> None:

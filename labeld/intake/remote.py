@@ -31,6 +31,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -133,9 +134,35 @@ def decode_code(code: object) -> bytes:
         data = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as error:
         raise RejectedInput(Reason("link.bad_code", error=str(error))) from error
-    if label_kind(data) is None:
-        raise RejectedInput(Reason("link.code_not_label", size=len(data), head=repr(data[:8])))
+    check_label_bytes(data)
     return data
+
+
+class IncompleteLabel(RejectedInput):
+    """Label bytes that start well but are not whole (an answer cut short): worth asking for again."""
+
+
+def check_label_bytes(data: bytes) -> str:
+    """The kind of a label handed over as bytes (a label_code's, a marketplace's PDF body or sticker):
+    :class:`RejectedInput` if it is no PDF, PNG, SVG nor ZPL, :class:`IncompleteLabel` if it is cut short."""
+    kind = label_kind(data)
+    if kind is None:
+        raise RejectedInput(Reason("link.code_not_label", size=len(data), head=repr(data[:8])))
+    broken = incomplete(data, kind)
+    if broken:
+        raise IncompleteLabel(Reason("link.code_incomplete", error=broken))
+    return kind
+
+
+def code_job(data: bytes, sidecar: Sidecar) -> LinkJob:
+    """A label handed over as bytes, as a ``label_code`` job (checked as one)."""
+    check_label_bytes(data)
+    return LinkJob(None, data, sidecar)
+
+
+def url_job(url: str, sidecar: Sidecar) -> LinkJob:
+    """A label handed over as a link, as a ``label_url`` job (checked as one)."""
+    return LinkJob(check_url(url), None, sidecar)
 
 
 def label_kind(data: bytes) -> str | None:
@@ -156,6 +183,27 @@ def incomplete(data: bytes, kind: str) -> str | None:
     if kind == "png" and not (data.startswith(PNG_MAGIC) and crc_ok(data)):
         return "the PNG is cut short or damaged"
     return None
+
+
+_SIGNED = re.compile(rb"(https?://[^\s\"'?#]+)[?#][^\s\"']*", re.IGNORECASE)
+
+
+def redact_job_bytes(data: bytes) -> bytes | None:
+    """A ``*.json`` job file fit to archive: its ``label_url`` without the query (the signature, a
+    secret), everything else kept as written; None when there is nothing to remove. A file that is
+    not a JSON object (it was refused) has the query cut from every link found in its text."""
+    try:
+        raw = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        cut = _SIGNED.sub(rb"\1", data)
+        return cut if cut != data else None
+    url = raw.get("label_url") if isinstance(raw, dict) else None
+    if not isinstance(url, str) or without_query(url) == url:
+        return None
+    written = json.dumps(url, ensure_ascii=False).encode("utf-8")
+    if written in data:
+        return data.replace(written, json.dumps(without_query(url), ensure_ascii=False).encode("utf-8"))
+    return (json.dumps({**raw, "label_url": without_query(url)}, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
 def accept_job(acceptor: Acceptor, job: LinkJob, *, name: str, source: str, folder: str | None = None,
@@ -337,11 +385,18 @@ class RemoteIntake:
             self._wake.clear()
 
     def _round(self) -> None:
+        for row in self.take_due():
+            self._pool.submit(self.fetch_one, row)
+
+    def take_due(self) -> list[LinkRow]:
+        """The links to fetch now, marked busy: due, not expired (those are refused here) and not
+        held by the clock (those say so); at most twice ``concurrency`` in flight."""
         with self._busy_lock:
             room = self.config.links.concurrency * 2 - len(self._busy)
             busy = set(self._busy)
         if room <= 0:
-            return
+            return []
+        taken = []
         for row in self.spool.links_due(self.now(), limit=room + len(busy)):
             if row.document_id in busy:
                 continue
@@ -349,7 +404,8 @@ class RemoteIntake:
                 continue
             with self._busy_lock:
                 self._busy.add(row.document_id)
-            self._pool.submit(self._fetch_one, row)
+            taken.append(row)
+        return taken
 
     def _expired(self, row: LinkRow) -> bool:
         now = self.now()
@@ -374,7 +430,8 @@ class RemoteIntake:
 
     # ----- one fetch --------------------------------------------------------------------------
 
-    def _fetch_one(self, row: LinkRow) -> None:
+    def fetch_one(self, row: LinkRow) -> None:
+        """Fetch one link taken by :meth:`take_due` (on a pool thread; in tests, in the caller's)."""
         try:
             self._recheck_clock()
             if self._clock_holds(row):

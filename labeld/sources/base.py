@@ -17,15 +17,19 @@ import structlog
 
 from labeld.config import Config, PrinterConfig, SourceConfig
 from labeld.errors import RejectedInput
+from labeld.intake.remote import IncompleteLabel
 from labeld.intake.routing import route_label
 from labeld.media import parse_media
 from labeld.reasons import Reason
-from labeld.sources.handoff import FetchedLabel, Incomplete, LabelSink, check_complete
+from labeld.sources.handoff import FetchedLabel, LabelSink, base_key
 from labeld.sources.http import ApiClient
 from labeld.spool.source_state import FETCHED, PostingRow, Seen, SourceState
 
 log = structlog.get_logger("labeld.sources")
 
+#: How many links the marketplace may hand out for one posting's label that then give no label
+#: (refused, expired, cut short, failed) before the posting is given up until an operator's fetch.
+LINK_TRIES = 3
 BIG_MM = (75.0, 120.0)
 SMALL_MM = (58.0, 40.0)
 
@@ -151,24 +155,38 @@ class SourceBase:
         self.state.retry_later(posting, self.clock() + wait, Reason(reason_code, wait=wait, **params))
 
     def deliver(self, label: FetchedLabel) -> bool:
-        """Hand one label over; True when it is in the spool (now or before)."""
+        """Hand one label over (bytes as a label_code, a link as a label_url); True when it is in
+        the spool (now or before). A link is fetched afterwards by the link intake."""
         try:
-            check_complete(label.data, label.kind)
-        except Incomplete as error:
-            self.log.warning("label_incomplete", posting=label.posting, error=str(error), size=len(label.data))
-            self.later(label.posting, "posting.incomplete", error=str(error))
+            key, jobs = self.sink.submit(label)
+        except IncompleteLabel as error:
+            size = len(label.data or b"")
+            self.log.warning("label_incomplete", posting=label.posting, error=error.reason.text(), size=size)
+            self.later(label.posting, "posting.incomplete", error=error.reason.params.get("error", ""))
             return False
-        try:
-            jobs = self.sink.submit(label)
         except RejectedInput as error:
             self.log.error("label_rejected", posting=label.posting, reason=error.reason.text())
             self.state.failed(label.posting, Reason("posting.rejected", why=error.reason, posting=label.posting))
             return False
-        self.state.fetched(label.posting, label.key, self.clock(), tracking=label.tracking)
+        self.state.fetched(label.posting, key, self.clock(), tracking=label.tracking)
         self.log.info("label_fetched", posting=label.posting, tracking=label.tracking, jobs=list(jobs),
-                      printer=label.printer)
+                      printer=label.printer, link=label.url is not None)
         return True
 
-    def download(self, url: str) -> bytes:
-        """A label file behind a link the marketplace handed out."""
-        return self.client.download(url, "label file").content
+    def requeue_failed_links(self) -> None:
+        """Postings whose label link gave no label wait again, to ask the marketplace for a fresh
+        one, up to :data:`LINK_TRIES` links; then they are failed until an operator's fetch."""
+        wait = self.source.not_ready_retry
+        for posting, key, why in self.state.failed_links():
+            documents, failed = self.sink_counts(key)
+            why = why or Reason.plain("no label")
+            if failed >= LINK_TRIES:
+                self.log.error("label_link_gave_up", posting=posting, tries=failed, reason=why.text())
+                self.state.failed(posting, Reason("posting.link_gave_up", tries=failed, why=why, posting=posting))
+                continue
+            self.log.warning("label_link_failed", posting=posting, reason=why.text(), documents=documents)
+            self.state.requeue(posting, self.clock() + wait, Reason("posting.link_failed", why=why, wait=wait))
+
+    def sink_counts(self, key: str) -> tuple[int, int]:
+        """Documents handed over for ``key``'s posting, and how many of them were links that gave no label."""
+        return self.state.spool.keyed_documents(base_key(key))

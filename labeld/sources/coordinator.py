@@ -117,6 +117,7 @@ class Coordinator:
         assert self.source is not None
         started = self.clock()
         try:
+            self.source.requeue_failed_links()
             self.source.poll()
         except Stopped:
             return

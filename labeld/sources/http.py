@@ -7,7 +7,9 @@ retried at once but ends the poll (the source backs off); 5xx and network failur
 a few times. What still fails becomes an
 :class:`ApiFailure` with a ``kind`` the coordinator acts on and the metrics count.
 
-TLS is always verified, against the system's trust store or the configured ``ca_bundle``.
+TLS is always verified, against the system's trust store or the configured ``ca_bundle``. Label
+files the marketplace hands out as links are not fetched here: they go to the link intake
+(:mod:`labeld.sources.handoff`).
 Nothing here logs or raises a header: the key travels in headers only, and error texts carry
 the endpoint's name and the server's own words, cut short, never the request.
 """
@@ -128,30 +130,22 @@ class ApiClient:
         tls = tls_context(ca_bundle)
         self.http = httpx.Client(base_url=self.base_url, headers=dict(headers), verify=tls, timeout=timeout,
                                  follow_redirects=False, trust_env=False)
-        #: For links the marketplace hands out (a label file on a CDN): the key is not sent there.
-        self.files = httpx.Client(verify=tls, timeout=timeout, follow_redirects=True, trust_env=False)
 
     def close(self) -> None:
         self.http.close()
-        self.files.close()
 
     def call(self, endpoint: Endpoint, *, body: Any = None, params: Mapping[str, Any] | None = None,
              path: str | None = None) -> httpx.Response:
         """Send ``endpoint`` (paced, retried); the 2xx answer, else :class:`ApiFailure`."""
-        return self._exchange(self.http, endpoint, path or endpoint.path, body, params)
+        return self._exchange(endpoint, path or endpoint.path, body, params)
 
-    def download(self, url: str, name: str) -> httpx.Response:
-        """GET a link the marketplace handed out (a label file), paced and verified alike, without
-        the account's headers."""
-        return self._exchange(self.files, Endpoint(name, "GET", url), url, None, None)
-
-    def _exchange(self, client: httpx.Client, endpoint: Endpoint, target: str, body: Any,
+    def _exchange(self, endpoint: Endpoint, target: str, body: Any,
                   params: Mapping[str, Any] | None) -> httpx.Response:
         rate_tries = server_tries = 0
         while True:
             self.pause(self.pacer.delay())
             try:
-                response = client.request(endpoint.method, target, json=body, params=params)
+                response = self.http.request(endpoint.method, target, json=body, params=params)
                 response.read()
             except httpx.TransportError as error:
                 server_tries += 1

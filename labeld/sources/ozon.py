@@ -2,7 +2,7 @@
 
 A poll lists the postings in ``awaiting_deliver`` (all pages), records them, and fetches the
 labels of those due: by default through Ozon's task flow (create a task per posting, ask for
-its state until ``completed``, download ``file_url``); with ``label_flow = "sync"``, or once
+its state until ``completed``, hand its ``file_url`` to the link intake); with ``label_flow = "sync"``, or once
 the task endpoint answers 404, through the synchronous ``package-label`` call. A posting whose
 label is not made yet ("The next postings aren't ready") waits ``not_ready_retry``.
 
@@ -149,12 +149,8 @@ class OzonSource(SourceBase):
         return True
 
     def _deliver(self, row: PostingRow, answer: LabelAnswer) -> None:
-        try:
-            data = answer.pdf if answer.pdf is not None else self.download(answer.url or "")
-        except ApiFailure as failure:
-            self.later(row.posting, "posting.incomplete", error=f"download: {failure.kind} {failure.message}".strip())
-            return
+        """The PDF (a body or ``file_content``) as a label_code, a ``file_url`` as a label_url."""
         self.deliver(FetchedLabel(
-            data=data, kind="pdf", posting=row.posting, tracking=row.tracking, printer=self.target.printer.name,
-            name=f"{row.posting}.pdf", source=self.document_source, key=self.key(row.posting, row.tracking),
-            issued_at=self.clock(), size_mm=self.target.size_mm))
+            posting=row.posting, tracking=row.tracking, printer=self.target.printer.name, name=f"{row.posting}.pdf",
+            source=self.document_source, key=self.key(row.posting, row.tracking), issued_at=self.clock(),
+            data=answer.pdf, url=answer.url if answer.pdf is None else None))

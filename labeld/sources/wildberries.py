@@ -86,6 +86,6 @@ class WildberriesSource(SourceBase):
                     continue
                 kind = "svg" if self.kind == "svg" else "zpl"
                 self.deliver(FetchedLabel(
-                    data=sticker.file, kind=kind, posting=row.posting, tracking=sticker.sticker_id,
-                    printer=self.target.printer.name, name=f"{row.posting}.{kind}", source=self.document_source,
-                    key=self.key(row.posting), issued_at=self.clock(), size_mm=self.target.size_mm))
+                    posting=row.posting, tracking=sticker.sticker_id, printer=self.target.printer.name,
+                    name=f"{row.posting}.{kind}", source=self.document_source, key=self.key(row.posting),
+                    issued_at=self.clock(), data=sticker.file))

@@ -26,6 +26,8 @@ from labeld.spool.states import JobState, check_transition
 
 LINK_KIND = "link"
 WAITING, FETCHED, FAILED = "waiting", "fetched", "failed"
+#: A document taken again under a key whose link gave no label is keyed ``key#r1``, ``key#r2``…
+RETRY_MARK = "#r"
 
 LINKS_TABLE = """
     CREATE TABLE IF NOT EXISTS links (
@@ -91,6 +93,25 @@ class LinkTables:
         return [LinkRow(r["document_id"], r["url"], r["attempts"], r["next_try"], r["job_id"], r["label_id"],
                         r["printer"], r["issued_at"], r["expires_at"], r["received_at"], r["requested"], r["folder"])
                 for r in rows]
+
+    def link_info(self, document_id: int) -> dict[str, Any] | None:
+        """The link of a document taken as one: its signed URL (keep it inside labeld), state
+        (waiting | fetched | failed), attempts and last error; None for any other document."""
+        rows = self._query("SELECT url, state, attempts, last_error, fetched_at FROM links WHERE document_id = ?",
+                           (document_id,))
+        if not rows:
+            return None
+        url, state, attempts, error, fetched_at = rows[0]
+        return {"url": url, "state": state, "attempts": attempts, "last_error": error, "fetched_at": fetched_at}
+
+    def keyed_documents(self, key: str) -> tuple[int, int]:
+        """Documents taken under ``key`` or one of its retries (``key#rN``, labeld.sources.handoff):
+        how many, and how many of them are links that gave no label."""
+        rows = self._query(
+            "SELECT COUNT(*), COALESCE(SUM(k.state = ?), 0) FROM documents d LEFT JOIN links k ON k.document_id = d.id"
+            " WHERE d.intake_key = ? OR substr(d.intake_key, 1, ?) = ?",
+            (FAILED, key, len(key) + 2, key + RETRY_MARK))
+        return int(rows[0][0]), int(rows[0][1])
 
     def next_link_try(self) -> float | None:
         """When the earliest waiting link is due (None: none waits)."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from labeld.reasons import Reason
+from labeld.spool.links import FAILED as LINK_FAILED
 from labeld.spool.spool import Spool
 from labeld.spool.states import JobState
 
@@ -213,6 +214,25 @@ class SourceState:
             db.execute("UPDATE source_postings SET state = ?, attempts = attempts + 1, reason_code = ?,"
                        " reason_params = ? WHERE source = ? AND posting = ?",
                        (FAILED, code, params, self.name, posting))
+
+    def failed_links(self) -> list[tuple[str, str, Reason | None]]:
+        """Fetched postings whose label was handed over as a link that then gave no label (refused,
+        expired, failed): ``(posting, intake_key, the job's reason)``."""
+        rows = self.spool.read(
+            "SELECT p.posting, p.intake_key, j.reason_code, j.reason_params FROM source_postings p"
+            " JOIN documents d ON d.intake_key = p.intake_key JOIN links k ON k.document_id = d.id"
+            " JOIN labels l ON l.document_id = d.id AND l.page = 0"
+            " JOIN jobs j ON j.label_id = l.id AND j.reprint_of IS NULL"
+            " WHERE p.source = ? AND p.state = ? AND k.state = ? ORDER BY p.posting",
+            (self.name, FETCHED, LINK_FAILED))
+        return [(r[0], r[1], _reason(r[2], r[3])) for r in rows]
+
+    def requeue(self, posting: str, at: float, reason: Reason) -> None:
+        """The posting waits for a label again (its link gave none), due at ``at``."""
+        code, params = _columns(reason)
+        with self.spool.transaction() as db:
+            db.execute("UPDATE source_postings SET state = ?, next_try = ?, reason_code = ?, reason_params = ?"
+                       " WHERE source = ? AND posting = ?", (WAITING, at, code, params, self.name, posting))
 
     def wait_again(self, posting: str, seen: Seen, now: float) -> None:
         """An operator asked for this posting now: it waits (again), due at once."""

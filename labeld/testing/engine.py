@@ -37,7 +37,16 @@ from PIL import Image
 
 from labeld.bitmap import Bitmap, from_png
 from labeld.clock.monitor import ClockMonitor
-from labeld.config import ClockConfig, Config, DaemonConfig, IntakeConfig, PreflightConfig, PrinterConfig, RouteConfig
+from labeld.config import (
+    ClockConfig,
+    Config,
+    DaemonConfig,
+    IntakeConfig,
+    LinksConfig,
+    PreflightConfig,
+    PrinterConfig,
+    RouteConfig,
+)
 from labeld.daemon.label_rules import LabelRules
 from labeld.daemon.operations import Operations
 from labeld.daemon.pipeline import Pipeline, Renderer, RenderObserver
@@ -47,7 +56,7 @@ from labeld.drivers.base import LoadedMedia, PrinterStatus
 from labeld.drivers.preview import PreviewDriver
 from labeld.errors import DeviceError, PrinterRefused, PrinterWaiting
 from labeld.intake.accept import Acceptor
-from labeld.intake.remote import RemoteIntake
+from labeld.intake.remote import RemoteIntake, accept_job, url_job
 from labeld.intake.sidecar import Sidecar
 from labeld.page_job import render_page_job
 from labeld.reasons import Reason
@@ -361,7 +370,7 @@ class Engine:
     def __init__(self, root: Path, printers: Sequence[PrinterConfig] = (), *,
                  preflight: PreflightConfig | None = None, routes: Sequence[RouteConfig] = (),
                  drift: ClockMonitor | None = None, answers: bool = True, renderer: Renderer = render_page_job,
-                 clock: FakeClock | None = None) -> None:
+                 clock: FakeClock | None = None, links: LinksConfig | None = None) -> None:
         self.root = root
         self.time = clock or FakeClock()
         self.config = Config(
@@ -372,6 +381,7 @@ class Engine:
             clock=ClockConfig(servers=(), local_sources=False),
             printers=tuple(printers) or (memory_printer(default=True),),
             routes=tuple(routes),
+            links=links or LinksConfig(),
         )
         self.clock = drift
         self.renderer = renderer
@@ -392,9 +402,10 @@ class Engine:
         self.recovered = self.spool.recover()
         self.rules = LabelRules(config.preflight, self.spool, self.clock, wall_clock=clock.time)
         self.acceptor = Acceptor(config, self.spool, self.store)
-        self.sources = SourceManager(config, self.spool, AcceptorSink(self.acceptor, self.spool), clock=clock.time)
-        #: Not started: a link's fetch is driven by the test (``remote._round()``), by the fake clock.
+        #: Not started: a link's fetch is driven by the test (:meth:`fetch_links`), by the fake clock.
         self.remote = RemoteIntake(config, self.spool, self.acceptor, self.clock, now=clock.time)
+        self.sources = SourceManager(config, self.spool, AcceptorSink(self.acceptor, self.spool, self.remote.wake),
+                                     clock=clock.time)
         self.drivers = {p.name: MemoryDriver(p, self.memory[p.name]) for p in config.printers}
         self.pipeline = Pipeline(config, self.spool, self.store, dict(self.drivers), self.rules, self.renderer,
                                  on_render=self._rendered)
@@ -446,7 +457,22 @@ class Engine:
                           issued_at=issued_at, posting_mismatch=posting_mismatch)
         return list(self.acceptor.accept(data, name=name, source="api", folder=folder, sidecar=sidecar).job_ids)
 
+    def submit_link(self, url: str, *, printer: str | None = None, copies: int = 1, posting: str | None = None,
+                    tracking: str | None = None, issued_at: float | None = None) -> list[int]:
+        """A ``label_url`` job through the link intake's accept path (as ``POST /v1/jobs``); its job ids."""
+        sidecar = Sidecar(printer=printer, copies=copies, posting_number=posting, tracking_number=tracking,
+                          issued_at=issued_at)
+        job = url_job(url, sidecar)
+        return list(accept_job(self.acceptor, job, name="link", source="api").job_ids)
+
     # ----- running, one step at a time ----------------------------------------------------
+
+    def fetch_links(self) -> int:
+        """One round of the link intake, its fetches done here and now: how many links it took."""
+        rows = self.remote.take_due()
+        for row in rows:
+            self.remote.fetch_one(row)
+        return len(rows)
 
     def render(self) -> int:
         """One step of the render pipeline: how many queued jobs it decided."""

@@ -14,6 +14,9 @@ Faults are switched per test on the app (:meth:`MarketplaceApp.fault`):
 ``slow``        every answer waits ``seconds`` first
 ``truncated``   the next N label files are cut short (an honest Content-Length, half a PDF)
 ``off``         ``path`` answers 404 (an endpoint the marketplace switched off)
+``redirect``    the next N label files answer 302 to another host (a CDN that moved them)
+
+Label files also answer ``HEAD`` (headers only, no fault used up), as a CDN does.
 
 Every request is recorded (:attr:`MarketplaceApp.requests`): time, method, path, status, and
 whether it carried the account's key, so tests can check pacing and where the key went.
@@ -32,7 +35,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-FAULT_KINDS = ("auth", "rate", "conflict", "server", "slow", "truncated", "off")
+FAULT_KINDS = ("auth", "rate", "conflict", "server", "slow", "truncated", "off", "redirect")
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,10 @@ class MarketplaceApp:
         """For a subclass serving a label file: cut this one short?"""
         return self._take("truncated") is not None
 
+    def redirect_next(self) -> bool:
+        """For a subclass serving a label file: answer a redirect instead?"""
+        return self._take("redirect") is not None
+
     # ----- the subclass's half ---------------------------------------------------------------------
 
     def authorised(self, call: Call) -> bool:
@@ -200,7 +207,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_POST = do_GET
 
-    def _serve(self) -> None:
+    def do_HEAD(self) -> None:
+        self._serve(head=True)
+
+    def _serve(self, head: bool = False) -> None:
         parts = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
@@ -215,7 +225,8 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in answer.headers.items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(answer.body)
+        if not head:
+            self.wfile.write(answer.body)
 
     def log_message(self, format: str, *args: Any) -> None:
         return

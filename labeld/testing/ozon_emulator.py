@@ -10,7 +10,7 @@ Built from Ozon's OpenAPI document (salacoste/ozon-daytona-seller-api,
   ``small_label``); ``/v1/posting/fbs/package-label/create`` → ``result.task_id``.
 - ``POST /v1/posting/fbs/package-label/get`` → ``result.status`` pending → in_progress →
   completed (one step per ask, ``task_steps`` asks in all), ``file_url`` on a signed link
-  (``/files/…pdf?sig=…``, no key needed, a bad signature is refused), or ``error`` with
+  (``/files/…pdf?sig=…``, no key needed, ``HEAD`` answered, a bad signature is refused), or ``error`` with
   ``unprinted_postings`` while a posting's label is not ready.
 - ``POST /v2/posting/fbs/package-label``: ≤ 20 postings, all or nothing, the PDF
   (``application/pdf``; or JSON with Base64 ``file_content`` when ``sync_json``); 400 "The next
@@ -127,7 +127,7 @@ class OzonMarketplace(MarketplaceApp):
         handler = routes.get((call.method, call.path))
         if handler is not None:
             return handler(call)
-        if call.method == "GET" and call.path.startswith("/files/"):
+        if call.method in ("GET", "HEAD") and call.path.startswith("/files/"):
             return self._file(call)
         return self.error(404, "Not Found")
 
@@ -220,6 +220,11 @@ class OzonMarketplace(MarketplaceApp):
         if token not in self.files or not hmac.compare_digest(call.query.get("sig", ""), self._sign(token)):
             return Answer(403, b"<Error><Code>AccessDenied</Code></Error>", "application/xml")
         data = self.files[token]
+        if self.redirect_next():
+            return Answer(302, b"", "text/plain", {"Location": f"https://cdn.example.invalid/moved/{token}.pdf"
+                                                   f"?sig={call.query.get('sig', '')}"})
+        if call.method == "HEAD":
+            return Answer(200, data, "application/pdf")
         if self.truncate_next():
             data = data[: len(data) // 2]
         return Answer(200, data, "application/pdf")

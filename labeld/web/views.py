@@ -16,6 +16,7 @@ from labeld.daemon.printer_worker import PrinterCondition, PrinterState
 from labeld.daemon.station import Station
 from labeld.i18n import N_
 from labeld.reasons import Reason
+from labeld.spool.links import LINK_KIND
 from labeld.spool.spool import Job
 from labeld.spool.states import JobState
 from labeld.web.language import translator
@@ -189,7 +190,8 @@ class Views:
         return {
             **self.job_row(job),
             "copies": job.copies, "confirmed": job.confirmed, "forced": job.forced, "reprint_of": job.reprint_of,
-            "has_picture": job.document_kind != "zpl",
+            "has_picture": job.document_kind not in ("zpl", LINK_KIND),
+            "not_fetched": job.document_kind == LINK_KIND,
             "size": f"{job.width_mm:.0f}×{job.height_mm:.0f} mm" if job.width_mm and job.height_mm else "",
             "fit": Reason.from_json(ready.params["fit"]).text(self.lang) if ready is not None else "",
             "dpi": record.get("dpi") or self._printer_dpi(job.printer),
