@@ -5,6 +5,9 @@ length at ``--speed`` mm/s and logs each label when its head starts on it. The p
 is the physical limit: the sum of the label lengths over the speed. The batch time runs from
 the file landing in the hot folder to the end of the last label. Their gap is labeld's
 overhead: the time to the first label, plus any moment the head stood still waiting for data.
+The batch goes to a daemon that has already printed one label since it started; that first
+label's time (imports, the render worker's start, the printer's first status probe) is reported
+on its own as the cold start.
 """
 
 from __future__ import annotations
@@ -92,23 +95,29 @@ def analyse(events: list[dict[str, Any]], landed_wall: float, dpi: int, speed: f
 
 
 def measure(case: BatchCase, corpus: Corpus, scratch: Path, labels: int, speed: float) -> dict[str, Any]:
+    """One label right after the daemon started (cold: the render worker's imports, the printer's
+    first status probe), then the batch into the running daemon, as a packing station's morning
+    batch meets a daemon that has been up for a while. The batch's figures are the batch's alone."""
     root = scratch / f"batch-{case.driver}"
     emulator = EmulatorProcess(case, root / "emulator", speed)
+    wall_offset = time.time() - time.monotonic()
     try:
         daemon = bench_daemon(root / "daemon", case.printer(emulator.uri)).start()
         try:
+            landed = land(daemon.inbox, corpus.fresh(case.size, "vector", 1).path) + wall_offset
+            cold = emulator.wait_printed(1, timeout=120)[0]["t"] - landed
+            daemon.wait_states(1, SETTLED, timeout=60)
             source = corpus.fresh(case.size, "vector", labels)
-            wall_offset = time.time() - time.monotonic()
             landed = land(daemon.inbox, source.path) + wall_offset
-            events = emulator.wait_printed(labels, timeout=120 + labels * 4)
-            daemon.wait_states(labels, SETTLED, timeout=60)
+            events = emulator.wait_printed(1 + labels, timeout=120 + labels * 4)[1:]
+            daemon.wait_states(1 + labels, SETTLED, timeout=60)
         finally:
             stopped = stop_daemon(daemon)
         result = analyse(events, landed, case.dpi, speed)
     finally:
         emulator.stop()
     return {"driver": case.driver, "media": case.media, "dpi": case.dpi, "speed_mm_s": speed,
-            "label": f"{case.size} vector", **result, **stopped}
+            "label": f"{case.size} vector", "cold_first_label_s": round(cold, 3), **result, **stopped}
 
 
 def run(corpus: Corpus, scratch: Path, quick: bool) -> dict[str, Any]:

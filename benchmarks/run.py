@@ -152,10 +152,11 @@ def _daemon_md(results: dict[str, Any]) -> str:
                               f["rounds"]]]))
     if "batch" in results:
         parts.append(_table(["batch", "labels", "speed mm/s", "pure print s", "batch s", "overhead %",
-                             "to first label s", "head idle between labels s", "largest gap ms"],
+                             "to first label s", "head idle between labels s", "largest gap ms",
+                             "cold start: first label after start s"],
                             [[f"{b['driver']} {b['label']}", b["labels"], b["speed_mm_s"], b["pure_print_s"],
                               b["batch_s"], b["overhead_pct"], b["to_first_label_s"],
-                              b["head_idle_between_labels_s"], b["largest_gap_ms"]]
+                              b["head_idle_between_labels_s"], b["largest_gap_ms"], b["cold_first_label_s"]]
                              for b in results["batch"]["cases"]]))
     if "resources" in results:
         r = results["resources"]

@@ -3,6 +3,7 @@ forbidden one, the race guard, start-up recovery and pruning."""
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
@@ -267,3 +268,18 @@ def test_store_paths_are_by_content_and_job(tmp_path: Path) -> None:
     store.remove_bitmap(1042)
     store.remove_document(sha)
     assert not path.exists() and not store.bitmap_path(1042, "red").exists()
+
+
+def test_a_change_made_before_the_wait_is_not_slept_through(spool: Spool) -> None:
+    """A worker takes the change mark, finds no work, and a commit lands before it waits (a label
+    made ready while the printer answered a slow status probe): the wait returns at once instead of
+    sleeping its whole timeout. Without a change since the mark it waits (briefly here)."""
+    mark = spool.change_mark
+    new_job(spool)
+    started = time.monotonic()
+    spool.wait_for_change(60.0, since=mark)
+    assert time.monotonic() - started < 6.0  # a hang bound: it returns at once, not after 60 s
+    assert spool.change_mark != mark
+    idle = spool.change_mark
+    spool.wait_for_change(0.01, since=idle)
+    assert spool.change_mark == idle

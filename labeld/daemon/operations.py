@@ -218,11 +218,12 @@ class Operations:
         start = self.spool.last_event_id() if after is None else after
         deadline = time.monotonic() + timeout
         while True:
+            mark = self.spool.change_mark
             events = self.spool.events_after(start)
             left = deadline - time.monotonic()
             if events or left <= 0:
                 break
-            self.spool.wait_for_change(min(left, 1.0))
+            self.spool.wait_for_change(min(left, 1.0), since=mark)
         last = events[-1].id if events else start
         return {"events": [self._event_json(e.to_json()) for e in events], "last": last}
 

@@ -55,8 +55,7 @@ class Pipeline:
 
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()
-        with self.spool.changed:
-            self.spool.changed.notify_all()
+        self.spool.notify_change()
         self._thread.join(timeout)
 
     def _run(self) -> None:
@@ -69,9 +68,10 @@ class Pipeline:
 
     def _round(self) -> None:
         while not self._stop.is_set():
+            mark = self.spool.change_mark
             if not self.run_once():
                 self.busy = False
-                self.spool.wait_for_change(1.0)
+                self.spool.wait_for_change(1.0, since=mark)
 
     def run_once(self, limit: int = 8) -> int:
         """Render and decide up to ``limit`` queued jobs, oldest first; how many there were."""

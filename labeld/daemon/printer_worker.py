@@ -150,8 +150,7 @@ class PrinterWorker:
 
     def wake(self) -> None:
         self._wake.set()
-        with self.spool.changed:
-            self.spool.changed.notify_all()
+        self.spool.notify_change()
 
     # ----- the loop -----------------------------------------------------------------------
 
@@ -167,13 +166,14 @@ class PrinterWorker:
         if not self.usable():
             return
         while not self._stop.is_set():
+            mark = self.spool.change_mark
             try:
                 delay = self.step()
             except Exception as error:  # one bad label must not kill the printer's thread
                 self.log.exception("printer_worker_error", error=str(error))
                 delay = self._next_backoff()
-            if delay is IDLE:
-                self.spool.wait_for_change(1.0)
+            if delay is IDLE:  # a label made ready during the step (a slow status probe) wakes it at once
+                self.spool.wait_for_change(1.0, since=mark)
             elif delay:
                 self._sleep(delay)
         self._settle_all()

@@ -1,15 +1,16 @@
 """Brother QL raster: PackBits and the byte stream of a print job, as pure functions.
 
 Our own encoder instead of brother_ql's ``BrotherQLRaster``: that class takes a PIL image,
-flips and converts it per call and PackBits-encodes every row on its own; here the whole page
-is placed, mirrored and packed with numpy at once, empty rows become ``Z``, and identical rows
-(barcode bars, borders) are compressed once. The bytes follow the same command set (see
-docs/devdocs/BROTHER.md); the emulator and the tests check them dot for dot.
+flips and converts it per call and PackBits-encodes every row on its own in Python; here the
+whole page is placed, mirrored and bit-packed at once, empty rows become ``Z``, a row equal to
+the one before it (barcode bars, borders) is compressed once, and PackBits runs over all the
+other rows together as numpy array operations (no Python loop per row or byte). The bytes are
+those of the plain per-row algorithm (``tests/test_brother_raster.py`` holds the reference) and
+follow the same command set (see docs/devdocs/BROTHER.md); the emulator checks them dot for dot.
 """
 
 from __future__ import annotations
 
-import re
 import struct
 from dataclasses import dataclass
 
@@ -59,30 +60,86 @@ class RasterSetup:
 def packbits(data: bytes) -> bytes:
     """PackBits (Apple TN1023): runs of 2..128 equal bytes as (257-n, byte), other bytes as
     literal blocks (n-1, n bytes) of up to 128. A pair inside a literal stays literal (a run
-    there would cost a byte). Runs are found by the regex engine, not a Python loop per byte."""
-    out = bytearray()
-    literal_start = 0
-    for match in _RUN.finditer(data):
-        start, stop = match.span()
-        if stop - start == 2 and start != literal_start:
-            continue
-        _flush_literal(out, data, literal_start, start)
-        out += bytes((257 - (stop - start), data[start]))
-        literal_start = stop
-    _flush_literal(out, data, literal_start, len(data))
-    return bytes(out)
+    there would cost a byte). One line of :func:`_packbits_rows`."""
+    if not data:
+        return b""
+    row = np.frombuffer(data, dtype=np.uint8).reshape(1, -1)
+    buffer, starts, lengths = _packbits_rows(row, b"")
+    packed: bytes = buffer[int(starts[0]) + 1 : int(starts[0] + lengths[0])].tobytes()
+    return packed
 
 
-#: 2 to 128 equal bytes.
-_RUN = re.compile(rb"(.)\1{1,127}", re.S)
+#: The longest run and the longest literal block one PackBits header can say.
+_BLOCK = 128
 
 
-def _flush_literal(out: bytearray, data: bytes, start: int, stop: int) -> None:
-    while start < stop:
-        chunk = data[start : min(stop, start + 128)]
-        out.append(len(chunk) - 1)
-        out += chunk
-        start += len(chunk)
+def _spread(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``starts[i] + 0 .. starts[i] + lengths[i] - 1`` for every i, concatenated, and the
+    offsets ``0 .. lengths[i] - 1`` alone."""
+    within = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return np.repeat(starts, lengths) + within, within
+
+
+def _packbits_rows(rows: np.ndarray, command: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every row (``uint8``, shape ``(n, width)``) as ``command``, one length byte and the row's
+    PackBits, all rows at once with numpy: a buffer and each row's start and length in it.
+
+    The same bytes as packing each row on its own by TN1023 with the rule above: runs are the
+    maximal stretches of equal bytes, cut into pieces of 128; a piece of 3 or more is a run, a
+    single byte literal, and a pair is a run exactly when the last piece before it in the row
+    that is not a pair is a run (or there is none) — i.e. when no literal is pending."""
+    width = rows.shape[1]
+    prefix = len(command) + 1
+    data = np.ascontiguousarray(rows).reshape(-1)
+    total = data.size
+    new_run = np.empty(total, dtype=bool)
+    new_run[0] = True
+    np.not_equal(data[1:], data[:-1], out=new_run[1:])
+    new_run[::width] = True
+    starts = np.flatnonzero(new_run)
+    lengths = np.diff(starts, append=total)
+    if lengths.max() > _BLOCK:  # heads wider than 128 bytes: cut long runs into pieces of 128
+        parts = (lengths + _BLOCK - 1) // _BLOCK
+        _, piece = _spread(starts, parts)
+        starts = np.repeat(starts, parts) + piece * _BLOCK
+        lengths = np.minimum(_BLOCK, np.repeat(lengths, parts) - piece * _BLOCK)
+    row_first = starts % width == 0
+    row_of = starts // width
+    last_not_pair = np.maximum.accumulate(np.where(lengths != 2, np.arange(starts.size), -1))
+    before = np.empty_like(last_not_pair)
+    before[0] = -1
+    before[1:] = last_not_pair[:-1]
+    anchor = np.maximum(before, 0)
+    pair_is_run = (before < 0) | (row_of[anchor] != row_of) | (lengths[anchor] >= 3)
+    run = (lengths >= 3) | ((lengths == 2) & pair_is_run)
+    literal = ~run
+    block_first = literal.copy()  # literal pieces that start a literal block
+    block_first[1:] &= row_first[1:] | run[:-1]
+    block_last = literal.copy()
+    block_last[:-1] &= row_first[1:] | run[1:]
+    block_start = starts[block_first]
+    block_length = (starts + lengths)[block_last] - block_start
+    headers = (block_length + _BLOCK - 1) // _BLOCK
+    size = np.where(run, 2, 0) + row_first * prefix
+    size[block_first] += block_length + headers
+    end = np.cumsum(size)
+    token = end - size + row_first * prefix  # where each piece's own bytes go
+    out = np.empty(int(end[-1]), dtype=np.uint8)
+    row_start = token[row_first] - prefix
+    row_length = np.diff(row_start, append=end[-1])
+    for i, byte in enumerate(command):
+        out[row_start + i] = byte
+    out[row_start + len(command)] = row_length - prefix
+    at = token[run]
+    out[at] = 257 - lengths[run]
+    out[at + 1] = data[starts[run]]
+    block_out = token[block_first]
+    source, within = _spread(block_start, block_length)
+    out[np.repeat(block_out, block_length) + within + within // _BLOCK + 1] = data[source]
+    _, header = _spread(block_out, headers)
+    last = np.repeat(block_length, headers) - header * _BLOCK
+    out[np.repeat(block_out, headers) + header * (_BLOCK + 1)] = np.minimum(_BLOCK, last) - 1
+    return out, row_start, row_length
 
 
 def unpackbits(data: bytes) -> bytes:
@@ -110,55 +167,90 @@ def unpackbits(data: bytes) -> bytes:
 def head_rows(bitmap: Bitmap, setup: RasterSetup) -> np.ndarray:
     """The raster lines as the head gets them: label placed ``offset_right`` dots from the
     head's right end, mirrored (the head's first dot is the label's right edge), MSB first."""
+    return _padded_head_rows(bitmap, setup)[:, : setup.head_bytes]
+
+
+def _padded_head_rows(bitmap: Bitmap, setup: RasterSetup) -> np.ndarray:
+    """:func:`head_rows`, each row padded with zero bytes to a multiple of 8 (whole 64-bit words).
+
+    The mirrored line packed MSB first is the line itself packed LSB first, bytes in reverse
+    order; so the label is packed once as it is and its bytes are written backwards."""
     rows, dots = bitmap.shape
     head_dots = setup.head_bytes * 8
     left = head_dots - dots - setup.offset_right
     if left < 0:
         raise ValueError(f"a {dots}-dot label does not fit a {head_dots}-dot head with offset {setup.offset_right}")
-    full = np.zeros((rows, head_dots), dtype=bool)
-    full[:, left : left + dots] = bitmap
-    return np.packbits(full[:, ::-1], axis=1)
+    shift = left % 8
+    if shift:
+        shifted = np.zeros((rows, shift + dots), dtype=bool)
+        shifted[:, shift:] = bitmap
+        packed = np.packbits(shifted, axis=1, bitorder="little")
+    else:
+        packed = np.packbits(bitmap, axis=1, bitorder="little")
+    out = np.zeros((rows, -(-setup.head_bytes // 8) * 8), dtype=np.uint8)
+    first = setup.head_bytes - left // 8 - packed.shape[1]  # the head byte of the label's last packed byte
+    out[:, first : first + packed.shape[1]] = packed[:, ::-1]
+    return out
+
+
+def _words(padded: np.ndarray) -> np.ndarray:
+    return padded.view(np.uint64)
+
+
+def _lines(padded: np.ndarray, setup: RasterSetup, command: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every head row as one raster command (``command``, length, data): a buffer and each
+    row's start and length in it. A row equal to the one before it is encoded once."""
+    rows = padded.shape[0]
+    width = setup.head_bytes
+    if width > _LONGEST_LINE:
+        raise ValueError(f"a {width}-byte head line does not fit a raster command's length byte")
+    if rows == 0:
+        empty = np.zeros(0, dtype=np.intp)
+        return np.zeros(0, dtype=np.uint8), empty, empty
+    words = _words(padded)
+    new = np.ones(rows, dtype=bool)
+    np.any(words[1:] != words[:-1], axis=1, out=new[1:])
+    distinct = padded[new, :width]
+    which = np.cumsum(new) - 1
+    if setup.compress:
+        buffer, starts, lengths = _packbits_rows(distinct, command)
+        return buffer, starts[which], lengths[which]
+    line = len(command) + 1 + width
+    table = np.empty((distinct.shape[0], line), dtype=np.uint8)
+    table[:, : len(command)] = np.frombuffer(command, dtype=np.uint8)
+    table[:, len(command)] = width
+    table[:, len(command) + 1 :] = distinct
+    return table.reshape(-1), which * line, np.full(rows, line, dtype=np.intp)
+
+
+def _gather(source: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> bytes:
+    """The slices ``source[starts[i] : starts[i] + lengths[i]]``, concatenated."""
+    index, _ = _spread(starts, lengths)
+    joined: bytes = source[index].tobytes()
+    return joined
+
+
+#: The widest head line whose PackBits (at most one header per 128 bytes) still fits one length byte.
+_LONGEST_LINE = 253
+_EMPTY = np.frombuffer(EMPTY_LINE, dtype=np.uint8)
 
 
 def raster_lines(bitmap: Bitmap, setup: RasterSetup, red: Bitmap | None = None) -> bytes:
     """The ``g``/``w``/``Z`` commands of one page; on two-colour media each line is a black
     (``w 01``) and a red (``w 02``) line, the red one from ``red`` (blank without it)."""
+    black = _padded_head_rows(bitmap, setup)
     if not setup.two_colour:
-        return _one_colour_lines(head_rows(bitmap, setup), setup)
-    black = head_rows(bitmap, setup)
-    reds = head_rows(red, setup) if red is not None else np.zeros_like(black)
-    cache: dict[tuple[bytes, bytes], bytes] = {}
-    out = []
-    for black_row, red_row in zip(black, reds, strict=True):
-        key = (black_row.tobytes(), red_row.tobytes())
-        line = cache.get(key)
-        if line is None:
-            line = _line(key[0], setup, b"w\x01") + _line(key[1], setup, b"w\x02")
-            cache[key] = line
-        out.append(line)
-    return b"".join(out)
-
-
-def _one_colour_lines(packed: np.ndarray, setup: RasterSetup) -> bytes:
-    inked: list[bool] = np.any(packed, axis=1).tolist()
-    cache: dict[bytes, bytes] = {}
-    out = []
-    for row, has_ink in zip(packed, inked, strict=True):
-        if not has_ink:
-            out.append(EMPTY_LINE)
-            continue
-        raw = row.tobytes()
-        line = cache.get(raw)
-        if line is None:
-            line = _line(raw, setup, b"g\x00")
-            cache[raw] = line
-        out.append(line)
-    return b"".join(out)
-
-
-def _line(raw: bytes, setup: RasterSetup, command: bytes) -> bytes:
-    data = packbits(raw) if setup.compress else raw
-    return command + bytes((len(data),)) + data
+        buffer, starts, lengths = _lines(black, setup, b"g\x00")
+        inked = np.any(_words(black), axis=1)
+        source = np.concatenate([_EMPTY, buffer])
+        return _gather(source, np.where(inked, starts + 1, 0), np.where(inked, lengths, 1))
+    reds = _padded_head_rows(red, setup) if red is not None else np.zeros_like(black)
+    black_buffer, black_starts, black_lengths = _lines(black, setup, b"w\x01")
+    red_buffer, red_starts, red_lengths = _lines(reds, setup, b"w\x02")
+    source = np.concatenate([black_buffer, red_buffer])
+    starts = np.stack([black_starts, red_starts + black_buffer.size], axis=1).reshape(-1)
+    lengths = np.stack([black_lengths, red_lengths], axis=1).reshape(-1)
+    return _gather(source, starts, lengths)
 
 
 def page_header(setup: RasterSetup, lines: int, first: bool) -> bytes:

@@ -50,6 +50,7 @@ class Spool(StationTables, LinkTables):
         self._lock = threading.RLock()
         self._readers = threading.local()
         self.changed = threading.Condition(threading.Lock())
+        self._changes = 0  # counts notify_change calls, so that a waiter misses none (see wait_for_change)
         for pragma in PRAGMAS:
             self._db.execute(pragma)
         try:
@@ -94,8 +95,7 @@ class Spool(StationTables, LinkTables):
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
-        with self.changed:
-            self.changed.notify_all()
+        self.notify_change()
 
     def read(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
         """A read for the spool's other modules (``labeld.spool.source_state``)."""
@@ -220,8 +220,22 @@ class Spool(StationTables, LinkTables):
     def last_event_id(self) -> int:
         return int(self._query("SELECT COALESCE(MAX(id), 0) FROM events")[0][0])
 
-    def wait_for_change(self, timeout: float) -> None:
+    def notify_change(self) -> None:
+        """Wake every thread waiting in :meth:`wait_for_change` (a commit does this by itself)."""
         with self.changed:
+            self._changes += 1
+            self.changed.notify_all()
+
+    @property
+    def change_mark(self) -> int:
+        """Take it before looking for work; :meth:`wait_for_change` with it returns at once if
+        anything changed since (a commit made while the caller was busy is not slept through)."""
+        return self._changes
+
+    def wait_for_change(self, timeout: float, since: int | None = None) -> None:
+        with self.changed:
+            if since is not None and self._changes != since:
+                return
             self.changed.wait(timeout)
 
     def counts(self, printer: str | None = None) -> dict[JobState, int]:

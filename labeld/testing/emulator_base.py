@@ -209,6 +209,8 @@ class Emulator:
             self.event("not-printed", label=len(self.labels) + 1, reason=self.error)
             return False
         self._wait_for_head()
+        # The head starts now; writing the PNG below is the emulator's bookkeeping, not print time.
+        started, started_wall = time.monotonic(), time.time()
         with self._changed, self._state:
             self.labels.append(bitmap.copy())
             self.red_planes.append(None if red is None else red.copy())
@@ -217,9 +219,9 @@ class Emulator:
             _write_whole(self.out_dir / name, to_png(bitmap))
             if red is not None:
                 _write_whole(self.out_dir / f"{number:04d}-red.png", to_png(red))
-            self.event("printed", label=number, file=name, rows=int(bitmap.shape[0]),
+            self.event("printed", at=started_wall, label=number, file=name, rows=int(bitmap.shape[0]),
                        dots=int(bitmap.shape[1]), **detail)
-            self._ready_at = time.monotonic() + length_mm / self.current_speed
+            self._ready_at = started + length_mm / self.current_speed
             self._replies += reply
             self._apply_due_faults()
             self._changed.notify_all()
@@ -230,8 +232,9 @@ class Emulator:
             self._replies += data
             self._changed.notify_all()
 
-    def event(self, kind: str, **fields: Any) -> None:
-        record = {"t": round(time.time(), 6), "event": kind, **fields}
+    def event(self, kind: str, at: float | None = None, **fields: Any) -> None:
+        """Log ``kind`` with the wall-clock time ``at`` (now unless given)."""
+        record = {"t": round(time.time() if at is None else at, 6), "event": kind, **fields}
         with self._lock:
             self.events.append(record)
             self._events_file.write(json.dumps(record) + "\n")

@@ -97,10 +97,13 @@ class FakeClock:
 def wait_for(spool: Spool, condition: Callable[[], bool], timeout: float = 30.0, what: str = "the condition") -> None:
     """Wait until ``condition()`` holds, woken by each commit to ``spool``; ``timeout`` only catches a hang."""
     deadline = time.monotonic() + timeout
-    while not condition():
+    while True:
+        mark = spool.change_mark
+        if condition():
+            return
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        spool.wait_for_change(0.05)
+        spool.wait_for_change(0.05, since=mark)
 
 
 class SimulatedCrash(BaseException):
