@@ -103,12 +103,14 @@ def render_gray(page: pymupdf.Page, dpi: int) -> Gray:
     return gray
 
 
-def find_truth(page: pymupdf.Page, dpi: int = TRUTH_DPI) -> list[TruthBarcode]:
+def find_truth(page: pymupdf.Page, dpi: int = TRUTH_DPI, drawn: pymupdf.DisplayList | None = None
+               ) -> list[TruthBarcode]:
     """Every barcode on ``page``, measured: decoded inside each place a barcode can be (``regions``),
     each at its own resolution, or on a fine render of the whole page where the page's content
-    does not say where its barcodes are."""
+    does not say where its barcodes are. ``drawn``: the page's display list, if the caller has one."""
     places = regions(page)
-    drawn = page.get_displaylist()
+    if drawn is None:
+        drawn = page.get_displaylist()
     if places is None:
         return _decode_region(drawn, Region(page.rect, ()), dpi)
     found: list[TruthBarcode] = []

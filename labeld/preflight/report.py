@@ -124,7 +124,7 @@ def check_page(page: pymupdf.Page, rendered: RenderedLabel, cfg: PreflightConfig
     # number cannot be had from the sidecar or the page text, or a given one is not in the text.
     in_text = [match.group(0) for match in re.finditer(cfg.posting_pattern, text)]
     need_truth = checking or (sidecar_posting not in in_text if sidecar_posting else not in_text)
-    truth = find_truth(page) if need_truth else []
+    truth = find_truth(page, drawn=rendered.drawn) if need_truth else []
     report.codes = sorted({barcode.value for barcode in truth})
     report.timings_ms["truth"] = _ms(started)
     _check_images(report, page, rendered, cfg, truth, sticker)

@@ -8,7 +8,7 @@ the dot grid intact.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pymupdf
@@ -43,6 +43,9 @@ class RenderedLabel:
     dpi: int
     #: The red plane, for two-colour (black/red) media; None when not asked for.
     red: Bitmap | None = None
+    #: The page's MuPDF display list the bitmap was drawn from (None for a picture label), kept so
+    #: that pre-flight's decodes replay it instead of interpreting the page again.
+    drawn: pymupdf.DisplayList | None = field(default=None, compare=False, repr=False)
 
     @property
     def warnings(self) -> tuple[Reason, ...]:
@@ -54,10 +57,13 @@ def page_box(page: pymupdf.Page) -> Box:
     return Box(r.x0, r.y0, r.x1, r.y1)
 
 
-def ink_box(page: pymupdf.Page) -> Box | None:
-    """The inked area of ``page`` from a coarse render (to the nearest coarse pixel); None if blank."""
+def ink_box(page: pymupdf.Page, drawn: pymupdf.DisplayList | None = None) -> Box | None:
+    """The inked area of ``page`` from a coarse render (to the nearest coarse pixel); None if blank.
+    ``drawn``: the page's display list, when the caller has one (the same pixels, one parse less)."""
     zoom = INK_DPI / PT_PER_INCH
-    pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), colorspace=pymupdf.csGRAY, alpha=False)
+    if drawn is None:
+        drawn = page.get_displaylist()
+    pix = drawn.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), colorspace=pymupdf.csGRAY, alpha=False)
     gray = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.stride)[:, : pix.width]
     rows = np.flatnonzero((gray < 250).any(axis=1))
     cols = np.flatnonzero((gray < 250).any(axis=0))
@@ -78,10 +84,14 @@ def render_label(page: pymupdf.Page, geometry: Geometry, threshold: int = 128, f
     With ``red``, the page is rendered in colour and split into a black and a red plane (for
     Brother's black/red media): a dot is red where the colour is clearly red, black where it is
     dark otherwise."""
+    picture = image_pixels(page)
+    # One display list serves the fit's coarse render, the dots and pre-flight's decodes (what
+    # ``page.get_pixmap`` would build and throw away each time).
+    drawn = None if picture is not None else page.get_displaylist()
     if fit is None:
         box = page_box(page)
         same = _same_size(box, geometry)
-        fit = plan_fit(box, None if same else ink_box(page), geometry)
+        fit = plan_fit(box, None if same else ink_box(page, drawn), geometry)
     scale = geometry.dpi / PT_PER_INCH * fit.zoom
     matrix = pymupdf.Matrix(scale, scale)
     if fit.rotate:
@@ -97,14 +107,15 @@ def render_label(page: pymupdf.Page, geometry: Geometry, threshold: int = 128, f
     # Integer shift that centres the content: whole dots only, so the grid is untouched.
     dx = round((width - turned.width) / 2 - turned.x0)
     dy = round((length - turned.height) / 2 - turned.y0)
-    picture = image_pixels(page)
     if picture is not None:  # a PNG label: nearest-neighbour, never MuPDF's smoothing scaler
         transform = matrix * pymupdf.Matrix(1, 0, 0, 1, dx, dy)
         canvas = sample(picture[0], picture[1], transform, (length, width), clip, threshold)
         blank = np.zeros((length, width), dtype=np.bool_) if red else None
         return RenderedLabel(canvas, transform, fit, geometry.dpi, blank)
-    pix = page.get_pixmap(matrix=matrix, clip=clip, colorspace=pymupdf.csRGB if red else pymupdf.csGRAY,
-                          alpha=False)
+    if drawn is None:  # only a picture label comes without one, and it has returned above
+        drawn = page.get_displaylist()
+    pix = drawn.get_pixmap(matrix=matrix, clip=clip, colorspace=pymupdf.csRGB if red else pymupdf.csGRAY,
+                           alpha=False)
     samples = np.frombuffer(pix.samples, dtype=np.uint8).reshape(pix.height, pix.stride)
     if red:
         # int32: the luma sum below (255 × 587 …) overflows int16
@@ -121,7 +132,7 @@ def render_label(page: pymupdf.Page, geometry: Geometry, threshold: int = 128, f
         red_plane = np.zeros((length, width), dtype=np.bool_)
         _paste(red_plane, red_dots, pix.x + dx, pix.y + dy)
     transform = matrix * pymupdf.Matrix(1, 0, 0, 1, dx, dy)
-    return RenderedLabel(canvas, transform, fit, geometry.dpi, red_plane)
+    return RenderedLabel(canvas, transform, fit, geometry.dpi, red_plane, drawn)
 
 
 def _same_size(box: Box, geometry: Geometry) -> bool:
