@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import pymupdf
@@ -103,10 +103,23 @@ class PageReport:
         return any(b.repaired for b in self.barcodes)
 
     def to_dict(self) -> dict[str, Any]:
-        data = {k: v for k, v in asdict(self).items() if k not in ("bitmap", "findings")}
+        # What ``dataclasses.asdict`` gave, without its deep copy of the bitmap (and of each
+        # finding, replaced below anyway): every report below holds only flat values.
+        data = {f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.name not in ("bitmap", "findings")}
         data["findings"] = [finding.to_json() for finding in self.findings]
         data["passed"] = not self.failed
         return data
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON-ready data: a report as a dict, lists and dicts copied (one level deeper for reports)."""
+    if isinstance(value, (BarcodeReport, ImageReport)):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
 
 
 def check_page(page: pymupdf.Page, rendered: RenderedLabel, cfg: PreflightConfig, *,
