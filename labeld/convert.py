@@ -37,8 +37,9 @@ def render_pages(path: Path, driver: Driver[Any], preflight: PreflightConfig | N
     info = inspect_document(data, max_pages=100_000, max_page_mm=2000.0)
     cfg = preflight or PreflightConfig()
     render = RenderConfig()
+    document = str(path.resolve())
     return [
-        render_page_job(RenderRequest(str(path.resolve()), page, driver.geometry, render.threshold, cfg,
+        render_page_job(RenderRequest(document, page, driver.geometry, render.threshold, cfg,
                                       min_zoom=render.min_zoom, red=driver.prints_red))
         for page in range(len(info.pages))
     ]
