@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -19,6 +20,7 @@ import pymupdf
 import zxingcpp
 
 from labeld.bitmap import Bitmap
+from labeld.preflight.layers import image_info
 
 #: Resolution of the truth render. Measured on generated labels: 400 dpi finds Code128, QR,
 #: DataMatrix and EAN-13 down to 0.12 mm modules; 300 dpi misses 0.12 mm, 600 dpi costs 2.4× more.
@@ -108,9 +110,9 @@ def find_truth(page: pymupdf.Page, dpi: int = TRUTH_DPI, drawn: pymupdf.DisplayL
     """Every barcode on ``page``, measured: decoded inside each place a barcode can be (``regions``),
     each at its own resolution, or on a fine render of the whole page where the page's content
     does not say where its barcodes are. ``drawn``: the page's display list, if the caller has one."""
-    places = regions(page)
     if drawn is None:
         drawn = page.get_displaylist()
+    places = regions(page, drawn)
     if places is None:
         return _decode_region(drawn, Region(page.rect, ()), dpi)
     found: list[TruthBarcode] = []
@@ -161,7 +163,7 @@ MAX_REGION_PIXELS = 2_500_000
 IMAGE_DPI = (150, 600)
 
 
-def regions(page: pymupdf.Page) -> list[Region] | None:
+def regions(page: pymupdf.Page, drawn: pymupdf.DisplayList | None = None) -> list[Region] | None:
     """Where barcodes can be on ``page``: groups of nearby vector marks and every embedded image, from
     MuPDF's log of what the page draws (form XObjects included). None when the page draws text in a
     barcode font or a Type3 font (glyphs can be bars), so only a whole-page decode can tell."""
@@ -192,7 +194,8 @@ def regions(page: pymupdf.Page) -> list[Region] | None:
     marks = _without_plain_shapes(page, marks)
     found = [Region(_margin(group) & page_rect, tuple(m for m in marks if group.contains(m)))
              for group in _groups(marks)]
-    found += [Region(_margin(rect) & page_rect, (rect,), _image_dpi(page, rect)) for rect in images]
+    infos = image_info(page, drawn) if images else []
+    found += [Region(_margin(rect) & page_rect, (rect,), _image_dpi(page, rect, infos)) for rect in images]
     return found
 
 
@@ -217,9 +220,10 @@ def _same_rect(a: pymupdf.Rect, b: pymupdf.Rect) -> bool:
     return max(abs(a.x0 - b.x0), abs(a.y0 - b.y0), abs(a.x1 - b.x1), abs(a.y1 - b.y1)) < 1.0
 
 
-def _image_dpi(page: pymupdf.Page, rect: pymupdf.Rect) -> int:
-    """The resolution of the image placed at ``rect`` (pixels per inch, its finer axis), within bounds."""
-    for info in page.get_image_info():
+def _image_dpi(page: pymupdf.Page, rect: pymupdf.Rect, infos: list[dict[str, Any]]) -> int:
+    """The resolution of the image placed at ``rect`` (pixels per inch, its finer axis), within bounds;
+    ``infos``: the page's image placements (``layers.image_info``)."""
+    for info in infos:
         placed = pymupdf.Rect(info["bbox"]) * page.rotation_matrix
         if abs(placed.x0 - rect.x0) < 1 and abs(placed.y0 - rect.y0) < 1:
             a, b, c, d = info["transform"][:4]

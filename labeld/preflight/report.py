@@ -28,6 +28,7 @@ from labeld.preflight.barcodes import (
     verify_at,
 )
 from labeld.preflight.identity import identify
+from labeld.preflight.layers import page_text
 from labeld.preflight.repair import faithful, repair
 from labeld.preflight.resolution import PlacedImage, below, placed_images, print_zoom, shown_dpi
 from labeld.reasons import Reason
@@ -131,7 +132,7 @@ def check_page(page: pymupdf.Page, rendered: RenderedLabel, cfg: PreflightConfig
     but not held to ``min_dpi``: its barcodes, verified on the printer's bitmap, decide."""
     report = PageReport(bitmap=rendered.bitmap, dpi=rendered.dpi)
     started = time.perf_counter()
-    text = page.get_text()
+    text = page_text(page, rendered.drawn)
     checking = cfg.verify_barcodes or cfg.barcode_repair == "auto"
     # The full-page decode is the expensive part: with checks off it runs only when the posting
     # number cannot be had from the sidecar or the page text, or a given one is not in the text.
@@ -179,7 +180,7 @@ def _ms(since: float) -> float:
 
 def _check_images(report: PageReport, page: pymupdf.Page, rendered: RenderedLabel, cfg: PreflightConfig,
                   truth: list[TruthBarcode], sticker: bool = False) -> None:
-    for image in placed_images(page, print_zoom(rendered.transform, rendered.dpi)):
+    for image in placed_images(page, print_zoom(rendered.transform, rendered.dpi), rendered.drawn):
         held = [barcode for barcode in truth if _covers(image, barcode)]
         judged, how = judged_dpi(image, held)
         box = [round(v, 2) for v in (image.box.x0, image.box.y0, image.box.x1, image.box.y1)]

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import pymupdf
 
+from labeld.preflight.layers import image_info
 from labeld.render.fit import PT_PER_INCH
 
 #: How far below the required dpi an image may measure and still pass: the rounding of PDF
@@ -47,10 +48,12 @@ class PlacedImage:
         return self.dpi[0] if self.width_along_x == page_x else self.dpi[1]
 
 
-def placed_images(page: pymupdf.Page, zoom: float = 1.0) -> list[PlacedImage]:
-    """Every image drawn on ``page``; ``zoom`` is how much the label is scaled when printed."""
+def placed_images(page: pymupdf.Page, zoom: float = 1.0, drawn: pymupdf.DisplayList | None = None
+                  ) -> list[PlacedImage]:
+    """Every image drawn on ``page``; ``zoom`` is how much the label is scaled when printed; ``drawn``
+    the page's display list, if the caller has one."""
     images = []
-    for info in page.get_image_info(xrefs=True):
+    for info in image_info(page, drawn, xrefs=True):
         a, b, c, d, _, _ = info["transform"]
         width_in = math.hypot(a, b) * zoom / PT_PER_INCH
         height_in = math.hypot(c, d) * zoom / PT_PER_INCH
