@@ -32,6 +32,7 @@ from labeld.daemon.label_rules import LabelRules
 from labeld.daemon.pipeline import Pipeline, Renderer, RenderObserver
 from labeld.daemon.printer_worker import PrinterCondition, PrinterState, PrinterWorker
 from labeld.drivers.base import Driver, make_driver
+from labeld.drivers.snmp_status import SNMP_OFF_PREFIX
 from labeld.errors import ConfigError, LabeldError
 from labeld.intake.accept import Acceptor, Sizes, inspect_in_process
 from labeld.intake.hotfolder import HotFolder
@@ -275,6 +276,7 @@ class Daemon:
             new = dataclasses.replace(new, daemon=self.config.daemon)
         sd.reloading()
         self._stop_components()
+        self.spool.forget_kept(SNMP_OFF_PREFIX)  # a reload asks every ``auto`` printer afresh
         self.config = new
         self._start_components()
         sd.ready(self.status_line())
