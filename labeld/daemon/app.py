@@ -27,7 +27,7 @@ import structlog
 
 from labeld import __version__
 from labeld.clock.monitor import ClockMonitor, ClockSnapshot
-from labeld.config import Config, load_config
+from labeld.config import Config, config_warnings, load_config
 from labeld.daemon.label_rules import LabelRules
 from labeld.daemon.pipeline import Pipeline, Renderer, RenderObserver
 from labeld.daemon.printer_worker import PrinterCondition, PrinterState, PrinterWorker
@@ -110,6 +110,8 @@ class Daemon:
                         reason="labeld stopped while sending it; it may or may not have printed")
         self._start_sandbox()
         self._start_components()
+        for warning in config_warnings(config):
+            log.warning("config_warning", warning=warning)
         log.info("labeld_started", version=__version__, printers=[p.name for p in config.printers],
                  inbox=str(config.intake.hot_folder), socket=str(config.daemon.socket))
 
@@ -281,6 +283,8 @@ class Daemon:
         self._start_components()
         sd.ready(self.status_line())
         log.info("config_reloaded", source=str(new.source))
+        for warning in config_warnings(new):
+            log.warning("config_warning", warning=warning)
 
     def prune(self) -> None:
         documents, jobs = retention.prune(self.spool, self.store, self.config.daemon.retention)
