@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from labeld.config import ConfigError, builtin_config, config_warnings, load_config, parse_config
+from labeld.testing.daemon import DaemonProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 MINIMAL_PRINTER = '[[printer]]\nname = "p"\ndriver = "preview"\nuri = "dir:///tmp/x"\n'
@@ -138,6 +139,22 @@ ca_bundle = "{ca}"
     assert "# warning" not in same.stderr
     assert config_warnings(parse_config(MINIMAL_PRINTER + source.replace('"ozon"', '"wildberries"')
                                         .replace('client_id = "123"\n', ""))) == []
+
+
+def test_the_daemon_logs_the_ca_bundle_warning_at_start(tmp_path: Path, daemons: list[DaemonProcess]) -> None:
+    """The same warning, once, in the daemon's start-up log (``config_warning``)."""
+    key = tmp_path / "key"
+    key.write_text("not-a-real-key\n")
+    key.chmod(0o600)
+    source = {"name": "ozon-main", "type": "ozon", "enabled": False, "client_id": "123",
+              "api_key_file": str(key), "ca_bundle": str(tmp_path / "private-ca.pem")}
+    daemon = DaemonProcess(tmp_path / "labeld", sources=[source])
+    daemons.append(daemon)
+    daemon.start()
+    lines = [e for e in daemon.log_events() if e.get("event") == "config_warning"]
+    assert len(lines) == 1 and lines[0]["level"] == "warning"
+    assert "[[source]] ozon-main: ca_bundle is set" in lines[0]["warning"]
+    assert "[links] ca_bundle is unset" in lines[0]["warning"]
 
 
 def test_a_route_folder_may_not_be_a_printers_folder() -> None:
