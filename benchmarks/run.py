@@ -30,6 +30,7 @@ from benchmarks import (  # after the path fix above
     bench_control,
     bench_convert,
     bench_latency,
+    bench_links,
     bench_preflight,
     bench_profile,
     bench_resources,
@@ -78,6 +79,11 @@ def preflight_section(corpus: Corpus, scratch: Path, quick: bool) -> dict[str, A
     return {"text": out.getvalue()}
 
 
+def links_section(corpus: Corpus, scratch: Path, quick: bool) -> dict[str, Any]:
+    """A batch of labels handed over as links against the same batch dropped as files (#16)."""
+    return {"cases": bench_links.run(3 if quick else 100)}
+
+
 SECTIONS: dict[str, Section] = {
     "corpus": corpus_section,
     "convert": convert_section,
@@ -85,6 +91,7 @@ SECTIONS: dict[str, Section] = {
     "profile": bench_profile.run,
     "first_byte": bench_latency.run,
     "batch": bench_batch.run,
+    "links": links_section,
     "resources": bench_resources.run,
     "control": bench_control.run,
     "sandbox": bench_sandbox.run,
@@ -158,6 +165,11 @@ def _daemon_md(results: dict[str, Any]) -> str:
                               b["batch_s"], b["overhead_pct"], b["to_first_label_s"],
                               b["head_idle_between_labels_s"], b["largest_gap_ms"], b["cold_first_label_s"]]
                              for b in results["batch"]["cases"]]))
+    if "links" in results:
+        parts.append(_table(["batch handed over as", "labels", "all handed over ms", "to first byte ms",
+                             "all printed s"],
+                            [[c["mode"], c["count"], c["submit_ms"], c["first_byte_ms"], c["all_printed_s"]]
+                             for c in results["links"]["cases"]]))
     if "resources" in results:
         r = results["resources"]
         parts.append(_table(["resources", "pages", "labels/s", "RSS at start MiB", "peak RSS MiB (VmHWM)",

@@ -630,6 +630,28 @@ def _key_lines(text: str) -> dict[tuple[str, int, str], int]:
     return lines
 
 
+def config_warnings(config: Config) -> list[str]:
+    """What a valid configuration probably did not mean, in plain words (``labeld check-config`` and
+    the daemon's start-up log say them; neither refuses to run).
+
+    An Ozon source's label files (``file_url``) are fetched by the link intake, which trusts only
+    ``[links] ca_bundle`` (else the system's store), not the source's own ``ca_bundle`` (#16/#17):
+    a private CA set for the API alone leaves those fetches failing on an untrusted certificate."""
+    warnings = []
+    links = config.links.ca_bundle
+    for source in config.sources:
+        if source.ca_bundle is None or source.type != "ozon" or source.ca_bundle == links:
+            continue
+        now = "unset (the system's trust store)" if links is None else f"{str(links)!r}"
+        warnings.append(
+            f"[[source]] {source.name}: ca_bundle is set ({str(source.ca_bundle)!r}) but [links] ca_bundle is "
+            f"{now}. The source's ca_bundle is trusted only for the marketplace's API; the label files it "
+            f"hands over as links (Ozon's file_url) are fetched by the link intake, which trusts only "
+            f"[links] ca_bundle. If the file host needs the same CA, set [links] ca_bundle = "
+            f"{str(source.ca_bundle)!r}; otherwise those labels fail with an untrusted certificate.")
+    return warnings
+
+
 def describe(config: Config) -> str:
     """The effective configuration as TOML-like text (``labeld check-config``)."""
     origin = f"from {config.source}" if config.source else "(built-in defaults)"

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SECTIONS = {"machine", "corpus", "convert", "floor", "wire", "profile", "first_byte", "batch", "resources",
+SECTIONS = {"machine", "corpus", "convert", "floor", "wire", "profile", "first_byte", "batch", "links", "resources",
             "control", "sandbox", "preflight"}
 
 
@@ -45,6 +45,8 @@ def test_quick_run_measures_every_section(quick_results: dict[str, Any]) -> None
     assert r["first_byte"]["printed"] == r["first_byte"]["jobs"] and r["first_byte"]["first_byte_1_page_ms"] > 0
     assert [b["labels"] for b in r["batch"]["cases"]] == [3, 3]
     assert all(b["batch_s"] >= b["pure_print_s"] > 0 for b in r["batch"]["cases"])
+    assert [(c["mode"], c["count"]) for c in r["links"]["cases"]] == [("files", 3), ("links", 3)]
+    assert all(c["all_printed_s"] > 0 and c["first_byte_ms"] > 0 for c in r["links"]["cases"])
     assert r["resources"]["printed"] == r["resources"]["pages"] and r["resources"]["peak_rss_mib"] > 0
     assert r["profile"]["profiles"][0]["top_own_time"]
     assert [(c["accepted"], c["status_failures"]) for c in r["control"]["cases"]] == [(20, 0), (20, 0)]

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from labeld.config import ConfigError, builtin_config, load_config, parse_config
+from labeld.config import ConfigError, builtin_config, config_warnings, load_config, parse_config
+from labeld.testing.daemon import DaemonProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 MINIMAL_PRINTER = '[[printer]]\nname = "p"\ndriver = "preview"\nuri = "dir:///tmp/x"\n'
@@ -101,6 +102,59 @@ def test_check_config_command(tmp_path: Path) -> None:
                          capture_output=True, text=True)
     assert bad.returncode == 2
     assert f"{bad_file}:2: [intake] settle: 'soon' is not a duration" in bad.stderr
+
+
+def test_check_config_warns_when_a_sources_ca_bundle_does_not_reach_its_label_links(tmp_path: Path) -> None:
+    """An Ozon source with its own ``ca_bundle`` while ``[links] ca_bundle`` is unset (or another file):
+    ``labeld check-config`` warns naming both keys and still passes; the same file in both is quiet."""
+    ca = tmp_path / "private-ca.pem"
+    other = tmp_path / "other-ca.pem"
+    source = f'''
+[[source]]
+name = "ozon-main"
+type = "ozon"
+client_id = "123"
+credential = "ozon-key"
+ca_bundle = "{ca}"
+'''
+
+    def check(links: str) -> subprocess.CompletedProcess[str]:
+        path = tmp_path / "labeld.toml"
+        path.write_text(links + MINIMAL_PRINTER + source)
+        return subprocess.run([sys.executable, "-m", "labeld.cli.labeld_cmd", "check-config", str(path)],
+                              capture_output=True, text=True)
+
+    unset = check("")
+    assert unset.returncode == 0, unset.stderr
+    warning = next(line for line in unset.stderr.splitlines() if line.startswith("# warning:"))
+    assert "[[source]] ozon-main: ca_bundle is set" in warning and "[links] ca_bundle is unset" in warning
+    assert f"set [links] ca_bundle = {str(ca)!r}" in warning and "file_url" in warning
+
+    different = check(f'[links]\nca_bundle = "{other}"\n')
+    assert different.returncode == 0, different.stderr
+    assert f"but [links] ca_bundle is {str(other)!r}" in different.stderr
+
+    same = check(f'[links]\nca_bundle = "{ca}"\n')
+    assert same.returncode == 0, same.stderr
+    assert "# warning" not in same.stderr
+    assert config_warnings(parse_config(MINIMAL_PRINTER + source.replace('"ozon"', '"wildberries"')
+                                        .replace('client_id = "123"\n', ""))) == []
+
+
+def test_the_daemon_logs_the_ca_bundle_warning_at_start(tmp_path: Path, daemons: list[DaemonProcess]) -> None:
+    """The same warning, once, in the daemon's start-up log (``config_warning``)."""
+    key = tmp_path / "key"
+    key.write_text("not-a-real-key\n")
+    key.chmod(0o600)
+    source = {"name": "ozon-main", "type": "ozon", "enabled": False, "client_id": "123",
+              "api_key_file": str(key), "ca_bundle": str(tmp_path / "private-ca.pem")}
+    daemon = DaemonProcess(tmp_path / "labeld", sources=[source])
+    daemons.append(daemon)
+    daemon.start()
+    lines = [e for e in daemon.log_events() if e.get("event") == "config_warning"]
+    assert len(lines) == 1 and lines[0]["level"] == "warning"
+    assert "[[source]] ozon-main: ca_bundle is set" in lines[0]["warning"]
+    assert "[links] ca_bundle is unset" in lines[0]["warning"]
 
 
 def test_a_route_folder_may_not_be_a_printers_folder() -> None:

@@ -8,6 +8,8 @@ switches; every printed label is checked dot for dot against the daemon's render
 from __future__ import annotations
 
 import signal
+import socket
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ from tests.test_e2e_brother import DIE_CUT, assert_printed_in_job_order, batch, 
 FAULT_REASONS = {"paper-out": "media-empty", "cover-open": "cover-open"}
 
 
-def snmp_printer(agent: SnmpAgent, uri: str, **extra: Any) -> dict[str, Any]:
+def snmp_printer(agent: SnmpAgent | SilentSnmpPort, uri: str, **extra: Any) -> dict[str, Any]:
     return {"name": "ql", "driver": "brother_ql", "model": "QL-820NWB", "uri": uri, "media": "62x29",
             "default": True, "snmp": agent.address, "probe_interval": "0.5s", **extra}
 
@@ -158,6 +160,78 @@ def test_auto_without_snmp_falls_back_to_write_only_with_one_log_line(
     lines = [e for e in daemon.log_events() if e.get("event") == "snmp_status_unavailable"]
     assert len(lines) == 1 and "write-only" in lines[0]["consequence"]
     assert "status-unknown" not in daemon.printer("ql")["reasons"]
+
+
+class SilentSnmpPort:
+    """A UDP port where a printer's SNMP agent would be, answering nothing (SNMP switched off, as on
+    many Brother QLs): it notes, for every question that reaches it, how many labels the printer had
+    put out by then."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.questions: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.sock.recvfrom(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.questions.append(len(self.emulator.labels))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self.sock.close()
+
+
+def test_auto_without_snmp_remembers_the_fallback_and_holds_no_label_after_a_restart(
+        bench: EmulatorBench, daemons: list[DaemonProcess], tmp_path: Path) -> None:
+    """``status = "auto"``, SNMP off: the first run asks at start-up (in the background, before any
+    label) and remembers the fallback in the spool; after a restart a label dropped at once goes out
+    write-only without a single SNMP question before it — nothing waits for the SNMP timeout — and
+    the one log line says the fallback was remembered."""
+    emulator, uri = plug(bench, "tcp", "ql", "62x29")
+    silent = SilentSnmpPort(emulator)
+    try:
+        daemon = start(daemons, tmp_path, snmp_printer(silent, uri))
+        daemon.wait_for(lambda: bool(silent.questions), 30, "the start-up question")
+        daemon.drop("first.pdf", batch(700, 1, DIE_CUT))
+        daemon.wait_states(1, timeout=60)
+        daemon.wait_for(lambda: any(e.get("event") == "snmp_status_unavailable" for e in daemon.log_events()),
+                        30, "the fallback")
+        assert silent.questions[0] == 0  # asked before any label came, not when one did
+        assert daemon.stop() == 0
+        kept = daemon.query("SELECT key FROM meta WHERE key LIKE 'snmp_off:%'")
+        assert [row[0] for row in kept] == [f"snmp_off:ql:127.0.0.1:{silent.address.rsplit(':', 1)[1]}"]
+
+        asked_before = len(silent.questions)
+        lines_before = len(daemon.log_events())
+        daemon.start()
+        daemon.drop("second.pdf", batch(701, 1, DIE_CUT))
+        daemon.wait_states(2, timeout=60)
+        assert_printed_in_job_order(daemon, emulator, "ql", first=700)
+        assert silent.questions[asked_before:] == []  # no question at all before (or after) the label
+        events = [e.get("event") for e in daemon.log_events()[lines_before:]]
+        assert events.count("snmp_status_unavailable") == 1
+        assert events.index("snmp_status_unavailable") < events.index("job_printed")
+        line = next(e for e in daemon.log_events()[lines_before:] if e.get("event") == "snmp_status_unavailable")
+        assert line["remembered"] is True and 'status = "none"' in line["consequence"]
+        assert not any(job["confirmed"] for job in daemon.jobs())
+    finally:
+        silent.close()
 
 
 @pytest.mark.parametrize("crash", ["before-send", "after-send", "sigkill"])

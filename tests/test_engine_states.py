@@ -278,7 +278,7 @@ def test_a_change_made_before_the_wait_is_not_slept_through(spool: Spool) -> Non
     new_job(spool)
     started = time.monotonic()
     spool.wait_for_change(60.0, since=mark)
-    assert time.monotonic() - started < 6.0  # a hang bound: it returns at once, not after 60 s
+    assert time.monotonic() - started < 30.0  # a hang bound: it returns at once, not after its 60 s
     assert spool.change_mark != mark
     idle = spool.change_mark
     spool.wait_for_change(0.01, since=idle)

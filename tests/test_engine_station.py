@@ -113,18 +113,23 @@ def test_a_scan_that_names_nothing_is_not_found(station: tuple[Engine, Station])
         desk.matches("   ")
 
 
-def test_a_label_left_uncertain_is_an_alarm_until_reprinted_or_cancelled(station: tuple[Engine, Station]) -> None:
-    """labeld dies while a label goes out: after the restart that label may or may not have printed, and
-    it is never sent again by itself, so a person is told (job, parcel, printer) until they reprint or
-    cancel it."""
-    engine, desk = station
-    first = engine.submit(label("TRK000000001"))[0]
+def crash_while_sending(engine: Engine, pdf: bytes) -> tuple[int, Station]:
+    """``pdf``'s label is on the wire when labeld dies; labeld starts again. Its job, and a fresh station."""
+    [job] = engine.submit(pdf)
     engine.render()
     engine.printer().crash_on_write()
     with pytest.raises(SimulatedCrash):
         engine.step()
     engine.restart()
-    desk = Station(engine.operations)
+    return job, Station(engine.operations)
+
+
+def test_a_label_left_uncertain_is_an_alarm_until_reprinted_or_cancelled(station: tuple[Engine, Station]) -> None:
+    """labeld dies while a label goes out: after the restart that label may or may not have printed, and
+    it is never sent again by itself, so a person is told (job, parcel, printer) until they reprint or
+    cancel it."""
+    engine, _ = station
+    first, desk = crash_while_sending(engine, label("TRK000000001"))
     [alarm] = desk.alarms()
     assert (alarm["kind"], alarm["job"], alarm["posting_number"], alarm["printer"]) == ("uncertain", first, POSTING,
                                                                                         "memory")
@@ -133,13 +138,7 @@ def test_a_label_left_uncertain_is_an_alarm_until_reprinted_or_cancelled(station
     assert kinds(desk) == [], "reprinted: dealt with"
     engine.run()
 
-    second = engine.submit(cached_label(posting="12345678-0013-1", tracking="TRK000000003"))[0]
-    engine.render()
-    engine.printer().crash_on_write()
-    with pytest.raises(SimulatedCrash):
-        engine.step()
-    engine.restart()
-    desk = Station(engine.operations)
+    second, desk = crash_while_sending(engine, cached_label(posting="12345678-0013-1", tracking="TRK000000003"))
     assert [alarm["job"] for alarm in desk.alarms()] == [second]
     engine.operations.cancel(second)
     assert kinds(desk) == [], "cancelled: dealt with"

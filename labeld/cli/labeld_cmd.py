@@ -10,7 +10,7 @@ from typing import Any
 
 from labeld import __version__
 from labeld.cli.pipes import quiet_on_broken_pipe
-from labeld.config import Config, PrinterConfig, describe, load_config, resolve_config
+from labeld.config import Config, PrinterConfig, config_warnings, describe, load_config, resolve_config
 from labeld.errors import ConfigError, LabeldError
 
 DEFAULT_DPI = {"brother_ql": 300, "zpl": 203, "preview": 300}
@@ -114,6 +114,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     config = load_config(args.file)
     _refuse_cups_loops(config, args.file)
     print(describe(config), end="")
+    for warning in config_warnings(config):
+        print(f"# warning: {warning}", file=sys.stderr)
     print(f"# {args.file}: OK, {len(config.printers)} printer(s)", file=sys.stderr)
     return 0
 

@@ -27,11 +27,12 @@ import structlog
 
 from labeld import __version__
 from labeld.clock.monitor import ClockMonitor, ClockSnapshot
-from labeld.config import Config, load_config
+from labeld.config import Config, config_warnings, load_config
 from labeld.daemon.label_rules import LabelRules
 from labeld.daemon.pipeline import Pipeline, Renderer, RenderObserver
 from labeld.daemon.printer_worker import PrinterCondition, PrinterState, PrinterWorker
 from labeld.drivers.base import Driver, make_driver
+from labeld.drivers.snmp_status import SNMP_OFF_PREFIX
 from labeld.errors import ConfigError, LabeldError
 from labeld.intake.accept import Acceptor, Sizes, inspect_in_process
 from labeld.intake.hotfolder import HotFolder
@@ -109,6 +110,8 @@ class Daemon:
                         reason="labeld stopped while sending it; it may or may not have printed")
         self._start_sandbox()
         self._start_components()
+        for warning in config_warnings(config):
+            log.warning("config_warning", warning=warning)
         log.info("labeld_started", version=__version__, printers=[p.name for p in config.printers],
                  inbox=str(config.intake.hot_folder), socket=str(config.daemon.socket))
 
@@ -275,10 +278,13 @@ class Daemon:
             new = dataclasses.replace(new, daemon=self.config.daemon)
         sd.reloading()
         self._stop_components()
+        self.spool.forget_kept(SNMP_OFF_PREFIX)  # a reload asks every ``auto`` printer afresh
         self.config = new
         self._start_components()
         sd.ready(self.status_line())
         log.info("config_reloaded", source=str(new.source))
+        for warning in config_warnings(new):
+            log.warning("config_warning", warning=warning)
 
     def prune(self) -> None:
         documents, jobs = retention.prune(self.spool, self.store, self.config.daemon.retention)

@@ -33,6 +33,7 @@ from labeld.config import PrinterConfig
 from labeld.daemon.settle import CounterSettlement, sending_reason
 from labeld.devices import Device
 from labeld.drivers.base import Driver, PrinterStatus
+from labeld.drivers.snmp_status import SnmpStatus
 from labeld.errors import DeviceError, LabeldError, PrinterRefused, PrinterWaiting
 from labeld.reasons import Reason
 from labeld.render.place import placed_page_pdf
@@ -136,6 +137,21 @@ class PrinterWorker:
         self._inflight: list[Sent] = []
         #: Carried labels were sent back to ``ready`` since the last step looked (they go first).
         self._resent = False
+        self._snmp = self._remembered_snmp()
+
+    def _remembered_snmp(self) -> SnmpStatus | None:
+        """A network printer on ``status = "auto"``: its fallback to write-only is kept in the spool, so
+        that after a restart no label waits for an SNMP agent that is known to be silent."""
+        snmp = getattr(self.driver, "snmp", None)
+        if not isinstance(snmp, SnmpStatus):
+            return None
+        key = snmp.memory_key
+        snmp.remember = lambda at: self.spool.keep(key, None if at is None else repr(at))
+        noted = self.spool.kept(key)
+        if noted is not None and snmp.mode == "auto":
+            with contextlib.suppress(ValueError):
+                snmp.restore(float(noted))
+        return snmp
 
     def start(self) -> None:
         self._thread.start()
@@ -165,6 +181,8 @@ class PrinterWorker:
     def _run(self) -> None:
         if not self.usable():
             return
+        if self._snmp is not None:
+            self._snmp.begin()  # auto's first SNMP question, answered before a label needs it
         while not self._stop.is_set():
             mark = self.spool.change_mark
             try:

@@ -8,8 +8,11 @@ paper out, cover open, jam or offline; a label goes out only when the printer an
 
 Modes (``[[printer]] status``): ``auto`` (the default for Brother QL on TCP) asks once — while the
 printer is reachable — and, if SNMP does not answer, prints write-only as before, saying so in one
-log line; ``snmp`` always asks; ``none`` never does (a ZPL printer's ``auto`` is ``none``: ``~HS``
-already answers on its print connection).
+log line. That first question goes out in the background when the printer's worker starts (a label
+waits for it at most one SNMP try), the fallback is remembered across restarts (the worker keeps it
+in the spool) and asked about again, in the background, every ``RECHECK_OFF``. ``snmp`` always
+asks; ``none`` never does (a ZPL printer's ``auto`` is ``none``: ``~HS`` already answers on its print
+connection).
 
 When SNMP goes silent later while the printer still takes TCP, its status is *unknown*, never
 ready: with ``status_lost = "write-only"`` the labels go on unconfirmed (reason ``status-unknown``
@@ -18,6 +21,7 @@ shown), with ``"wait"`` they wait until the printer answers again.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,7 +32,15 @@ import structlog
 from labeld.config import SNMP_SCHEMES, PrinterConfig
 from labeld.credentials import Secret, SecretUnavailable, read_secret_file
 from labeld.devices.base import Device
-from labeld.devices.snmp import SnmpClient, SnmpCredentials, SnmpError, SnmpTarget, parse_target, shared_client
+from labeld.devices.snmp import (
+    TIMEOUT,
+    SnmpClient,
+    SnmpCredentials,
+    SnmpError,
+    SnmpTarget,
+    parse_target,
+    shared_client,
+)
 from labeld.drivers.base import PrinterStatus
 from labeld.drivers.printer_mib import MibReading, read_mib
 from labeld.reasons import Reason
@@ -42,8 +54,35 @@ COUNTER_POLL_MAX = 0.5
 FINISH_MIN = 2.0
 #: Once SNMP went silent, ask again at most this often (each silent read costs the whole timeout).
 RETRY_SILENT = 10.0
+#: ``auto`` without SNMP asks again (in the background) this often, so SNMP switched on later is found.
+RECHECK_OFF = 600.0
+#: Where the printer worker keeps ``auto``'s fallback in the spool (a reload forgets them all).
+SNMP_OFF_PREFIX = "snmp_off:"
+#: How long a label waits for ``auto``'s first answer still on its way: one SNMP try (an agent that
+#: answers does so in milliseconds; a silent one would cost the whole timeout with its retry).
+FIRST_ANSWER_GRACE = TIMEOUT
 #: USM requires passphrases of at least 8 characters.
 MIN_KEY_LENGTH = 8
+
+
+class _Check:
+    """One read of the MIB on a thread of its own, so that ``auto``'s question never holds a label."""
+
+    def __init__(self, read: Callable[[], MibReading]) -> None:
+        self.done = threading.Event()
+        self.reading: MibReading | None = None
+        self.error: SnmpError | None = None
+        threading.Thread(target=self._run, args=(read,), name="snmp-check", daemon=True).start()
+
+    def _run(self, read: Callable[[], MibReading]) -> None:
+        try:
+            self.reading = read()
+        except SnmpError as error:
+            self.error = error
+        except Exception as error:  # the asking thread always ends with an answer
+            self.error = SnmpError(str(error), silent=False)
+        finally:
+            self.done.set()
 
 
 class SnmpStatus:
@@ -62,11 +101,37 @@ class SnmpStatus:
         self._lost: str | None = None
         self._silence: tuple[float, PrinterStatus] | None = None
         self._last: MibReading | None = None
+        #: ``auto``'s question on its way (at start-up, or the periodic re-check while off).
+        self._check: _Check | None = None
+        self._recheck_at = 0.0
+        #: Told the wall-clock time ``auto`` fell back to write-only, or None when SNMP was found
+        #: (the printer worker keeps it in the spool: :meth:`restore` at the next start).
+        self.remember: Callable[[float | None], None] | None = None
         self.log = log.bind(printer=printer.name, snmp=str(target))
 
     @property
+    def memory_key(self) -> str:
+        """What the fallback is remembered under: the printer and the SNMP target it was asked on."""
+        return f"{SNMP_OFF_PREFIX}{self.printer.name}:{self.target.host}:{self.target.port}"
+
+    def restore(self, at: float, now: float | None = None) -> None:
+        """``auto`` found no SNMP at wall-clock ``at`` in an earlier run: print write-only at once
+        (saying so in the one log line) and ask again, in the background, ``RECHECK_OFF`` after ``at``."""
+        if self._decided or self._off:
+            return
+        now = time.time() if now is None else now
+        self._off = True
+        self._recheck_at = time.monotonic() + max(0.0, at + RECHECK_OFF - now)
+        self._unavailable("no SNMP answer when last asked", remembered=True)
+
+    def begin(self) -> None:
+        """Put ``auto``'s first question on its way (the printer worker calls this as it starts)."""
+        if not self._decided and not self._off and self._check is None:
+            self._check = _Check(self.read)
+
+    @property
     def in_use(self) -> bool:
-        """False once ``auto`` found no SNMP: the printer is then write-only until a reload."""
+        """False while ``auto`` found no SNMP: the printer is then write-only until a re-check finds it."""
         return not self._off
 
     def read(self) -> MibReading:
@@ -82,24 +147,74 @@ class SnmpStatus:
         """The printer's status; None when SNMP is not in use. ``reachable`` says whether the printer
         takes TCP connections: only then does ``auto`` give up on SNMP for good."""
         if self._off:
-            return None
+            return self._while_off()
         if self._silence is not None and time.monotonic() - self._silence[0] < RETRY_SILENT:
             return self._silence[1]  # still unknown; asking again would cost the whole timeout
+        if not self._decided:
+            check = self._first_answer()
+            if check is None:
+                return None  # no answer yet: this label goes out write-only, the question goes on
+            if check.reading is None:
+                return self._failed(_error(check), reachable)
+            return self._answered(check.reading)
         try:
             reading = self.read()
         except SnmpError as error:
             return self._failed(error, reachable)
         return self._answered(reading)
 
+    def _first_answer(self) -> _Check | None:
+        """``auto``'s question, finished (and taken), or None while it is still on its way after a
+        wait of at most one SNMP try."""
+        self.begin()
+        check = self._check
+        assert check is not None
+        if not check.done.wait(FIRST_ANSWER_GRACE):
+            return None
+        self._check = None
+        return check
+
+    def _while_off(self) -> PrinterStatus | None:
+        """``auto`` without SNMP: None (write-only) — unless the background re-check found SNMP."""
+        check = self._check
+        if check is None:
+            if time.monotonic() >= self._recheck_at:
+                self._check = _Check(self.read)
+            return None
+        if not check.done.is_set():
+            return None
+        self._check = None
+        if check.reading is None:
+            self._recheck_at = time.monotonic() + RECHECK_OFF
+            self._remembered(time.time())
+            return None
+        self._off = False
+        self._remembered(None)
+        return self._answered(check.reading)
+
+    def _remembered(self, at: float | None) -> None:
+        if self.remember is not None:
+            self.remember(at)
+
     def probe(self, connect: Callable[[], PrinterStatus]) -> PrinterStatus:
         """The status while idle, without opening the print port while SNMP answers. When SNMP is
         silent, ``connect`` (a plain connection) tells an unknown status from a printer that is gone
         (:class:`DeviceError`: shown ``offline``; ``auto`` does not decide then)."""
         if self._off:
-            return connect()
+            found = self._while_off()
+            return connect() if found is None else found
         if self._silence is not None and time.monotonic() - self._silence[0] < RETRY_SILENT:
             connect()
             return self._silence[1]
+        if not self._decided:
+            check = self._first_answer()
+            if check is None:
+                return connect()
+            if check.reading is not None:
+                return self._answered(check.reading)
+            connected = connect()
+            status = self._failed(_error(check), reachable=True)
+            return connected if status is None else status
         try:
             reading = self.read()
         except SnmpError as error:
@@ -124,10 +239,15 @@ class SnmpStatus:
         if self._decided or not reachable:
             return self._silent(error)
         self._off = True
-        self.log.warning("snmp_status_unavailable", reason=str(error),
+        self._recheck_at = time.monotonic() + RECHECK_OFF
+        self._unavailable(str(error), remembered=False)
+        self._remembered(time.time())
+        return None
+
+    def _unavailable(self, reason: str, *, remembered: bool) -> None:
+        self.log.warning("snmp_status_unavailable", reason=reason, remembered=remembered,
                          consequence="printing write-only: status unknown, labels not confirmed; set "
                                      "status = \"none\" to skip this check, or see docs/operators/troubleshooting.md")
-        return None
 
     def _silent(self, error: SnmpError) -> PrinterStatus:
         """Status unknown — never ready. Per ``status_lost``: print write-only, or wait."""
@@ -166,6 +286,10 @@ class SnmpStatus:
             time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
             pause = min(COUNTER_POLL_MAX, pause * 1.5)
         return None
+
+
+def _error(check: _Check) -> SnmpError:
+    return check.error if check.error is not None else SnmpError("no SNMP answer", silent=True)
 
 
 def snmp_status_for(printer: PrinterConfig, *, brother: bool) -> SnmpStatus | None:

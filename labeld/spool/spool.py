@@ -342,6 +342,27 @@ class Spool(StationTables, LinkTables):
         rows = self._query("SELECT paused FROM printers WHERE name = ?", (printer,))
         return bool(rows and rows[0]["paused"])
 
+    def kept(self, key: str) -> str | None:
+        """A small value a part of the daemon keeps across restarts (the ``meta`` table), or None."""
+        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(rows[0]["value"]) if rows else None
+
+    def keep(self, key: str, value: str | None) -> None:
+        """Keep ``value`` under ``key`` across restarts; None forgets it. ``schema`` is not one."""
+        if key == "schema":
+            raise ValueError("the schema version is not kept this way")
+        with self.transaction() as db:
+            if value is None:
+                db.execute("DELETE FROM meta WHERE key = ?", (key,))
+            else:
+                db.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE"
+                           " SET value = excluded.value", (key, value))
+
+    def forget_kept(self, prefix: str) -> None:
+        """Forget every kept value whose key starts with ``prefix``."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM meta WHERE key <> 'schema' AND substr(key, 1, ?) = ?", (len(prefix), prefix))
+
     def prune(self, older_than: float) -> tuple[list[str], list[int]]:
         """Forget documents whose jobs all finished before ``older_than``.
 
