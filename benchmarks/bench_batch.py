@@ -35,10 +35,11 @@ class BatchCase:
     speed_mm_s: float  # QL-820NWB 176 mm/s (Brother); ZD420 6 in/s = 152 mm/s
     size: str
     model: str = ""
+    pipeline: bool = False  # [[printer]] pipeline: the next label goes out while the last prints
 
     def printer(self, uri: str) -> dict[str, Any]:
         printer: dict[str, Any] = {"name": "bench", "driver": self.driver, "uri": uri, "media": self.media,
-                                   "dpi": self.dpi, "default": True}
+                                   "dpi": self.dpi, "default": True, "pipeline": self.pipeline}
         if self.model:
             printer["model"] = self.model
         return printer
@@ -49,6 +50,7 @@ class BatchCase:
 
 
 CASES = (BatchCase("zpl", "75x120mm", 203, 152.0, "75x120"),
+         BatchCase("zpl", "75x120mm", 203, 152.0, "75x120", pipeline=True),
          BatchCase("brother_ql", "62", 300, 176.0, "58x40", model="QL-820NWB"))
 
 
@@ -117,7 +119,8 @@ def measure(case: BatchCase, corpus: Corpus, scratch: Path, labels: int, speed: 
     finally:
         emulator.stop()
     return {"driver": case.driver, "media": case.media, "dpi": case.dpi, "speed_mm_s": speed,
-            "label": f"{case.size} vector", "cold_first_label_s": round(cold, 3), **result, **stopped}
+            "label": f"{case.size} vector" + (", pipeline" if case.pipeline else ""),
+            "cold_first_label_s": round(cold, 3), **result, **stopped}
 
 
 def run(corpus: Corpus, scratch: Path, quick: bool) -> dict[str, Any]:

@@ -140,6 +140,8 @@ class PrinterConfig:
     cut: bool = _kind("bool", True)
     red: bool = _kind("bool", False)
     confirm_timeout: float = _kind("duration", 30.0)
+    #: Send the next label while the last one prints (ZPL with ``~HS``): opt-in, docs/decisions.md (#23).
+    pipeline: bool = _kind("bool", False)
     #: How often an idle printer is asked how it is (0 never): a printer switched off shows ``offline``.
     probe_interval: float = _kind("duration", 10.0)
     # Status of network printers over SNMP (#22): docs/devdocs/SNMP.md

@@ -43,7 +43,7 @@ def test_quick_run_measures_every_section(quick_results: dict[str, Any]) -> None
     assert all(row["labeld_bytes"] > 0 for row in r["wire"]["cases"])
     assert r["floor"]["cases"][0]["labeld_no_verify_over_bare"] > 0
     assert r["first_byte"]["printed"] == r["first_byte"]["jobs"] and r["first_byte"]["first_byte_1_page_ms"] > 0
-    assert [b["labels"] for b in r["batch"]["cases"]] == [3, 3]
+    assert [b["labels"] for b in r["batch"]["cases"]] == [3, 3, 3]
     assert all(b["batch_s"] >= b["pure_print_s"] > 0 for b in r["batch"]["cases"])
     assert [(c["mode"], c["count"]) for c in r["links"]["cases"]] == [("files", 3), ("links", 3)]
     assert all(c["all_printed_s"] > 0 and c["first_byte_ms"] > 0 for c in r["links"]["cases"])

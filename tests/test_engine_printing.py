@@ -3,6 +3,7 @@ backoff, cut connections, refusals, confirmation, media mismatch, expiry before 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -188,10 +189,28 @@ def pipelined_two(engine: Engine) -> list[int]:
     return jobs
 
 
-def test_printer_restarted_with_a_label_waiting_sends_it_again_flagged(engine: Engine) -> None:
+@pytest.fixture
+def pipelining(memory_dir: Path) -> Iterator[Engine]:
+    """The engine with one memory printer set to ``pipeline = true``."""
+    with Engine(memory_dir, [memory_printer(default=True, pipeline=True)], preflight=ENGINE_PREFLIGHT) as engine:
+        yield engine
+
+
+def test_without_pipeline_the_next_label_waits_for_the_last(engine: Engine) -> None:
+    """``pipeline`` is off by default: even a printer that counts what it holds gets one label at a
+    time, each confirmed before the next goes out."""
+    engine.printer().buffers = True
+    jobs = engine.submit(cached_batch(2))
+    rendered(engine, jobs)
+    engine.step()
+    assert engine.states(jobs) == ["printed", "ready"]
+
+
+def test_printer_restarted_with_a_label_waiting_sends_it_again_flagged(pipelining: Engine) -> None:
     """The printer is switched off and on while label 1 waits in its buffer: the connection drops and
     the new one finds the buffer empty, which cannot tell printed from lost. Label 1 is not counted
     printed: it goes again, flagged, before label 2; every label comes out once, in order."""
+    engine = pipelining
     jobs = pipelined_two(engine)
     engine.printer().power_cycle()
     assert engine.step() == BACKOFF_START  # label 2 hits the restart; label 1 is lost with the buffer
@@ -206,9 +225,10 @@ def test_printer_restarted_with_a_label_waiting_sends_it_again_flagged(engine: E
     assert resent.params["printer"] == "memory" and "restarted" in resent.params["error"]
 
 
-def test_network_drop_with_a_label_still_held_keeps_it_in_flight(engine: Engine) -> None:
+def test_network_drop_with_a_label_still_held_keeps_it_in_flight(pipelining: Engine) -> None:
     """Only the connection drops while label 1 waits in the printer: the new connection's count shows
     the printer still holds it, so it stays in flight and is confirmed when it prints, sent once."""
+    engine = pipelining
     jobs = pipelined_two(engine)
     engine.printer().cut_after(0)
     assert engine.step() == BACKOFF_START

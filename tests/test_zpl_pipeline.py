@@ -35,7 +35,7 @@ def sent_before_last_confirmed(daemon: DaemonProcess) -> int:
 def test_labels_go_out_while_the_one_ahead_prints(bench: EmulatorBench, daemons: list[DaemonProcess],
                                                   tmp_path: Path, transport: str) -> None:
     emulator, uri = plug(bench, transport)
-    daemon = start_daemon(daemons, tmp_path, bench, [{"name": "zd", "uri": uri, "dpi": 203}])
+    daemon = start_daemon(daemons, tmp_path, bench, [{"name": "zd", "uri": uri, "dpi": 203, "pipeline": True}])
     daemon.drop("eight.pdf", batch(300, 8))
     daemon.wait_states(8, timeout=120)
 
@@ -51,7 +51,7 @@ def test_paper_out_mid_pipelined_batch_loses_and_duplicates_nothing(bench: Emula
     """Paper runs out at label 5 of 10 while labels overlap: the printer shows media-empty, the labels
     not yet in the printer stay ``ready``; paper loaded, every label comes out once, in order."""
     emulator, uri = plug(bench, transport, faults=(Fault("paper-out", 5),))
-    daemon = start_daemon(daemons, tmp_path, bench, [{"name": "zd", "uri": uri, "dpi": 203}])
+    daemon = start_daemon(daemons, tmp_path, bench, [{"name": "zd", "uri": uri, "dpi": 203, "pipeline": True}])
     daemon.drop("ten.pdf", batch(400, 10))
     daemon.wait_for(lambda: "media-empty" in daemon.printer("zd")["reasons"], 120, "media-empty")
     daemon.wait_for(lambda: all(job["state"] in ("printed", "ready") for job in daemon.jobs())
@@ -73,7 +73,7 @@ def test_printer_restarted_with_a_label_waiting_loses_none(bench: EmulatorBench,
     Label 4 is not counted printed on the new connection's empty buffer, which cannot tell printed from
     lost; it goes again, flagged, before label 5: every label comes out once, in order."""
     emulator, uri = plug(bench, transport, faults=(Fault("power-cycle", 3),))
-    daemon = start_daemon(daemons, tmp_path, bench, [{"name": "zd", "uri": uri, "dpi": 203}])
+    daemon = start_daemon(daemons, tmp_path, bench, [{"name": "zd", "uri": uri, "dpi": 203, "pipeline": True}])
     daemon.drop("eight.pdf", batch(500, 8))
     daemon.wait_states(8, timeout=120)
 

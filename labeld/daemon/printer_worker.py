@@ -336,10 +336,10 @@ class PrinterWorker:
     # ----- pipelining -------------------------------------------------------------------
 
     def _pipelines(self, job: Job, status: PrinterStatus, device: Device) -> bool:
-        """Whether ``job`` may go out before the label ahead of it is confirmed: the printer says how
-        many labels it holds (ZPL's ``~HS``), and the job is labeld's own (raw ZPL may hold any number
-        of formats)."""
-        return (device.bidirectional and status.known and job.document_kind != "zpl"
+        """Whether ``job`` may go out before the label ahead of it is confirmed: the printer is set to
+        ``pipeline = true``, says how many labels it holds (ZPL's ``~HS``), and the job is labeld's own
+        (raw ZPL may hold any number of formats)."""
+        return (self.printer.pipeline and device.bidirectional and status.known and job.document_kind != "zpl"
                 and self.driver.queued(status) is not None)
 
     def _drain(self, device: Device, status: PrinterStatus, most: int) -> PrinterStatus | None:

@@ -80,8 +80,8 @@ class CrashReport:
     documents: Counter[str]
     integrity: str
     seconds: float
-    #: How many labels may be ``printing`` on the printer at once: 2 where batches are pipelined (a ZPL
-    #: printer counts the formats it holds: one printing, one queued behind it), else 1.
+    #: How many labels may be ``printing`` on the printer at once: 2 where batches are pipelined
+    #: (``pipeline = true`` on a ZPL printer: one printing, one queued behind it), else 1.
     in_flight: int = 1
     problems: list[str] = field(default_factory=list)
 
@@ -108,7 +108,7 @@ class CrashHarness:
         self.first_batch = first_batch
         self.use_failpoints = use_failpoints
         self.label_size = (75.0, 120.0) if language == "zpl" else (58.0, 40.0)
-        self.in_flight = 2 if language == "zpl" else 1
+        self.in_flight = 1  # the harness's printer is not pipelined (2 with [[printer]] pipeline = true)
         self.emulator = make_tcp_emulator(language, root / "printer", speed_mm_s)
         self.server = TcpServer(self.emulator)
         self.daemon = DaemonProcess(root / "labeld", printers=[printer_table(language, self.server.uri)])

@@ -356,11 +356,12 @@ class MemoryDriver(PreviewDriver):
 
 
 def memory_printer(name: str = "memory", *, media: str = "75x120mm", dpi: int = 203, default: bool = False,
-                   raw: bool = False, red: bool = False, confirm_timeout: float = 30.0) -> PrinterConfig:
+                   raw: bool = False, red: bool = False, confirm_timeout: float = 30.0,
+                   pipeline: bool = False) -> PrinterConfig:
     """A ``[[printer]]`` for a memory printer; ``raw`` makes it a ZPL printer (raw files go to it as they
-    are), ``red`` one with black/red media."""
+    are), ``red`` one with black/red media, ``pipeline`` one that takes the next label while it prints."""
     return PrinterConfig(name=name, driver="zpl" if raw else "preview", uri=f"memory://{name}", media=media,
-                         dpi=dpi, default=default, red=red, confirm_timeout=confirm_timeout)
+                         dpi=dpi, default=default, red=red, confirm_timeout=confirm_timeout, pipeline=pipeline)
 
 
 class Engine:
