@@ -100,7 +100,7 @@ def measure(case: BatchCase, corpus: Corpus, scratch: Path, labels: int, speed: 
     """One label right after the daemon started (cold: the render worker's imports, the printer's
     first status probe), then the batch into the running daemon, as a packing station's morning
     batch meets a daemon that has been up for a while. The batch's figures are the batch's alone."""
-    root = scratch / f"batch-{case.driver}"
+    root = scratch / f"batch-{case.driver}" / ("pipeline" if case.pipeline else "one-at-a-time")
     emulator = EmulatorProcess(case, root / "emulator", speed)
     wall_offset = time.time() - time.monotonic()
     try:
