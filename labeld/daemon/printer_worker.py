@@ -406,10 +406,7 @@ class PrinterWorker:
         for sent in self._inflight:
             sent.carried = str(error)
         for sent in lost:
-            reason = Reason("job.interrupted", sent=sent.bytes, total=sent.bytes, error=str(error))
-            with contextlib.suppress(InvalidTransition):
-                self.spool.transition(sent.job.id, JobState.READY, reason, interrupted=True)
-            sent.jlog.warning("job_interrupted", reason=reason.text(), bytes_sent=sent.bytes, bytes_total=sent.bytes)
+            self._send_again(sent, Reason("job.interrupted", sent=sent.bytes, total=sent.bytes, error=str(error)))
 
     def _recount_carried(self, queued: int) -> None:
         """The first count of formats on a new connection, with labels carried over a dropped one. A
@@ -430,10 +427,13 @@ class PrinterWorker:
             self._resend_carried(sent)
 
     def _resend_carried(self, sent: Sent) -> None:
-        reason = Reason("job.resent_after_drop", printer=self.printer.name, error=sent.carried or "")
+        self._send_again(sent, Reason("job.resent_after_drop", printer=self.printer.name, error=sent.carried or ""))
+        self._resent = True
+
+    def _send_again(self, sent: Sent, reason: Reason) -> None:
+        """An in-flight label goes back to ``ready``, flagged ``interrupted``: it is sent again."""
         with contextlib.suppress(InvalidTransition):
             self.spool.transition(sent.job.id, JobState.READY, reason, interrupted=True)
-        self._resent = True
         sent.jlog.warning("job_interrupted", reason=reason.text(), bytes_sent=sent.bytes, bytes_total=sent.bytes)
 
     # ----- outcomes ---------------------------------------------------------------------

@@ -178,7 +178,8 @@ class SourceBase:
         one, up to :data:`LINK_TRIES` links; then they are failed until an operator's fetch."""
         wait = self.source.not_ready_retry
         for posting, key, why in self.state.failed_links():
-            documents, failed = self.sink_counts(key)
+            # documents handed over for the posting, and how many were links that gave no label
+            documents, failed = self.state.spool.keyed_documents(base_key(key))
             why = why or Reason.plain("no label")
             if failed >= LINK_TRIES:
                 self.log.error("label_link_gave_up", posting=posting, tries=failed, reason=why.text())
@@ -186,7 +187,3 @@ class SourceBase:
                 continue
             self.log.warning("label_link_failed", posting=posting, reason=why.text(), documents=documents)
             self.state.requeue(posting, self.clock() + wait, Reason("posting.link_failed", why=why, wait=wait))
-
-    def sink_counts(self, key: str) -> tuple[int, int]:
-        """Documents handed over for ``key``'s posting, and how many of them were links that gave no label."""
-        return self.state.spool.keyed_documents(base_key(key))
