@@ -16,7 +16,8 @@ import pytest
 from labeld.cli.formatting import job_detail
 from labeld.config import LinksConfig
 from labeld.daemon.operations import Refused, ReprintRequest
-from labeld.intake.remote import redact_job_bytes
+from labeld.errors import RejectedInput
+from labeld.intake.remote import parse_job, redact_job_bytes
 from labeld.spool.states import JobState
 from labeld.testing.engine import Engine
 from labeld.testing.link_server import LinkServer, Serve
@@ -157,3 +158,14 @@ def test_a_job_file_is_kept_without_its_query() -> None:
     assert redact_job_bytes(b'{"label_code": "JVBERi0="}') is None
     cut = b'{"label_url": "https://h/x.pdf?sig=1", "copies": '
     assert redact_job_bytes(cut) == b'{"label_url": "https://h/x.pdf", "copies": '
+
+
+@pytest.mark.parametrize("url", ["https://3j\ud992\udeed]{\u00a3", "https://пример.рф/label.pdf", "https://[::1/x.pdf",
+                                 "http://example.com/label.pdf", "https:///label.pdf", "https://a b/label.pdf"])
+def test_a_label_url_that_is_not_an_https_link_is_refused_as_such(url: str) -> None:
+    """Not https, no host, not printable ASCII (RFC 3986 percent-encodes the rest: schemathesis found
+    a lone surrogate crashing the API), an unclosed IPv6 literal: each is refused with the reason."""
+    with pytest.raises(RejectedInput) as refused:
+        parse_job({"label_url": url})
+    assert refused.value.reason.code == "link.bad_url"
+    assert parse_job({"label_url": "https://example.com/l.pdf?sig=x"}).url == "https://example.com/l.pdf?sig=x"

@@ -116,10 +116,17 @@ def parse_job(raw: object) -> LinkJob:
     return LinkJob(None, decode_code(raw["label_code"]), sidecar)
 
 
+_VISIBLE_ASCII = re.compile(r"[!-~]+")
+
+
 def check_url(url: object) -> str:
-    if not isinstance(url, str) or len(url) > 8192:
+    """An https:// link as RFC 3986 writes it: visible ASCII, no spaces (anything else percent-encoded)."""
+    if not isinstance(url, str) or len(url) > 8192 or not _VISIBLE_ASCII.fullmatch(url):
         raise RejectedInput(Reason("link.bad_url", url=repr(url)[:80]))
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed [IPv6 literal
+        raise RejectedInput(Reason("link.bad_url", url=repr(url)[:80])) from None
     if parts.scheme != "https" or not parts.hostname:
         raise RejectedInput(Reason("link.bad_url", url=without_query(url)[:200]))
     return url
